@@ -1,0 +1,196 @@
+// Package client is the typed Alexa Smart Properties REST API: one method per
+// operation, request and response structs, and *APIError for every refusal.
+// It makes exactly one HTTP request per call: retries and rate limits belong
+// to the worker.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Region hosts of the Smart Properties APIs (api/NOTES.md).
+var regionHosts = map[string]string{
+	"NA": "https://api.amazonalexa.com",
+	"EU": "https://api.eu.amazonalexa.com",
+	"FE": "https://api.fe.amazonalexa.com",
+}
+
+// maxBody bounds every response body we read: the API's answers are small,
+// and a misbehaving proxy must not make us buffer gigabytes.
+const maxBody = 4 << 20
+
+// Options configure a Client.
+type Options struct {
+	Region     string             // NA (default), EU or FE
+	Endpoint   string             // overrides Region; https unless the host is loopback
+	Token      oauth2.TokenSource // bearer tokens; nil sends no Authorization header
+	HTTPClient *http.Client       // base client; its Transport is wrapped for auth
+	UserAgent  string             // sent on every request
+	Timeout    time.Duration      // per request; 0 means none beyond the context
+}
+
+// Client calls the APIs of one host. It is safe for concurrent use.
+type Client struct {
+	base *url.URL
+	hc   *http.Client
+	ua   string
+}
+
+// New checks the endpoint and builds a Client.
+func New(o Options) (*Client, error) {
+	base, err := Endpoint(o.Region, o.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{}
+	if o.HTTPClient != nil {
+		*hc = *o.HTTPClient
+	}
+	if hc.Timeout == 0 {
+		hc.Timeout = o.Timeout
+	}
+	if o.Token != nil {
+		baseRT := hc.Transport
+		if baseRT == nil {
+			baseRT = http.DefaultTransport
+		}
+		hc.Transport = &oauth2.Transport{Source: o.Token, Base: baseRT}
+	}
+	ua := o.UserAgent
+	if ua == "" {
+		ua = "bulksync"
+	}
+	return &Client{base: base, hc: hc, ua: ua}, nil
+}
+
+// Endpoint resolves the API base URL from a region or an explicit endpoint,
+// refusing plain http to anything but a loopback host: tokens travel on it.
+func Endpoint(region, endpoint string) (*url.URL, error) {
+	if endpoint == "" {
+		if region == "" {
+			region = "NA"
+		}
+		host, ok := regionHosts[strings.ToUpper(region)]
+		if !ok {
+			return nil, fmt.Errorf("unknown region %q: want NA, EU or FE", region)
+		}
+		endpoint = host
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
+	}
+	switch {
+	case u.Host == "":
+		return nil, fmt.Errorf("endpoint %q: no host", endpoint)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+	case u.Scheme == "http":
+		return nil, fmt.Errorf("endpoint %q: plain http is allowed only to a loopback host; use https", endpoint)
+	default:
+		return nil, fmt.Errorf("endpoint %q: scheme must be https", endpoint)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// IsLoopback reports whether host names this machine (localhost or a loopback IP).
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// CheckPathID refuses an id that would change the URL path it is put into.
+func CheckPathID(kind, id string) error {
+	if id == "" {
+		return fmt.Errorf("%s is empty", kind)
+	}
+	if i := strings.IndexFunc(id, func(r rune) bool {
+		return r == '/' || r == '?' || r == '#' || r == '%' || r <= ' ' || r == 0x7f
+	}); i >= 0 {
+		return fmt.Errorf("%s %q contains %q, which is not allowed in a URL path", kind, id, id[i])
+	}
+	return nil
+}
+
+// do sends one request and decodes a JSON answer into out (when non-nil).
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := *c.base
+	u.Path += path
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return scrubURLError(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if len(data) > maxBody {
+		return fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxBody)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newAPIError(resp, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: answer %d is not the expected JSON: %w (body starts %q)",
+			method, path, resp.StatusCode, err, snippet(data))
+	}
+	return nil
+}
+
+// scrubURLError keeps the cause of a transport error but not the request URL
+// twice over, and never anything from headers (the oauth2 transport's errors
+// can name the token endpoint, never the token).
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", strings.ToUpper(ue.Op), ue.URL, ue.Err)
+	}
+	return err
+}
+
+func snippet(b []byte) string {
+	const n = 120
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}
+
+func pathEscape(s string) string { return url.PathEscape(s) }

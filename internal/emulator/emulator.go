@@ -1,0 +1,297 @@
+// Package emulator is a local stand-in for the Alexa Smart Properties APIs
+// that bulksync drives: service provider onboarding, network mapping, account
+// association and the Login with Amazon token endpoint, with the documented
+// paths, bodies, status codes and Error objects, plus what a test needs of a
+// real service: expiring tokens, a server-side rate limit, latency, faults on
+// demand and call counts. It is written from the reference pages in api/ and
+// shares no code with the client, so that it can catch the client's mistakes.
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	mrand "math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultProvider is the provider created at start unless told otherwise.
+const DefaultProvider = "amzn1.comms.csp.id.demo"
+
+// The Login with Amazon client the token endpoint accepts by default.
+const (
+	DefaultClientID     = "emulator-client-id"
+	DefaultClientSecret = "emulator-client-secret"
+	DefaultRefreshToken = "emulator-refresh-token"
+)
+
+// Options configure an Emulator. The zero value is a fast, fault-free API
+// with the demo provider and the default client.
+type Options struct {
+	StateFile    string        // load at start, save on change and on Close
+	StaticToken  string        // a bearer token that is always accepted
+	TokenTTL     time.Duration // lifetime of issued access tokens (default 1h)
+	RPS          float64       // server-side limit; beyond it 429 with Retry-After (0: none)
+	Latency      time.Duration // added to every answer, with ±50% jitter
+	PageSize     int           // page limit of queries (default 10)
+	Faults       string        // e.g. "500:0.05,reset:0.01" (see ParseFaults)
+	Seed         uint64        // seeds the fault sequence, so a run can be replayed
+	SlowDelay    time.Duration // how late a "slow" answer comes (default 35s)
+	SeedProvider string        // created at start (default DefaultProvider; "-" for none)
+	ClientID     string        // accepted LWA client (default DefaultClientID)
+	ClientSecret string
+	RefreshToken string // accepted refresh token (default DefaultRefreshToken)
+	// RotateRefreshTokens makes each grant answer a new refresh token and
+	// forget the old one, as Login with Amazon may.
+	RotateRefreshTokens bool
+	Now                 func() time.Time // clock for token expiry (default time.Now)
+}
+
+// Emulator is the in-memory API. It is an http.Handler.
+type Emulator struct {
+	opts   Options
+	faults []fault
+	mux    *http.ServeMux
+	lim    *rate.Limiter
+
+	mu        sync.Mutex
+	state     *state
+	tokens    map[string]time.Time // access token -> expiry
+	refresh   map[string]bool      // accepted refresh tokens
+	rng       *mrand.Rand          // fault decisions only, so a seed replays them
+	stats     map[string]map[string]int
+	dirty     bool
+	saveErr   error
+	stopSaver chan struct{}
+	saverDone chan struct{}
+	closeOnce sync.Once
+}
+
+// New builds an Emulator, loading Options.StateFile when it exists.
+func New(o Options) (*Emulator, error) {
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = time.Hour
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 10
+	}
+	if o.SlowDelay <= 0 {
+		o.SlowDelay = 35 * time.Second
+	}
+	if o.SeedProvider == "" {
+		o.SeedProvider = DefaultProvider
+	}
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = DefaultClientSecret
+	}
+	if o.RefreshToken == "" {
+		o.RefreshToken = DefaultRefreshToken
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	faults, err := ParseFaults(o.Faults)
+	if err != nil {
+		return nil, err
+	}
+	e := &Emulator{
+		opts:    o,
+		faults:  faults,
+		state:   newState(),
+		tokens:  map[string]time.Time{},
+		refresh: map[string]bool{o.RefreshToken: true},
+		rng:     mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		stats:   map[string]map[string]int{},
+	}
+	if o.RPS > 0 {
+		burst := int(o.RPS)
+		if burst < 1 {
+			burst = 1
+		}
+		e.lim = rate.NewLimiter(rate.Limit(o.RPS), burst)
+	}
+	if o.StateFile != "" {
+		if err := e.state.load(o.StateFile); err != nil {
+			return nil, err
+		}
+	}
+	if o.SeedProvider != "-" {
+		e.state.ensureProvider(o.SeedProvider, "demo")
+	}
+	e.routes()
+	if o.StateFile != "" {
+		e.stopSaver = make(chan struct{})
+		e.saverDone = make(chan struct{})
+		go e.saver()
+	}
+	return e, nil
+}
+
+// ServeHTTP answers one request.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+
+// Close stops the saver and writes the state file one last time.
+func (e *Emulator) Close() error {
+	var err error
+	e.closeOnce.Do(func() {
+		if e.stopSaver != nil {
+			close(e.stopSaver)
+			<-e.saverDone
+			err = e.Save()
+		}
+	})
+	return err
+}
+
+// Save writes the state file now (atomically: a reader never sees half a file).
+func (e *Emulator) Save() error {
+	if e.opts.StateFile == "" {
+		return nil
+	}
+	e.mu.Lock()
+	data, err := e.state.marshal()
+	e.dirty = false
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(e.opts.StateFile, data)
+}
+
+// saver batches state writes: saving the whole state after every one of ten
+// thousand writes would cost more than the writes.
+func (e *Emulator) saver() {
+	defer close(e.saverDone)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stopSaver:
+			return
+		case <-t.C:
+			e.mu.Lock()
+			dirty := e.dirty
+			e.mu.Unlock()
+			if dirty {
+				if err := e.Save(); err != nil {
+					e.mu.Lock()
+					e.saveErr = err
+					e.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+// Stats is a snapshot of the calls answered: operation -> status -> count.
+type Stats struct {
+	Calls map[string]map[string]int `json:"calls"`
+	Total int                       `json:"total"`
+}
+
+// Count returns the calls of one operation answered with one status ("" for all).
+func (s Stats) Count(op, status string) int {
+	if status != "" {
+		return s.Calls[op][status]
+	}
+	n := 0
+	for _, c := range s.Calls[op] {
+		n += c
+	}
+	return n
+}
+
+// Stats returns a copy of the call counts.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Stats{Calls: map[string]map[string]int{}}
+	for op, m := range e.stats {
+		s.Calls[op] = map[string]int{}
+		for st, n := range m {
+			s.Calls[op][st] = n
+			s.Total += n
+		}
+	}
+	return s
+}
+
+// ResetStats empties the call counts.
+func (e *Emulator) ResetStats() {
+	e.mu.Lock()
+	e.stats = map[string]map[string]int{}
+	e.mu.Unlock()
+}
+
+// Associations returns a provider's associations: externalUserId -> amazonId.
+func (e *Emulator) Associations(providerID string) map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]string{}
+	if p := e.state.Providers[providerID]; p != nil {
+		for id, a := range p.Associations {
+			out[id] = a.AmazonID
+		}
+	}
+	return out
+}
+
+// IssueToken mints an access token as the token endpoint would, for tests
+// and for an in-process run that needs no LWA round trip.
+func (e *Emulator) IssueToken() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.issueLocked()
+}
+
+func (e *Emulator) issueLocked() string {
+	t := "Atza|emu." + randHex(24)
+	e.tokens[t] = e.opts.Now().Add(e.opts.TokenTTL)
+	return t
+}
+
+func (e *Emulator) count(op string, status int) { e.countLabel(op, strconv.Itoa(status)) }
+
+// countLabel counts a call under a status, or "reset" for a dropped connection.
+func (e *Emulator) countLabel(op, status string) {
+	e.mu.Lock()
+	m := e.stats[op]
+	if m == nil {
+		m = map[string]int{}
+		e.stats[op] = m
+	}
+	m[status]++
+	e.mu.Unlock()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+var errStateFile = errors.New("state file")

@@ -1,0 +1,583 @@
+package emulator
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// answer is what an operation decided; the wrapper may still replace it with
+// a fault after the operation ran (commit500).
+type answer struct {
+	status int
+	body   any
+}
+
+func errAnswer(status int, typ, msg string) answer {
+	return answer{status, map[string]string{"type": typ, "message": msg}}
+}
+
+func badRequest(format string, args ...any) answer {
+	return errAnswer(http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf(format, args...))
+}
+
+func notFound(format string, args ...any) answer {
+	return errAnswer(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf(format, args...))
+}
+
+// errorTypes are the Error object types for the statuses a fault can answer.
+var errorTypes = map[int]string{
+	400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+	409: "CONFLICT", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_SERVER_ERROR",
+	502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT",
+}
+
+const (
+	providersPath = "/v1/communications/serviceProviders"
+	maxBodyBytes  = 1 << 20
+	maxIDLen      = 255
+	maxQueryIDs   = 30
+)
+
+func (e *Emulator) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /auth/o2/token", e.token)
+	m.HandleFunc("GET /_emulator/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, e.Stats())
+	})
+	m.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
+		e.ResetStats()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	api := func(pattern, op string, h func(*http.Request, []byte) answer, write bool) {
+		m.HandleFunc(pattern, e.wrap(op, h, write))
+	}
+	api("POST "+providersPath, "provider.create", e.createProvider, true)
+	api("GET "+providersPath+"/{id}", "provider.get", e.getProvider, false)
+	api("PUT "+providersPath+"/{id}", "provider.update", e.updateProvider, true)
+	api("DELETE "+providersPath+"/{id}", "provider.delete", e.deleteProvider, true)
+	api("POST "+providersPath+"/{id}/network", "network.create", e.writeNetwork(http.StatusCreated), true)
+	api("GET "+providersPath+"/{id}/network", "network.get", e.getNetwork, false)
+	api("PUT "+providersPath+"/{id}/network", "network.update", e.writeNetwork(http.StatusOK), true)
+	api("DELETE "+providersPath+"/{id}/network", "network.delete", e.deleteNetwork, true)
+	api("POST "+providersPath+"/{id}/externalUsers", "association.create", e.createAssociation, true)
+	api("PUT "+providersPath+"/{id}/externalUsers", "association.update", e.updateAssociation, true)
+	api("DELETE "+providersPath+"/{id}/externalUsers", "association.delete", e.deleteAssociation, true)
+	api("POST "+providersPath+"/{id}/externalUsers/query", "association.query", e.queryAssociations, false)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"type": "NOT_FOUND", "message": "no such resource: " + r.Method + " " + r.URL.Path})
+	})
+	e.mux = m
+}
+
+// wrap runs one API operation the way the service would: latency, bearer
+// token, rate limit, then the operation, with faults on demand.
+func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if e.opts.Latency > 0 {
+			sleep(ctx, time.Duration(float64(e.opts.Latency)*(0.5+rand.Float64())))
+		}
+		if a, ok := e.authorize(r); !ok {
+			e.reply(w, op, a, nil)
+			return
+		}
+		if e.lim != nil {
+			res := e.lim.Reserve()
+			if d := res.Delay(); d > 0 {
+				res.Cancel()
+				secs := int(math.Ceil(d.Seconds()))
+				e.reply(w, op, errAnswer(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "rate limit exceeded"),
+					http.Header{"Retry-After": {strconv.Itoa(secs)}})
+				return
+			}
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		if err != nil || len(body) > maxBodyBytes {
+			e.reply(w, op, badRequest("request body unreadable or larger than %d bytes", maxBodyBytes), nil)
+			return
+		}
+		switch f := e.pickFault(); f {
+		case "":
+		case "reset":
+			e.countLabel(op, "reset")
+			resetConn(w)
+			return
+		case "garbage":
+			e.count(op, http.StatusOK)
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, "<html><body>upstream says hello</body></html>")
+			return
+		case "slow":
+			sleep(ctx, e.opts.SlowDelay)
+		case "commit500":
+			a := e.run(h, r, body, write)
+			if a.status >= 300 {
+				e.reply(w, op, a, nil)
+				return
+			}
+			e.reply(w, op, errAnswer(500, "INTERNAL_SERVER_ERROR", "internal error after commit"), nil)
+			return
+		default:
+			st, _ := strconv.Atoi(f)
+			var hdr http.Header
+			if st == http.StatusTooManyRequests {
+				hdr = http.Header{"Retry-After": {"1"}}
+			}
+			e.reply(w, op, errAnswer(st, errorTypes[st], "injected fault"), hdr)
+			return
+		}
+		e.reply(w, op, e.run(h, r, body, write), nil)
+	}
+}
+
+func (e *Emulator) run(h func(*http.Request, []byte) answer, r *http.Request, body []byte, write bool) answer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := h(r, body)
+	if write && a.status < 300 {
+		e.dirty = true
+	}
+	return a
+}
+
+func (e *Emulator) reply(w http.ResponseWriter, op string, a answer, hdr http.Header) {
+	e.count(op, a.status)
+	for k, v := range hdr {
+		w.Header()[k] = v
+	}
+	if a.body == nil {
+		w.WriteHeader(a.status)
+		return
+	}
+	writeJSON(w, a.status, a.body)
+}
+
+// resetConn drops the connection with a TCP reset: the client sees a broken
+// connection, not an answer.
+func resetConn(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (e *Emulator) authorize(r *http.Request) (answer, bool) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return errAnswer(http.StatusUnauthorized, "UNAUTHORIZED", "missing bearer token"), false
+	}
+	if e.opts.StaticToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(e.opts.StaticToken)) == 1 {
+		return answer{}, true
+	}
+	e.mu.Lock()
+	exp, known := e.tokens[tok]
+	e.mu.Unlock()
+	switch {
+	case !known:
+		return errAnswer(http.StatusUnauthorized, "UNAUTHORIZED", "the access token is not valid"), false
+	case !e.opts.Now().Before(exp):
+		return errAnswer(http.StatusUnauthorized, "UNAUTHORIZED", "the access token expired"), false
+	}
+	return answer{}, true
+}
+
+// token is Login with Amazon's refresh-token grant.
+func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
+	const op = "token"
+	oauthErr := func(status int, code, desc string) {
+		e.count(op, status)
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	if err := r.ParseForm(); err != nil {
+		oauthErr(400, "invalid_request", "body is not form-encoded")
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "refresh_token" {
+		oauthErr(400, "unsupported_grant_type", "only grant_type=refresh_token is supported")
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id != e.opts.ClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(e.opts.ClientSecret)) != 1 {
+		oauthErr(401, "invalid_client", "client authentication failed")
+		return
+	}
+	rt := r.PostForm.Get("refresh_token")
+	e.mu.Lock()
+	if !e.refresh[rt] {
+		e.mu.Unlock()
+		oauthErr(400, "invalid_grant", "the refresh token is not valid")
+		return
+	}
+	if e.opts.RotateRefreshTokens {
+		delete(e.refresh, rt)
+		rt = "Atzr|emu." + randHex(24)
+		e.refresh[rt] = true
+	}
+	at := e.issueLocked()
+	e.mu.Unlock()
+	e.count(op, 200)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token":  at,
+		"refresh_token": rt,
+		"token_type":    "bearer",
+		"expires_in":    int(e.opts.TokenTTL.Seconds()),
+	})
+}
+
+// decode reads a JSON body strictly enough to refuse what the service would.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fmt.Errorf("request body is required")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("request body is not valid JSON: %v", err)
+	}
+	return nil
+}
+
+func checkLen(field, v string) error {
+	if v == "" {
+		return fmt.Errorf("%s is required", field)
+	}
+	if len([]rune(v)) > maxIDLen {
+		return fmt.Errorf("%s is longer than %d characters", field, maxIDLen)
+	}
+	return nil
+}
+
+func (e *Emulator) providerOf(r *http.Request) (*provider, answer, bool) {
+	id := r.PathValue("id")
+	p := e.state.Providers[id]
+	if p == nil {
+		return nil, notFound("service provider %s not found", id), false
+	}
+	return p, answer{}, true
+}
+
+// Service provider onboarding.
+
+type providerBody struct {
+	LogicalID   *string       `json:"serviceProviderLogicalId"`
+	DisplayName []displayName `json:"displayName"`
+}
+
+func (e *Emulator) createProvider(r *http.Request, body []byte) answer {
+	var b providerBody
+	if err := decode(body, &b); err != nil {
+		return badRequest("%v", err)
+	}
+	if b.LogicalID == nil {
+		return badRequest("serviceProviderLogicalId is required")
+	}
+	if err := checkLen("serviceProviderLogicalId", *b.LogicalID); err != nil {
+		return badRequest("%v", err)
+	}
+	if e.state.byLogicalID(*b.LogicalID) != nil {
+		return errAnswer(http.StatusConflict, "CONFLICT", "serviceProviderLogicalId "+*b.LogicalID+" already exists")
+	}
+	p := &provider{
+		ID:           "amzn1.comms.csp.id." + randHex(8),
+		LogicalID:    *b.LogicalID,
+		DisplayName:  b.DisplayName,
+		Associations: map[string]*association{},
+	}
+	e.state.Providers[p.ID] = p
+	return answer{http.StatusCreated, providerView(p)}
+}
+
+func providerView(p *provider) map[string]any {
+	v := map[string]any{"serviceProviderId": p.ID, "serviceProviderLogicalId": p.LogicalID}
+	if len(p.DisplayName) > 0 {
+		v["displayName"] = p.DisplayName
+	}
+	return v
+}
+
+func (e *Emulator) getProvider(r *http.Request, _ []byte) answer {
+	p, a, ok := e.providerOf(r)
+	if !ok {
+		return a
+	}
+	return answer{http.StatusOK, providerView(p)}
+}
+
+func (e *Emulator) updateProvider(r *http.Request, body []byte) answer {
+	p, a, ok := e.providerOf(r)
+	if !ok {
+		return a
+	}
+	var b providerBody
+	if err := decode(body, &b); err != nil {
+		return badRequest("%v", err)
+	}
+	if b.LogicalID != nil && *b.LogicalID != p.LogicalID {
+		return badRequest("serviceProviderLogicalId can't be changed")
+	}
+	if b.DisplayName != nil {
+		p.DisplayName = b.DisplayName
+	}
+	return answer{http.StatusOK, providerView(p)}
+}
+
+func (e *Emulator) deleteProvider(r *http.Request, _ []byte) answer {
+	p, a, ok := e.providerOf(r)
+	if !ok {
+		return a
+	}
+	delete(e.state.Providers, p.ID)
+	return answer{status: http.StatusOK}
+}
+
+// Network mapping.
+
+func (e *Emulator) writeNetwork(success int) func(*http.Request, []byte) answer {
+	return func(r *http.Request, body []byte) answer {
+		p, a, ok := e.providerOf(r)
+		if !ok {
+			return a
+		}
+		var n network
+		if err := decode(body, &n); err != nil {
+			return badRequest("%v", err)
+		}
+		if n.NetworkType != "SKILL" {
+			return badRequest("networkType must be SKILL")
+		}
+		if err := checkLen("skillConfiguration.skillId", n.SkillConfiguration.SkillID); err != nil {
+			return badRequest("%v", err)
+		}
+		switch {
+		case success == http.StatusCreated && p.Network != nil:
+			return badRequest("service provider %s already has a network mapping; update it instead", p.ID)
+		case success == http.StatusOK && p.Network == nil:
+			return notFound("service provider %s has no network mapping", p.ID)
+		}
+		p.Network = &n
+		return answer{success, map[string]string{"serviceProviderId": p.ID, "status": "ACTIVE"}}
+	}
+}
+
+func (e *Emulator) getNetwork(r *http.Request, _ []byte) answer {
+	p, a, ok := e.providerOf(r)
+	if !ok {
+		return a
+	}
+	if p.Network == nil {
+		return notFound("service provider %s has no network mapping", p.ID)
+	}
+	return answer{http.StatusOK, p.Network}
+}
+
+func (e *Emulator) deleteNetwork(r *http.Request, _ []byte) answer {
+	p, a, ok := e.providerOf(r)
+	if !ok {
+		return a
+	}
+	if p.Network == nil {
+		return notFound("service provider %s has no network mapping", p.ID)
+	}
+	p.Network = nil
+	return answer{status: http.StatusOK}
+}
+
+// Account association.
+
+func parseAssociation(body []byte, full bool) (association, answer, bool) {
+	var a association
+	if err := decode(body, &a); err != nil {
+		return a, badRequest("%v", err), false
+	}
+	check := []struct{ field, v string }{{"externalUserId", a.ExternalUserID}}
+	if full {
+		check = append(check, struct{ field, v string }{"amazonId", a.AmazonID}, struct{ field, v string }{"amazonIdType", a.AmazonIDType})
+	}
+	for _, c := range check {
+		if err := checkLen(c.field, c.v); err != nil {
+			return a, badRequest("%v", err), false
+		}
+	}
+	return a, answer{}, true
+}
+
+func (e *Emulator) createAssociation(r *http.Request, body []byte) answer {
+	p, ans, ok := e.providerOf(r)
+	if !ok {
+		return ans
+	}
+	a, ans, ok := parseAssociation(body, true)
+	if !ok {
+		return ans
+	}
+	if p.Associations[a.ExternalUserID] != nil {
+		return errAnswer(http.StatusConflict, "CONFLICT", "externalUserId "+a.ExternalUserID+" is already associated")
+	}
+	p.Associations[a.ExternalUserID] = &a
+	p.sorted = nil
+	return answer{status: http.StatusCreated}
+}
+
+func (e *Emulator) updateAssociation(r *http.Request, body []byte) answer {
+	p, ans, ok := e.providerOf(r)
+	if !ok {
+		return ans
+	}
+	a, ans, ok := parseAssociation(body, true)
+	if !ok {
+		return ans
+	}
+	if p.Associations[a.ExternalUserID] == nil {
+		return notFound("externalUserId %s has no association", a.ExternalUserID)
+	}
+	p.Associations[a.ExternalUserID] = &a
+	return answer{status: http.StatusOK}
+}
+
+func (e *Emulator) deleteAssociation(r *http.Request, body []byte) answer {
+	p, ans, ok := e.providerOf(r)
+	if !ok {
+		return ans
+	}
+	a, ans, ok := parseAssociation(body, false)
+	if !ok {
+		return ans
+	}
+	if p.Associations[a.ExternalUserID] == nil {
+		return notFound("externalUserId %s has no association", a.ExternalUserID)
+	}
+	delete(p.Associations, a.ExternalUserID)
+	p.sorted = nil
+	return answer{status: http.StatusOK}
+}
+
+type queryBody struct {
+	Filters *struct {
+		ExternalUserIDs *[]string `json:"externalUserIds"`
+	} `json:"filters"`
+	PaginationContext *struct {
+		NextToken  string `json:"nextToken"`
+		MaxResults *int   `json:"maxResults"`
+	} `json:"paginationContext"`
+}
+
+func (e *Emulator) queryAssociations(r *http.Request, body []byte) answer {
+	p, ans, ok := e.providerOf(r)
+	if !ok {
+		return ans
+	}
+	var q queryBody
+	if err := decode(body, &q); err != nil {
+		return badRequest("%v", err)
+	}
+	if q.Filters == nil {
+		return badRequest("filters is required")
+	}
+	limit, offset := e.opts.PageSize, 0
+	var ids []string
+	if q.Filters.ExternalUserIDs != nil {
+		ids = *q.Filters.ExternalUserIDs
+		if len(ids) == 0 || len(ids) > maxQueryIDs {
+			return badRequest("filters.externalUserIds takes 1 to %d ids, got %d", maxQueryIDs, len(ids))
+		}
+	}
+	if pc := q.PaginationContext; pc != nil {
+		if pc.MaxResults != nil {
+			if *pc.MaxResults < 1 || *pc.MaxResults > e.opts.PageSize {
+				return badRequest("paginationContext.maxResults must be 1 to %d, got %d", e.opts.PageSize, *pc.MaxResults)
+			}
+			limit = *pc.MaxResults
+		}
+		if pc.NextToken != "" {
+			o, err := parsePageToken(pc.NextToken, ids)
+			if err != nil {
+				return badRequest("paginationContext.nextToken is not valid")
+			}
+			offset = o
+		}
+	}
+	var match []string
+	if ids == nil {
+		match = p.sortedIDs()
+	} else {
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if p.Associations[id] != nil && !seen[id] {
+				seen[id] = true
+				match = append(match, id)
+			}
+		}
+	}
+	if offset > len(match) {
+		offset = len(match)
+	}
+	end := min(offset+limit, len(match))
+	page := make([]association, 0, end-offset)
+	for _, id := range match[offset:end] {
+		page = append(page, *p.Associations[id])
+	}
+	pc := map[string]any{"totalCount": len(p.Associations)}
+	if end < len(match) {
+		pc["nextPageToken"] = pageToken(end, ids)
+	}
+	return answer{http.StatusOK, map[string]any{"paginationContext": pc, "accountAssociations": page}}
+}
+
+// A page token carries the offset and a fingerprint of the filter, so a
+// token can't be replayed against another query.
+func pageToken(offset int, ids []string) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s", offset, fingerprint(ids)))
+}
+
+func parsePageToken(tok string, ids []string) (int, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, err
+	}
+	off, fp, ok := strings.Cut(string(raw), ":")
+	if !ok || fp != fingerprint(ids) {
+		return 0, fmt.Errorf("token does not belong to this query")
+	}
+	return strconv.Atoi(off)
+}
+
+func fingerprint(ids []string) string {
+	var h uint64 = 14695981039346656037
+	for _, id := range ids {
+		for i := 0; i < len(id); i++ {
+			h ^= uint64(id[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	return strconv.FormatUint(h, 36)
+}

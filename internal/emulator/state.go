@@ -1,0 +1,149 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+type displayName struct {
+	Locale string `json:"locale"`
+	Value  string `json:"value"`
+}
+
+type skillConfiguration struct {
+	SkillID string `json:"skillId"`
+}
+
+type network struct {
+	NetworkType        string             `json:"networkType"`
+	SkillConfiguration skillConfiguration `json:"skillConfiguration"`
+}
+
+type association struct {
+	ExternalUserID string `json:"externalUserId"`
+	AmazonID       string `json:"amazonId"`
+	AmazonIDType   string `json:"amazonIdType"`
+}
+
+type provider struct {
+	ID           string                  `json:"serviceProviderId"`
+	LogicalID    string                  `json:"serviceProviderLogicalId"`
+	DisplayName  []displayName           `json:"displayName,omitempty"`
+	Network      *network                `json:"network,omitempty"`
+	Associations map[string]*association `json:"-"`
+	sorted       []string                // association ids in order; nil when stale
+}
+
+func (p *provider) sortedIDs() []string {
+	if p.sorted == nil {
+		p.sorted = make([]string, 0, len(p.Associations))
+		for id := range p.Associations {
+			p.sorted = append(p.sorted, id)
+		}
+		sort.Strings(p.sorted)
+	}
+	return p.sorted
+}
+
+type state struct {
+	Providers map[string]*provider
+}
+
+func newState() *state { return &state{Providers: map[string]*provider{}} }
+
+func (s *state) ensureProvider(id, logical string) {
+	if s.Providers[id] != nil {
+		return
+	}
+	s.Providers[id] = &provider{ID: id, LogicalID: logical, Associations: map[string]*association{}}
+}
+
+func (s *state) byLogicalID(logical string) *provider {
+	for _, p := range s.Providers {
+		if p.LogicalID == logical {
+			return p
+		}
+	}
+	return nil
+}
+
+// The file form: lists in a stable order, so that a state file diffs well.
+type fileProvider struct {
+	provider
+	Associations []association `json:"associations"`
+}
+
+type fileState struct {
+	Providers []fileProvider `json:"providers"`
+}
+
+func (s *state) marshal() ([]byte, error) {
+	var f fileState
+	ids := make([]string, 0, len(s.Providers))
+	for id := range s.Providers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p := s.Providers[id]
+		fp := fileProvider{provider: *p, Associations: make([]association, 0, len(p.Associations))}
+		for _, aid := range p.sortedIDs() {
+			fp.Associations = append(fp.Associations, *p.Associations[aid])
+		}
+		f.Providers = append(f.Providers, fp)
+	}
+	return json.MarshalIndent(f, "", " ")
+}
+
+func (s *state) load(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", errStateFile, err)
+	}
+	var f fileState
+	if err := json.Unmarshal(data, &f); err != nil {
+		return fmt.Errorf("%w %s: not an emulator state: %v", errStateFile, path, err)
+	}
+	for _, fp := range f.Providers {
+		p := fp.provider
+		p.Associations = make(map[string]*association, len(fp.Associations))
+		for i := range fp.Associations {
+			a := fp.Associations[i]
+			p.Associations[a.ExternalUserID] = &a
+		}
+		s.Providers[p.ID] = &p
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("%w: %v", errStateFile, err)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".emulator-*.json")
+	if err != nil {
+		return fmt.Errorf("%w: %v", errStateFile, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%w: %v", errStateFile, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%w: %v", errStateFile, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("%w: %v", errStateFile, err)
+	}
+	return nil
+}
