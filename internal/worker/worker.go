@@ -1,0 +1,294 @@
+// Package worker is the one pool every API call goes through: a bounded
+// number in flight, one shared token bucket that adapts to 429s, and retries
+// with exponential back-off and full jitter. It knows which failures are
+// worth retrying, not what a call means.
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Config sets the pool's limits.
+type Config struct {
+	RPS            float64       // most calls started per second, retries included
+	Burst          int           // token bucket size (default: RPS)
+	Concurrency    int           // most calls in flight
+	MaxAttempts    int           // per call, the first included
+	BaseBackoff    time.Duration // first back-off cap (default 200ms)
+	MaxBackoff     time.Duration // cap of one computed back-off
+	MaxRetryAfter  time.Duration // longest Retry-After honoured as given
+	RequestTimeout time.Duration // one attempt
+	// Reauth is called on a 401: it should drop the cached token so the next
+	// attempt fetches a fresh one, and say whether that is worth a retry.
+	Reauth func() bool
+	Log    zerolog.Logger
+}
+
+// Result is how one call went.
+type Result struct {
+	Attempts int
+	Duration time.Duration
+	Err      error // the last attempt's error; nil on success
+	// Interrupted is set when the run's context ended before the call could
+	// finish its attempts; Err then holds the last failure, if any.
+	Interrupted bool
+}
+
+// Stats counts calls by kind, retries and throttled answers.
+type Stats struct {
+	Calls     map[string]int `json:"calls"`
+	Statuses  map[string]int `json:"statuses"` // "kind status" -> count; status 0 is a transport error
+	Retries   int            `json:"retries"`
+	Throttled int            `json:"throttled"`
+}
+
+// Pool runs calls under the configured limits. Use one per process.
+type Pool struct {
+	cfg Config
+	lim *rate.Limiter
+	g   errgroup.Group
+
+	mu       sync.Mutex
+	stats    Stats
+	rate     float64 // current limit, lowered by 429s
+	lastDown time.Time
+	lastUp   time.Time
+	now      func() time.Time
+}
+
+// New builds a pool; zero fields get the SPEC's defaults.
+func New(cfg Config) *Pool {
+	if cfg.RPS <= 0 {
+		cfg.RPS = 10
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = max(1, int(math.Ceil(cfg.RPS)))
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = 60 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	p := &Pool{
+		cfg:   cfg,
+		lim:   rate.NewLimiter(rate.Limit(cfg.RPS), cfg.Burst),
+		rate:  cfg.RPS,
+		now:   time.Now,
+		stats: Stats{Calls: map[string]int{}, Statuses: map[string]int{}},
+	}
+	p.g.SetLimit(cfg.Concurrency)
+	return p
+}
+
+// Go runs task in the pool, waiting for a free slot. It returns false,
+// without running task, when ctx has ended: errgroup's Go would otherwise
+// wait for a slot even after the run was told to stop.
+func (p *Pool) Go(ctx context.Context, task func()) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	p.g.Go(func() error { task(); return nil })
+	return true
+}
+
+// Wait waits for every task started with Go.
+func (p *Pool) Wait() { _ = p.g.Wait() }
+
+// Stats returns a copy of the counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{Calls: map[string]int{}, Statuses: map[string]int{}, Retries: p.stats.Retries, Throttled: p.stats.Throttled}
+	for k, v := range p.stats.Calls {
+		s.Calls[k] = v
+	}
+	for k, v := range p.stats.Statuses {
+		s.Statuses[k] = v
+	}
+	return s
+}
+
+// Rate returns the limiter's current rate.
+func (p *Pool) Rate() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rate
+}
+
+// Do makes one call of the given kind, retrying what is worth retrying. The
+// rate limiter is waited on before every attempt. Once ctx ends no new
+// attempt starts, but an attempt in flight runs to its own timeout: a write
+// half-sent is better answered than abandoned.
+func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) error) Result {
+	start := time.Now()
+	var res Result
+	reauthed := false
+	for attempt := 1; ; attempt++ {
+		if err := p.lim.Wait(ctx); err != nil {
+			res.Interrupted = true
+			break
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RequestTimeout)
+		err := call(actx)
+		cancel()
+		res.Attempts = attempt
+		res.Err = err
+		p.count(kind, err)
+		if err == nil {
+			p.raise()
+			break
+		}
+		status := client.StatusOf(err)
+		if status == 401 && !reauthed && p.cfg.Reauth != nil && p.cfg.Reauth() {
+			reauthed = true
+			p.retried()
+			continue
+		}
+		retry, after := Retryable(err)
+		if !retry || attempt >= p.cfg.MaxAttempts {
+			break
+		}
+		if status == 429 {
+			p.lower()
+		}
+		p.retried()
+		if !sleep(ctx, p.backoff(attempt, after)) {
+			res.Interrupted = true
+			break
+		}
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+// Retryable is the one place that decides whether a failure may pass on a
+// later attempt, and the least wait the server asked for.
+func Retryable(err error) (bool, time.Duration) {
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case 429, 500, 502, 503, 504:
+			return true, ae.RetryAfter
+		}
+		return false, 0
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout(),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, io.EOF):
+		return true, 0
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe), 0
+}
+
+// backoff is full jitter over an exponential cap, but never less than the
+// server's Retry-After (itself capped, so a confused server can't park us).
+func (p *Pool) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	ceiling := p.cfg.BaseBackoff << min(attempt-1, 30)
+	if ceiling <= 0 || ceiling > p.cfg.MaxBackoff {
+		ceiling = p.cfg.MaxBackoff
+	}
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return max(d, min(retryAfter, p.cfg.MaxRetryAfter))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (p *Pool) count(kind string, err error) {
+	status := 200
+	if err != nil {
+		status = client.StatusOf(err)
+	}
+	p.mu.Lock()
+	p.stats.Calls[kind]++
+	p.stats.Statuses[kind+" "+strconv.Itoa(status)]++
+	if status == 429 {
+		p.stats.Throttled++
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) retried() {
+	p.mu.Lock()
+	p.stats.Retries++
+	p.mu.Unlock()
+}
+
+// lower halves the rate on a 429, at most once a second: the calls in
+// flight when the server pushed back all see the same 429, and that is one
+// signal, not eight.
+func (p *Pool) lower() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if now.Sub(p.lastDown) < time.Second {
+		return
+	}
+	p.lastDown = now
+	p.setRate(max(p.rate/2, min(0.5, p.cfg.RPS)), "lowered after 429")
+}
+
+// raise climbs back toward the configured rate by a tenth of it per second
+// without a 429: additive increase, multiplicative decrease.
+func (p *Pool) raise() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rate >= p.cfg.RPS {
+		return
+	}
+	now := p.now()
+	if now.Sub(p.lastDown) < time.Second || now.Sub(p.lastUp) < time.Second {
+		return
+	}
+	p.lastUp = now
+	p.setRate(min(p.cfg.RPS, p.rate+p.cfg.RPS/10), "raised")
+}
+
+func (p *Pool) setRate(r float64, why string) {
+	p.rate = r
+	p.lim.SetLimit(rate.Limit(r))
+	p.lim.SetBurst(max(1, int(math.Ceil(float64(p.cfg.Burst)*r/p.cfg.RPS))))
+	p.cfg.Log.Info().Float64("rps", math.Round(r*100)/100).Str("why", why).Msg("request rate changed")
+}

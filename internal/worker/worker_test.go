@@ -1,0 +1,247 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/emulator"
+	"golang.org/x/oauth2"
+)
+
+func fastPool(cfg Config) *Pool {
+	cfg.BaseBackoff = time.Millisecond
+	cfg.MaxBackoff = 5 * time.Millisecond
+	cfg.MaxRetryAfter = 5 * time.Millisecond
+	if cfg.RPS == 0 {
+		cfg.RPS = 10000
+	}
+	return New(cfg)
+}
+
+func emulated(t *testing.T, faults string) *client.Client {
+	t.Helper()
+	e, err := emulator.New(emulator.Options{StaticToken: "tok", Faults: faults, Seed: 1, SlowDelay: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() { srv.Close(); e.Close() })
+	c, err := client.New(client.Options{Endpoint: srv.URL, Token: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRetriesUntilSuccess(t *testing.T) {
+	for _, fault := range []string{"500:0.5", "503:0.5", "502:0.5", "504:0.5", "429:0.5", "reset:0.5", "slow:0.5"} {
+		t.Run(fault, func(t *testing.T) {
+			c := emulated(t, fault)
+			p := fastPool(Config{MaxAttempts: 20, RequestTimeout: 100 * time.Millisecond})
+			retried := 0
+			for i := 0; i < 20; i++ {
+				res := p.Do(context.Background(), "query", func(ctx context.Context) error {
+					_, err := c.QueryAssociations(ctx, emulator.DefaultProvider, client.QueryRequest{})
+					return err
+				})
+				if res.Err != nil {
+					t.Fatalf("call %d: %v after %d attempts", i, res.Err, res.Attempts)
+				}
+				retried += res.Attempts - 1
+			}
+			if s := p.Stats(); s.Retries != retried || retried == 0 {
+				t.Errorf("got %d retries counted, %d seen; want equal and above 0", s.Retries, retried)
+			}
+		})
+	}
+}
+
+func TestNotRetried(t *testing.T) {
+	c := emulated(t, "")
+	p := fastPool(Config{})
+	for _, tc := range []struct {
+		name string
+		call func(ctx context.Context) error
+		want int
+	}{
+		{"400", func(ctx context.Context) error {
+			return c.CreateAssociation(ctx, emulator.DefaultProvider, client.Association{ExternalUserID: "1"})
+		}, 400},
+		{"404", func(ctx context.Context) error { return c.DeleteAssociation(ctx, emulator.DefaultProvider, "none") }, 404},
+	} {
+		res := p.Do(context.Background(), "x", tc.call)
+		if client.StatusOf(res.Err) != tc.want || res.Attempts != 1 {
+			t.Errorf("%s: got %v after %d attempts, want %d after 1", tc.name, res.Err, res.Attempts, tc.want)
+		}
+	}
+}
+
+func TestAttemptsCapped(t *testing.T) {
+	c := emulated(t, "503:1")
+	p := fastPool(Config{MaxAttempts: 3})
+	res := p.Do(context.Background(), "query", func(ctx context.Context) error {
+		_, err := c.QueryAssociations(ctx, emulator.DefaultProvider, client.QueryRequest{})
+		return err
+	})
+	if res.Attempts != 3 || client.StatusOf(res.Err) != 503 {
+		t.Errorf("got %d attempts ending %v, want 3 ending 503", res.Attempts, res.Err)
+	}
+}
+
+func TestReauthOnceOn401(t *testing.T) {
+	p := fastPool(Config{})
+	resets := 0
+	p.cfg.Reauth = func() bool { resets++; return true }
+	unauthorized := &client.APIError{Status: 401}
+	calls := 0
+	res := p.Do(context.Background(), "create", func(context.Context) error { calls++; return unauthorized })
+	if calls != 2 || resets != 1 || client.StatusOf(res.Err) != 401 {
+		t.Errorf("got %d calls %d resets %v, want 2 calls, 1 reset, ending 401", calls, resets, res.Err)
+	}
+	calls = 0
+	res = p.Do(context.Background(), "create", func(context.Context) error {
+		calls++
+		if calls == 1 {
+			return unauthorized
+		}
+		return nil
+	})
+	if res.Err != nil || res.Attempts != 2 {
+		t.Errorf("401 then success: got %v after %d attempts", res.Err, res.Attempts)
+	}
+}
+
+func TestStopsWhenContextEnds(t *testing.T) {
+	p := New(Config{RPS: 0.001, Burst: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	first := p.Do(ctx, "x", func(context.Context) error { return nil })
+	cancel()
+	calls := 0
+	second := p.Do(ctx, "x", func(context.Context) error { calls++; return nil })
+	if first.Err != nil || !second.Interrupted || calls != 0 {
+		t.Errorf("got first %+v, second %+v with %d calls; want the second interrupted before calling", first, second, calls)
+	}
+	if p.Go(ctx, func() { calls++ }) {
+		t.Errorf("Go ran a task after the context ended")
+	}
+}
+
+func TestInFlightCallOutlivesCancel(t *testing.T) {
+	p := fastPool(Config{RequestTimeout: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	res := p.Do(ctx, "x", func(actx context.Context) error {
+		cancel()
+		return actx.Err() // the attempt's own context is not cancelled by the run's
+	})
+	if res.Err != nil {
+		t.Errorf("got %v, want the attempt in flight to finish", res.Err)
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	p := fastPool(Config{Concurrency: 3})
+	var inFlight, peak atomic.Int32
+	release := make(chan struct{})
+	for i := 0; i < 12; i++ {
+		p.Go(context.Background(), func() {
+			p.Do(context.Background(), "x", func(context.Context) error {
+				n := inFlight.Add(1)
+				for {
+					old := peak.Load()
+					if n <= old || peak.CompareAndSwap(old, n) {
+						break
+					}
+				}
+				<-release
+				inFlight.Add(-1)
+				return nil
+			})
+		})
+		if i == 2 {
+			close(release)
+		}
+	}
+	p.Wait()
+	if got := peak.Load(); got > 3 || got < 1 {
+		t.Errorf("peak in flight: got %d, want 1..3", got)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		err   error
+		retry bool
+		after time.Duration
+	}{
+		{&client.APIError{Status: 429, RetryAfter: 2 * time.Second}, true, 2 * time.Second},
+		{&client.APIError{Status: 500}, true, 0},
+		{&client.APIError{Status: 502}, true, 0},
+		{&client.APIError{Status: 503}, true, 0},
+		{&client.APIError{Status: 504}, true, 0},
+		{&client.APIError{Status: 400}, false, 0},
+		{&client.APIError{Status: 403}, false, 0},
+		{&client.APIError{Status: 404}, false, 0},
+		{&client.APIError{Status: 409}, false, 0},
+		{fmt.Errorf("post: %w", context.DeadlineExceeded), true, 0},
+		{errors.New("serviceProviderId is empty"), false, 0},
+	}
+	for _, tt := range tests {
+		retry, after := Retryable(tt.err)
+		if retry != tt.retry || after != tt.after {
+			t.Errorf("Retryable(%v): got %v %v, want %v %v", tt.err, retry, after, tt.retry, tt.after)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	p := New(Config{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRetryAfter: 3 * time.Second})
+	for attempt := 1; attempt < 40; attempt++ {
+		ceiling := min(time.Second, 100*time.Millisecond<<min(attempt-1, 30))
+		for i := 0; i < 50; i++ {
+			if d := p.backoff(attempt, 0); d < 0 || d > ceiling {
+				t.Fatalf("attempt %d: back-off %v outside [0, %v]", attempt, d, ceiling)
+			}
+		}
+	}
+	if d := p.backoff(1, 2*time.Second); d < 2*time.Second {
+		t.Errorf("Retry-After 2s: got %v, want at least 2s", d)
+	}
+	if d := p.backoff(1, time.Hour); d != 3*time.Second {
+		t.Errorf("Retry-After 1h: got %v, want the 3s cap", d)
+	}
+}
+
+func TestAdaptiveRate(t *testing.T) {
+	p := New(Config{RPS: 100})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p.now = func() time.Time { return now }
+	p.lower()
+	p.lower() // same second: one signal
+	if got := p.Rate(); got != 50 {
+		t.Errorf("after a burst of 429s: got %v rps, want 50", got)
+	}
+	p.raise() // too soon after the cut
+	if got := p.Rate(); got != 50 {
+		t.Errorf("raise right after a cut: got %v, want 50", got)
+	}
+	for i := 0; i < 10; i++ {
+		now = now.Add(time.Second)
+		p.raise()
+	}
+	if got := p.Rate(); got != 100 {
+		t.Errorf("after 10 quiet seconds: got %v, want back at 100", got)
+	}
+	for i := 0; i < 20; i++ {
+		now = now.Add(time.Second)
+		p.lower()
+	}
+	if got := p.Rate(); got != 0.5 {
+		t.Errorf("floor: got %v, want 0.5", got)
+	}
+}
