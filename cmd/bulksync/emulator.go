@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/emulator"
+)
+
+type emulatorCmd struct {
+	logFlags            `embed:""`
+	Addr                string        `default:"127.0.0.1:8080" help:"Address to listen on (loopback by default)."`
+	State               string        `placeholder:"FILE" help:"Load the state at start, save it on change and on exit (JSON)."`
+	Token               string        `placeholder:"T" help:"Also accept this static bearer token (a test token, not a secret)."`
+	TokenTTL            time.Duration `name:"token-ttl" default:"1h" help:"Lifetime of issued access tokens."`
+	RPS                 float64       `name:"rps" default:"0" help:"Server-side limit of calls per second; beyond it answer 429 with Retry-After (0: none)."`
+	Latency             time.Duration `default:"0s" help:"Added to every answer, with jitter."`
+	PageSize            int           `default:"10" help:"Page limit of queries."`
+	Faults              string        `placeholder:"SPEC" help:"Share of calls answered badly, e.g. 500:0.05,503:0.05,429:0.02,reset:0.01,commit500:0.02,slow:0.01."`
+	FaultSeed           uint64        `default:"1" help:"Seed of the fault sequence: the same seed replays the same faults."`
+	SlowDelay           time.Duration `default:"35s" help:"How late a 'slow' fault answers (above the client's timeout)."`
+	SeedProvider        string        `default:"${demo_provider}" help:"Create this provider at start (- for none)."`
+	RotateRefreshTokens bool          `help:"Answer every token grant with a new refresh token, as Login with Amazon may."`
+}
+
+func (c *emulatorCmd) Help() string {
+	return fmt.Sprintf(`Serves the service provider, network mapping and account association APIs and the
+Login with Amazon token endpoint (POST /auth/o2/token) on the address given. The token endpoint
+accepts client id %q, client secret %q and refresh token %q.
+GET /_emulator/stats counts calls per operation and status; POST /_emulator/reset empties the counts.
+
+Example:
+  bulksync emulator --token dev-token --state .bulksync/emulator.json
+  curl -s -X POST -H 'Authorization: Bearer dev-token' -H 'Content-Type: application/json' \
+    -d '{"filters":{}}' http://127.0.0.1:8080/v1/communications/serviceProviders/%s/externalUsers/query`,
+		emulator.DefaultClientID, emulator.DefaultClientSecret, emulator.DefaultRefreshToken, emulator.DefaultProvider)
+}
+
+func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
+	log := newLogger(g.stderr, c.logFlags, newRunID())
+	e, err := emulator.New(emulator.Options{
+		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Latency: c.Latency,
+		PageSize: c.PageSize, Faults: c.Faults, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
+		SeedProvider: c.SeedProvider, RotateRefreshTokens: c.RotateRefreshTokens,
+	})
+	if err != nil {
+		return usageErr("emulator: %v", err)
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return usageErr("emulator: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
+	log.Info().Str("addr", ln.Addr().String()).Str("state", c.State).Str("faults", c.Faults).Float64("rps", c.RPS).Msg("emulator serving")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info().Msg("stopping: saving state")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		err = <-served
+	}
+	if cerr := e.Close(); cerr != nil {
+		return fmt.Errorf("emulator: %w", cerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/emulator"
+)
+
+const (
+	testToken = "e2e-secret-token"
+	sp        = emulator.DefaultProvider
+)
+
+// api is an emulator on a loopback port, the server of the end-to-end tests.
+type api struct {
+	*emulator.Emulator
+	url string
+}
+
+func startAPI(t *testing.T, o emulator.Options) *api {
+	t.Helper()
+	if o.StaticToken == "" {
+		o.StaticToken = testToken
+	}
+	e, err := emulator.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() { srv.Close(); e.Close() })
+	return &api{e, srv.URL}
+}
+
+// seed creates associations directly through the emulator's own API.
+func (a *api) seed(t *testing.T, assoc map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("externalUserId,amazonId\n")
+	for id, amz := range assoc {
+		fmt.Fprintf(&b, "%s,%s\n", id, amz)
+	}
+	f := writeFile(t, dir, "seed.csv", b.String())
+	res := a.sync(t, nil, "--report", filepath.Join(dir, "r.csv"), f)
+	if res.code != 0 {
+		t.Fatalf("seeding: exit %d: %s", res.code, res.stderr)
+	}
+	a.ResetStats()
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, env, &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+// sync runs "bulksync sync" against this emulator with fast retries.
+func (a *api) sync(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	return a.cmd(t, "sync", env, args...)
+}
+
+func (a *api) cmd(t *testing.T, command string, env []string, args ...string) result {
+	t.Helper()
+	full := append([]string{command, "--endpoint", a.url, "--service-provider-id", sp, "--rps", "2000",
+		"--max-backoff", "20ms", "--max-retry-after", "20ms", "--log-format", "json"}, args...)
+	return runCLI(t, append([]string{"BULKSYNC_ACCESS_TOKEN=" + testToken}, env...), full...)
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// readReport returns the report's rows keyed by column name.
+func readReport(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("report %s: %v", path, err)
+	}
+	var out []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// byID indexes report rows by external_user_id (one row each expected).
+func byID(t *testing.T, rows []map[string]string) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	for _, r := range rows {
+		id := r["external_user_id"]
+		if _, dup := out[id]; dup {
+			t.Errorf("report has %s twice", id)
+		}
+		out[id] = r
+	}
+	return out
+}
+
+func writes(s emulator.Stats) int {
+	return s.Count("association.create", "") + s.Count("association.update", "") + s.Count("association.delete", "")
+}

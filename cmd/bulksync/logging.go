@@ -1,0 +1,30 @@
+package main
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+)
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// newLogger is the one place logging is set up: console on a terminal,
+// JSON lines otherwise, with a run id on every line.
+func newLogger(w io.Writer, f logFlags, runID string) zerolog.Logger {
+	level, err := zerolog.ParseLevel(f.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	out := w
+	if f.LogFormat == "console" || f.LogFormat == "auto" && isTerminal(w) {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Str("run_id", runID).Logger()
+}

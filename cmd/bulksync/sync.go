@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/csvmodel"
+	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
+)
+
+// inputFlags say how to read the files.
+type inputFlags struct {
+	ServiceProviderID string   `name:"service-provider-id" placeholder:"ID" help:"Provider for rows without a serviceProviderId value."`
+	Delimiter         string   `default:"auto" placeholder:"C" help:"Field delimiter: , ; or tab; sniffed from the header line when auto (the default)."`
+	Files             []string `arg:"" name:"FILE" help:"CSV files; several files are one input."`
+}
+
+// runFlags shape a sync or a plan.
+type runFlags struct {
+	apiFlags   `embed:""`
+	inputFlags `embed:""`
+	logFlags   `embed:""`
+	MaxDeletes string `default:"10%" placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of the provider's existing associations; -1: no limit; default ${default}."`
+	AllowEmpty bool   `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
+	Strict     bool   `help:"Any invalid row aborts the run before the first call."`
+	Report     string `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}."`
+	Summary    string `placeholder:"PATH" help:"Write the run summary as JSON here."`
+}
+
+type syncCmd struct {
+	runFlags `embed:""`
+}
+
+type planCmd struct {
+	runFlags         `embed:""`
+	DetailedExitcode bool `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
+}
+
+type validateCmd struct {
+	inputFlags `embed:""`
+	logFlags   `embed:""`
+}
+
+func (c *syncCmd) Help() string {
+	return `Reads the files, queries what exists 30 ids at a time, and creates, updates or deletes
+associations so the API matches the files. A second run over the same files writes nothing.
+
+Example:
+  export BULKSYNC_ACCESS_TOKEN_FILE=/var/run/secrets/bulksync/token
+  bulksync sync --service-provider-id amzn1.comms.csp.id.hotel1 --report out/report.csv rooms.csv
+
+  bulksync sync --emulate samples/rooms.csv     # against the built-in emulator
+
+Exit codes: 0 all rows in their desired state; 1 some rows invalid or failed (see the report);
+2 usage or input error, nothing written; 3 a guard tripped or authentication was refused;
+4 interrupted by SIGINT/SIGTERM.`
+}
+
+func (c *planCmd) Help() string {
+	return `Does everything sync does up to the first write, then prints the plan instead:
+creates, updates and deletes per provider. The report lists every row with outcome "planned"
+for the writes sync would make.
+
+Example:
+  bulksync plan --emulate --detailed-exitcode samples/rooms-v2.csv`
+}
+
+func (c *validateCmd) Help() string {
+	return `Reads and checks the files as sync would, with no network at all, and prints every
+problem as FILE:LINE: reason. Exit 0 when every row is valid, 1 when some are not, 2 when a file
+can't be read at all.
+
+Example:
+  bulksync validate --service-provider-id amzn1.comms.csp.id.hotel1 rooms.csv`
+}
+
+func (c *syncCmd) Run(ctx context.Context, g *globals) error {
+	return runSync(ctx, g, "sync", &c.runFlags, false)
+}
+
+func (c *planCmd) Run(ctx context.Context, g *globals) error {
+	err := runSync(ctx, g, "plan", &c.runFlags, c.DetailedExitcode)
+	return err
+}
+
+func (c *validateCmd) Run(g *globals) error {
+	log := newLogger(g.stderr, c.logFlags, newRunID())
+	r, err := readInput(&c.inputFlags, "")
+	if err != nil {
+		return err
+	}
+	valid, dups, invalid := r.Counts()
+	for _, row := range r.Rows() {
+		switch row.Status {
+		case csvmodel.Invalid:
+			fmt.Fprintf(g.stdout, "%s: %s\n", row.Where(), row.Reason)
+		case csvmodel.Duplicate:
+			fmt.Fprintf(g.stdout, "%s: duplicate, %s (not sent twice)\n", row.Where(), row.Reason)
+		}
+	}
+	log.Info().Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Strs("files", c.Files).Msg("validated")
+	fmt.Fprintf(g.stderr, "%d rows: %d valid, %d duplicate, %d invalid\n", valid+dups+invalid, valid, dups, invalid)
+	if invalid > 0 {
+		return &exitError{code: exitRowsFailed}
+	}
+	return nil
+}
+
+// readInput reads and checks every file; a rejected file is an error.
+func readInput(f *inputFlags, defaultProvider string) (*csvmodel.Reader, error) {
+	delim, err := parseDelimiter(f.Delimiter)
+	if err != nil {
+		return nil, err
+	}
+	provider := f.ServiceProviderID
+	if provider == "" {
+		provider = defaultProvider
+	}
+	if provider != "" {
+		if msg := csvmodel.CheckProvider(provider); msg != "" {
+			return nil, usageErr("--service-provider-id: %s", msg)
+		}
+	}
+	r := csvmodel.NewReader(csvmodel.Options{Delimiter: delim, DefaultProvider: provider})
+	for _, path := range f.Files {
+		if err := r.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func parseDelimiter(s string) (rune, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return 0, nil
+	case ",", "comma":
+		return ',', nil
+	case ";", "semicolon":
+		return ';', nil
+	case "\t", "tab", `\t`:
+		return '\t', nil
+	}
+	return 0, usageErr("--delimiter %q: want , ; tab or auto", s)
+}
+
+func newRunID() string { return randomToken()[len("emulate."):][:12] }
+
+// runSync is sync and plan: they share every step up to the first write.
+func runSync(ctx context.Context, g *globals, command string, f *runFlags, detailedExit bool) error {
+	start := time.Now()
+	runID := newRunID()
+	log := newLogger(g.stderr, f.logFlags, runID).With().Str("command", command).Logger()
+	if err := checkAPIFlags(&f.apiFlags); err != nil {
+		return err
+	}
+	limit, err := reconcile.ParseLimit(f.MaxDeletes)
+	if err != nil {
+		return usageErr("--%v", err)
+	}
+	defaultProvider := ""
+	if f.Emulate {
+		defaultProvider = emulator.DefaultProvider
+	}
+	input, err := readInput(&f.inputFlags, defaultProvider)
+	if err != nil {
+		return err
+	}
+	sess, err := connect(g, &f.apiFlags, log)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+
+	rep, err := openReport(g, f.Report)
+	if err != nil {
+		return err
+	}
+	ctx, stopSignals := interruptible(ctx, log, rep)
+	defer stopSignals()
+
+	plan := newPlanView()
+	eng := &reconcile.Engine{
+		API:  sess.api,
+		Pool: sess.pool,
+		Report: func(r report.Row) {
+			rep.Write(r)
+			if r.Outcome == report.Planned {
+				plan.add(r)
+			}
+		},
+		Log:  log,
+		Opts: reconcile.Options{DryRun: command == "plan", MaxDeletes: limit, AllowEmpty: f.AllowEmpty, Strict: f.Strict},
+	}
+	valid, dups, invalid := input.Counts()
+	log.Info().Strs("files", f.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Msg("input read")
+	runErr := eng.Run(ctx, input.Rows())
+	if err := rep.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("report %s: %w", f.Report, err)
+	}
+
+	stats := sess.pool.Stats()
+	sum := report.NewSummary(command, rep.Counts(), stats.Calls, stats.Retries, stats.Throttled, time.Since(start))
+	if f.Report != "-" {
+		sum.Report = f.Report
+	}
+	if command == "plan" {
+		plan.write(g.stderr)
+	}
+	code := exitCode(runErr)
+	if runErr == nil {
+		if sum.Outcomes[report.Invalid]+sum.Outcomes[report.Failed] > 0 {
+			code = exitRowsFailed
+			runErr = &exitError{code: exitRowsFailed}
+		} else if detailedExit && plan.changes() > 0 {
+			code = exitChanges
+			runErr = &exitError{code: exitChanges}
+		}
+	}
+	sum.ExitCode = code
+	if runErr != nil {
+		var ee *exitError
+		if !errors.As(runErr, &ee) || ee.err != nil {
+			sum.Message = runErr.Error()
+		}
+	}
+	sum.WriteText(g.stderr)
+	if f.Summary != "" {
+		if err := writeSummary(f.Summary, sum); err != nil {
+			log.Error().Err(err).Msg("summary not written")
+		}
+	}
+	if sum.Message != "" {
+		return &exitError{code: code} // told in the summary already
+	}
+	return runErr
+}
+
+func writeSummary(path string, s report.Summary) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := s.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func openReport(g *globals, path string) (*report.Writer, error) {
+	if path == "-" {
+		return report.NewWriter(g.stdout, nil)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usageErr("--report: %v", err)
+	}
+	return report.NewWriter(f, f)
+}
+
+// interrupted is why a run stopped early on a signal; it is a
+// context.Canceled, so the exit code is 4.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string {
+	return fmt.Sprintf("interrupted by %v: no new call was started, rows not sent are reported as skipped", i.sig)
+}
+
+func (interrupted) Is(target error) bool { return target == context.Canceled }
+
+// interruptible cancels ctx on the first SIGINT or SIGTERM, so no new call
+// starts and calls in flight finish. A second signal exits at once, after
+// flushing what the report has.
+func interruptible(ctx context.Context, log zerolog.Logger, rep *report.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case sig := <-sigs:
+			log.Warn().Str("signal", sig.String()).Msg("stopping: no new calls; waiting for calls in flight (signal again to quit at once)")
+			cancel(interrupted{sig})
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			log.Error().Str("signal", sig.String()).Msg("quitting at once; the report has every row finished so far")
+			rep.Flush()
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel(nil)
+		})
+	}
+}
+
+// planView gathers what a plan would write, for people.
+type planView struct {
+	mu   sync.Mutex
+	byP  map[string]map[string]int
+	firs map[string][]report.Row
+}
+
+func newPlanView() *planView {
+	return &planView{byP: map[string]map[string]int{}, firs: map[string][]report.Row{}}
+}
+
+func (p *planView) add(r report.Row) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.byP[r.ServiceProviderID]
+	if m == nil {
+		m = map[string]int{}
+		p.byP[r.ServiceProviderID] = m
+	}
+	m[r.Action]++
+	key := r.ServiceProviderID + " " + r.Action
+	if len(p.firs[key]) < 5 {
+		p.firs[key] = append(p.firs[key], r)
+	}
+}
+
+func (p *planView) changes() int {
+	n := 0
+	for _, m := range p.byP {
+		for _, c := range m {
+			n += c
+		}
+	}
+	return n
+}
+
+func (p *planView) write(w io.Writer) {
+	if p.changes() == 0 {
+		fmt.Fprintln(w, "\nplan: no changes; the API already matches the files")
+		return
+	}
+	providers := make([]string, 0, len(p.byP))
+	for id := range p.byP {
+		providers = append(providers, id)
+	}
+	sort.Strings(providers)
+	for _, id := range providers {
+		m := p.byP[id]
+		fmt.Fprintf(w, "\nplan for %s: %d to create, %d to update, %d to delete\n", id, m[report.ActCreate], m[report.ActUpdate], m[report.ActDelete])
+		for _, act := range []string{report.ActCreate, report.ActUpdate, report.ActDelete} {
+			rows := p.firs[id+" "+act]
+			sort.Slice(rows, func(i, j int) bool {
+				return rows[i].File < rows[j].File || rows[i].File == rows[j].File && rows[i].Line < rows[j].Line
+			})
+			for _, r := range rows {
+				where := "(pruned)"
+				if r.File != "" {
+					where = fmt.Sprintf("%s:%d", r.File, r.Line)
+				}
+				switch act {
+				case report.ActCreate:
+					fmt.Fprintf(w, "  + %-8s -> %s   %s\n", r.ExternalUserID, r.AmazonID, where)
+				case report.ActUpdate:
+					fmt.Fprintf(w, "  ~ %-8s %s -> %s   %s\n", r.ExternalUserID, r.PreviousAmazonID, r.AmazonID, where)
+				default:
+					fmt.Fprintf(w, "  - %-8s (was %s)   %s\n", r.ExternalUserID, r.PreviousAmazonID, where)
+				}
+			}
+			if n := m[act]; n > len(rows) {
+				fmt.Fprintf(w, "    … and %d more\n", n-len(rows))
+			}
+		}
+	}
+}
