@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/emulator"
@@ -23,6 +21,7 @@ const (
 type api struct {
 	*emulator.Emulator
 	url string
+	srv *httptest.Server
 }
 
 func startAPI(t *testing.T, o emulator.Options) *api {
@@ -36,24 +35,13 @@ func startAPI(t *testing.T, o emulator.Options) *api {
 	}
 	srv := httptest.NewServer(e)
 	t.Cleanup(func() { srv.Close(); e.Close() })
-	return &api{e, srv.URL}
+	return &api{e, srv.URL, srv}
 }
 
-// seed creates associations directly through the emulator's own API.
+// seed creates associations directly in the emulator's state.
 func (a *api) seed(t *testing.T, assoc map[string]string) {
 	t.Helper()
-	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("externalUserId,amazonId\n")
-	for id, amz := range assoc {
-		fmt.Fprintf(&b, "%s,%s\n", id, amz)
-	}
-	f := writeFile(t, dir, "seed.csv", b.String())
-	res := a.sync(t, nil, "--report", filepath.Join(dir, "r.csv"), f)
-	if res.code != 0 {
-		t.Fatalf("seeding: exit %d: %s", res.code, res.stderr)
-	}
-	a.ResetStats()
+	a.Put(sp, assoc)
 }
 
 type result struct {

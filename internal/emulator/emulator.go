@@ -51,6 +51,10 @@ type Options struct {
 	// forget the old one, as Login with Amazon may.
 	RotateRefreshTokens bool
 	Now                 func() time.Time // clock for token expiry (default time.Now)
+	// OnAnswer, when set, is called after each call is answered (status
+	// "reset" for a dropped connection), so a test can wait for the Nth
+	// write instead of sleeping.
+	OnAnswer func(op, status string)
 }
 
 // Emulator is the in-memory API. It is an http.Handler.
@@ -245,6 +249,28 @@ func (e *Emulator) Associations(providerID string) map[string]string {
 	return out
 }
 
+// Put sets associations directly (externalUserId -> amazonId), creating
+// the provider if needed: test set-up that costs no API call.
+func (e *Emulator) Put(providerID string, assoc map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.state.ensureProvider(providerID, providerID)
+	p := e.state.Providers[providerID]
+	for id, amz := range assoc {
+		p.Associations[id] = &association{ExternalUserID: id, AmazonID: amz, AmazonIDType: "communication-profile"}
+	}
+	p.sorted = nil
+	e.dirty = true
+}
+
+// RevokeTokens forgets every issued access token, as when the service
+// rotates its keys: the next call with one of them is answered 401.
+func (e *Emulator) RevokeTokens() {
+	e.mu.Lock()
+	e.tokens = map[string]time.Time{}
+	e.mu.Unlock()
+}
+
 // IssueToken mints an access token as the token endpoint would, for tests
 // and for an in-process run that needs no LWA round trip.
 func (e *Emulator) IssueToken() string {
@@ -271,6 +297,9 @@ func (e *Emulator) countLabel(op, status string) {
 	}
 	m[status]++
 	e.mu.Unlock()
+	if e.opts.OnAnswer != nil {
+		e.opts.OnAnswer(op, status)
+	}
 }
 
 func randHex(n int) string {

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -88,7 +89,9 @@ func SafeCell(v string) string {
 // file within a second of being written.
 type Writer struct {
 	mu     sync.Mutex
-	w      *csv.Writer
+	out    io.Writer
+	buf    bytes.Buffer // whole records only: a kill -9 never leaves half a line
+	w      *csv.Writer  // writes into buf
 	closer io.Closer
 	counts map[string]int
 	err    error
@@ -99,12 +102,11 @@ type Writer struct {
 // NewWriter writes the header to w and starts the flusher. closer, when not
 // nil, is closed by Close.
 func NewWriter(w io.Writer, closer io.Closer) (*Writer, error) {
-	rw := &Writer{w: csv.NewWriter(w), closer: closer, counts: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
-	if err := rw.w.Write(Header); err != nil {
-		return nil, err
-	}
+	rw := &Writer{out: w, closer: closer, counts: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+	rw.w = csv.NewWriter(&rw.buf)
+	_ = rw.w.Write(Header)
 	rw.w.Flush()
-	if err := rw.w.Error(); err != nil {
+	if err := rw.flushLocked(); err != nil {
 		return nil, fmt.Errorf("write report header: %w", err)
 	}
 	go rw.flusher()
@@ -130,19 +132,34 @@ func (w *Writer) Write(r Row) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.counts[r.Outcome]++
-	if w.err == nil {
-		w.err = w.w.Write(r.record())
+	_ = w.w.Write(r.record()) // into memory: can't fail
+	w.w.Flush()
+	if w.buf.Len() >= 64<<10 {
+		w.setErr(w.flushLocked())
 	}
+}
+
+func (w *Writer) setErr(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// flushLocked writes the buffered records in one write call.
+func (w *Writer) flushLocked() error {
+	if w.buf.Len() == 0 {
+		return nil
+	}
+	_, err := w.out.Write(w.buf.Bytes())
+	w.buf.Reset()
+	return err
 }
 
 // Flush pushes buffered rows to the file now.
 func (w *Writer) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.w.Flush()
-	if w.err == nil {
-		w.err = w.w.Error()
-	}
+	w.setErr(w.flushLocked())
 }
 
 // Counts returns rows written per outcome.
