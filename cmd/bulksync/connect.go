@@ -84,7 +84,7 @@ func connect(g *globals, f *apiFlags, log zerolog.Logger) (*session, error) {
 		MaxBackoff:     f.MaxBackoff,
 		MaxRetryAfter:  f.MaxRetryAfter,
 		RequestTimeout: f.RequestTimeout,
-		Reauth:         tokens.Reset,
+		Reauth:         tokens.Refreshable,
 		Log:            log,
 	})
 	return s, nil

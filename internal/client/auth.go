@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -85,20 +86,45 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 	return tok, nil
 }
 
-// Reset drops the cached token after a 401 and says whether a retry may
-// help. Concurrent 401s for the same stale token cause one refresh, not one
-// each: a token fetched in the last second is kept.
-func (s *TokenSource) Reset() bool {
-	if s.cfg == nil {
-		return false
-	}
+// Invalidate drops the cached token if it is still the one the API just
+// refused, so the next call fetches a fresh one. Calls that failed with the
+// same stale token all land here, and only the first causes a refresh.
+func (s *TokenSource) Invalidate(accessToken string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != nil && time.Since(s.fetchedAt) < time.Second {
-		return true
+	if s.cfg != nil && s.tok != nil && s.tok.AccessToken == accessToken {
+		s.tok = nil
 	}
-	s.tok = nil
-	return true
+}
+
+// Refreshable says whether a refused token can be replaced by a fresh one
+// (a static token can't).
+func (s *TokenSource) Refreshable() bool { return s.cfg != nil }
+
+// authTransport sets the bearer token on each request and, unlike
+// oauth2.Transport, looks at the answer: a 401 invalidates the token used.
+type authTransport struct {
+	src  oauth2.TokenSource
+	base http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.src.Token()
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("get access token: %w", err)
+	}
+	r := req.Clone(req.Context())
+	tok.SetAuthHeader(r)
+	resp, err := t.base.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		if inv, ok := t.src.(interface{ Invalidate(string) }); ok {
+			inv.Invalidate(tok.AccessToken)
+		}
+	}
+	return resp, err
 }
 
 // IsAuthError reports whether err means the credentials were refused: a 401

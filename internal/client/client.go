@@ -66,7 +66,7 @@ func New(o Options) (*Client, error) {
 		if baseRT == nil {
 			baseRT = http.DefaultTransport
 		}
-		hc.Transport = &oauth2.Transport{Source: o.Token, Base: baseRT}
+		hc.Transport = &authTransport{src: o.Token, base: baseRT}
 	}
 	ua := o.UserAgent
 	if ua == "" {

@@ -32,8 +32,9 @@ type Config struct {
 	MaxBackoff     time.Duration // cap of one computed back-off
 	MaxRetryAfter  time.Duration // longest Retry-After honoured as given
 	RequestTimeout time.Duration // one attempt
-	// Reauth is called on a 401: it should drop the cached token so the next
-	// attempt fetches a fresh one, and say whether that is worth a retry.
+	// Reauth is asked on a 401 whether a retry may help: true when the
+	// credentials can fetch a fresh token (the client has already dropped
+	// the refused one). One such retry per call.
 	Reauth func() bool
 	Log    zerolog.Logger
 }
