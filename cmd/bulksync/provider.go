@@ -116,12 +116,10 @@ func onboard(ctx context.Context, g *globals, f *onboardFlags, op string, call f
 	if out == nil {
 		return nil
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "%s\n", b)
-	return nil
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "Grand Hotel & Spa", not "\u0026"
+	return enc.Encode(out)
 }
 
 func checkProviderArg(id string) error {
