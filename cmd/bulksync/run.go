@@ -54,7 +54,7 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
 		return exitUsage
-	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard),
+	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
 		errors.Is(err, reconcile.ErrAuth), client.IsAuthError(err):
 		return exitAborted
 	case errors.Is(err, context.Canceled):

@@ -24,7 +24,7 @@ import (
 type inputFlags struct {
 	ServiceProviderID string   `name:"service-provider-id" placeholder:"ID" help:"Provider for rows without a serviceProviderId value."`
 	Delimiter         string   `default:"auto" placeholder:"C" help:"Field delimiter: , ; or tab; sniffed from the header line when auto (the default)."`
-	Files             []string `arg:"" name:"FILE" help:"CSV files; several files are one input."`
+	Files             []string `arg:"" optional:"" name:"FILE" help:"CSV files; several files are one input."`
 }
 
 // runFlags shape a sync or a plan.
@@ -32,6 +32,7 @@ type runFlags struct {
 	apiFlags   `embed:""`
 	inputFlags `embed:""`
 	logFlags   `embed:""`
+	Prune      bool   `help:"Mirror mode: also delete the provider's associations whose externalUserId is in no file."`
 	MaxDeletes string `default:"10%" placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of the provider's existing associations; -1: no limit; default ${default}."`
 	AllowEmpty bool   `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
 	Strict     bool   `help:"Any invalid row aborts the run before the first call."`
@@ -41,11 +42,13 @@ type runFlags struct {
 
 type syncCmd struct {
 	runFlags `embed:""`
+	Plan     string `placeholder:"FILE" help:"Apply exactly this saved plan (from plan --out), refusing (exit 3) if any id it touches changed since."`
 }
 
 type planCmd struct {
 	runFlags         `embed:""`
-	DetailedExitcode bool `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
+	Out              string `placeholder:"FILE" help:"Save the plan: the exact writes and the state each was computed from, for sync --plan."`
+	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
 }
 
 type validateCmd struct {
@@ -87,12 +90,17 @@ Example:
 }
 
 func (c *syncCmd) Run(ctx context.Context, g *globals) error {
-	return runSync(ctx, g, "sync", &c.runFlags, false)
+	return runSync(ctx, g, "sync", &c.runFlags, runOpts{planIn: c.Plan})
 }
 
 func (c *planCmd) Run(ctx context.Context, g *globals) error {
-	err := runSync(ctx, g, "plan", &c.runFlags, c.DetailedExitcode)
-	return err
+	return runSync(ctx, g, "plan", &c.runFlags, runOpts{planOut: c.Out, detailedExit: c.DetailedExitcode})
+}
+
+// runOpts are what only one of sync and plan has.
+type runOpts struct {
+	planIn, planOut string
+	detailedExit    bool
 }
 
 func (c *validateCmd) Run(g *globals) error {
@@ -159,7 +167,7 @@ func parseDelimiter(s string) (rune, error) {
 func newRunID() string { return randomToken()[len("emulate."):][:12] }
 
 // runSync is sync and plan: they share every step up to the first write.
-func runSync(ctx context.Context, g *globals, command string, f *runFlags, detailedExit bool) error {
+func runSync(ctx context.Context, g *globals, command string, f *runFlags, o runOpts) error {
 	start := time.Now()
 	runID := newRunID()
 	log := newLogger(g.stderr, f.logFlags, runID).With().Str("command", command).Logger()
@@ -174,9 +182,21 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, detai
 	if f.Emulate {
 		defaultProvider = emulator.DefaultProvider
 	}
-	input, err := readInput(&f.inputFlags, defaultProvider)
-	if err != nil {
-		return err
+	var input *csvmodel.Reader
+	var saved []reconcile.Write
+	switch {
+	case o.planIn != "" && len(f.Files) > 0:
+		return usageErr("--plan applies a saved plan: give no FILE with it")
+	case o.planIn != "":
+		if saved, err = reconcile.LoadPlan(o.planIn); err != nil {
+			return usageErr("%v", err)
+		}
+	case len(f.Files) == 0:
+		return usageErr("no FILE given: name the CSV files to %s (or --plan FILE)", command)
+	default:
+		if input, err = readInput(&f.inputFlags, defaultProvider); err != nil {
+			return err
+		}
 	}
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
@@ -192,9 +212,11 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, detai
 	defer stopSignals()
 
 	plan := newPlanView()
+	var planned []reconcile.Write
 	eng := &reconcile.Engine{
-		API:  sess.api,
-		Pool: sess.pool,
+		Planned: func(w reconcile.Write) { planned = append(planned, w) },
+		API:     sess.api,
+		Pool:    sess.pool,
 		Report: func(r report.Row) {
 			rep.Write(r)
 			if r.Outcome == report.Planned {
@@ -202,11 +224,22 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, detai
 			}
 		},
 		Log:  log,
-		Opts: reconcile.Options{DryRun: command == "plan", MaxDeletes: limit, AllowEmpty: f.AllowEmpty, Strict: f.Strict},
+		Opts: reconcile.Options{DryRun: command == "plan", MaxDeletes: limit, AllowEmpty: f.AllowEmpty, Strict: f.Strict, Prune: f.Prune},
 	}
-	valid, dups, invalid := input.Counts()
-	log.Info().Strs("files", f.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Msg("input read")
-	runErr := eng.Run(ctx, input.Rows())
+	var runErr error
+	if input != nil {
+		valid, dups, invalid := input.Counts()
+		log.Info().Strs("files", f.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Msg("input read")
+		runErr = eng.Run(ctx, input.Rows())
+	} else {
+		log.Info().Str("plan", o.planIn).Int("writes", len(saved)).Msg("applying saved plan")
+		runErr = eng.RunPlan(ctx, saved)
+	}
+	if o.planOut != "" && runErr == nil {
+		if err := reconcile.SavePlan(o.planOut, planned, time.Now()); err != nil {
+			runErr = &exitError{code: exitUsage, err: err}
+		}
+	}
 	if err := rep.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("report %s: %w", f.Report, err)
 	}
@@ -224,7 +257,7 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, detai
 		if sum.Outcomes[report.Invalid]+sum.Outcomes[report.Failed] > 0 {
 			code = exitRowsFailed
 			runErr = &exitError{code: exitRowsFailed}
-		} else if detailedExit && plan.changes() > 0 {
+		} else if o.detailedExit && plan.changes() > 0 {
 			code = exitChanges
 			runErr = &exitError{code: exitChanges}
 		}

@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
+	"strings"
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
@@ -21,6 +24,7 @@ var (
 	ErrEmpty  = errors.New("input has no valid row")
 	ErrGuard  = errors.New("guard tripped")
 	ErrAuth   = errors.New("authentication refused")
+	ErrStale  = errors.New("plan is stale")
 )
 
 // API is what the engine needs of the service.
@@ -37,6 +41,7 @@ type Options struct {
 	MaxDeletes Limit // guard on deletes per provider
 	AllowEmpty bool  // allow input with no valid row
 	Strict     bool  // any invalid row aborts before the first call
+	Prune      bool  // also delete the provider's associations no input row names
 }
 
 // Engine runs one reconciliation. Report receives exactly one row per input
@@ -47,6 +52,8 @@ type Engine struct {
 	Report func(report.Row)
 	Log    zerolog.Logger
 	Opts   Options
+	// Planned receives, in a dry run, every write the plan would make.
+	Planned func(Write)
 }
 
 // item is one valid row on its way through the run.
@@ -55,6 +62,11 @@ type item struct {
 	prev   *client.Association // what the API had; nil when absent
 	action string
 	done   bool // reported; touched by one goroutine at a time
+	pruned bool // from --prune: no input row names it
+
+	planned bool                // from a saved plan: action is fixed
+	before  *client.Association // the state the plan was computed from
+	stale   string              // how the API differs from before, if it does
 }
 
 type batch struct {
@@ -62,6 +74,7 @@ type batch struct {
 	items    []*item
 	total    int // the provider's association count, from the query
 	err      error
+	listed   map[string]client.Association // set when a listing answered for it
 }
 
 // providerState is what the delete guard needs to know of a provider.
@@ -69,6 +82,8 @@ type providerState struct {
 	deleteRows int // upper bound on the deletes the plan can make
 	total      int // existing associations; -1 until a query answers
 	deletes    int // deletes planned so far
+
+	named map[string]bool // with --prune: the ids input rows name
 }
 
 // Run reconciles rows (all of them, as read: invalid and duplicate rows are
@@ -97,47 +112,84 @@ func (e *Engine) Run(ctx context.Context, rows []csvmodel.Checked) error {
 	if len(valid) == 0 && !e.Opts.AllowEmpty {
 		return fmt.Errorf("%w: refusing to run without --allow-empty (an empty export must never wipe a property)", ErrEmpty)
 	}
+	if len(valid) == 0 && !e.Opts.Prune {
+		return nil
+	}
 
+	return e.execute(ctx, valid, rows)
+}
+
+// RunPlan applies exactly the writes of a saved plan: it re-reads every id
+// they touch and, unless all are as the plan found them, writes nothing
+// and returns ErrStale.
+func (e *Engine) RunPlan(ctx context.Context, writes []Write) error {
+	items := make([]*item, 0, len(writes))
+	for _, w := range writes {
+		action := csvmodel.ActionUpsert
+		if w.Action == report.ActDelete {
+			action = csvmodel.ActionDelete
+		}
+		items = append(items, &item{
+			row: csvmodel.Row{File: w.File, Line: w.Line, ServiceProviderID: w.Provider, ExternalUserID: w.ExternalUserID,
+				AmazonID: w.AmazonID, AmazonIDType: w.AmazonIDType, Action: action},
+			action: w.Action, planned: true, before: w.Before, pruned: w.File == "",
+		})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return e.execute(ctx, items, nil)
+}
+
+// execute queries, diffs, guards and writes items; rows are all the input
+// rows (for --prune, an id named by any of them is kept).
+func (e *Engine) execute(ctx context.Context, items []*item, rows []csvmodel.Checked) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	r := &run{Engine: e, ctx: ctx, stop: stop, states: map[string]*providerState{}}
-	r.dispatch(r.batches(valid))
+	batches := r.batches(items, rows)
+	if e.Opts.Prune {
+		batches = r.listAll(batches)
+	}
+	r.dispatch(batches)
 	e.Pool.Wait()
 
 	cause := context.Cause(ctx)
 	msg := "not attempted"
 	switch {
-	case errors.Is(cause, ErrAuth), errors.Is(cause, ErrGuard):
+	case errors.Is(cause, ErrAuth), errors.Is(cause, ErrGuard), errors.Is(cause, ErrStale):
 		msg = cause.Error()
 	case cause != nil:
 		msg = "interrupted before this row was sent"
 	}
-	e.skipAll(valid, msg)
+	e.skipAll(items, msg)
+	e.skipAll(r.prunedItems, msg)
 	return cause
 }
 
 type run struct {
 	*Engine
-	ctx     context.Context
-	stop    context.CancelCauseFunc
-	states  map[string]*providerState
-	pending int     // batches not yet answered
-	open    bool    // writes may start: no guard can trip any more
-	held    []*item // writes waiting for the gate
+	ctx         context.Context
+	stop        context.CancelCauseFunc
+	states      map[string]*providerState
+	pending     int     // batches not yet answered
+	open        bool    // writes may start: no guard can trip any more
+	held        []*item // writes waiting for the gate
+	stale       []string
+	prunedItems []*item
 }
 
-// batches groups the valid rows by provider, 30 distinct ids per query.
-func (r *run) batches(items []*item) []*batch {
+// batches groups the items by provider, 30 distinct ids per query.
+func (r *run) batches(items []*item, rows []csvmodel.Checked) []*batch {
 	var out []*batch
 	open := map[string]*batch{}
 	for _, it := range items {
 		p := it.row.ServiceProviderID
-		st := r.states[p]
-		if st == nil {
-			st = &providerState{total: -1}
-			r.states[p] = st
-		}
-		if it.row.Action == csvmodel.ActionDelete {
+		st := r.state(p)
+		switch {
+		case it.planned || r.Opts.Prune:
+			st.deleteRows = math.MaxInt // unknown until every answer is in
+		case it.row.Action == csvmodel.ActionDelete:
 			st.deleteRows++
 		}
 		b := open[p]
@@ -149,7 +201,31 @@ func (r *run) batches(items []*item) []*batch {
 		}
 		b.items = append(b.items, it)
 	}
+	if r.Opts.Prune {
+		for _, c := range rows {
+			if msg := csvmodel.CheckProvider(c.ServiceProviderID); msg == "" {
+				r.state(c.ServiceProviderID).named[c.ExternalUserID] = true
+			}
+		}
+		if len(items) == 0 && r.Opts.AllowEmpty {
+			// Nothing valid to query, but pruning still needs the listing of
+			// the default provider, if one is known from the input rows.
+			for p := range r.states {
+				out = append(out, &batch{provider: p})
+				r.pending++
+			}
+		}
+	}
 	return out
+}
+
+func (r *run) state(p string) *providerState {
+	st := r.states[p]
+	if st == nil {
+		st = &providerState{total: -1, named: map[string]bool{}}
+		r.states[p] = st
+	}
+	return st
 }
 
 // dispatch runs the queries and, as each answers, the writes it calls for.
@@ -189,6 +265,16 @@ func (r *run) dispatch(batches []*batch) {
 
 // query reads what exists for a batch's ids, following pages.
 func (r *run) query(b *batch) {
+	if b.err != nil {
+		return // the listing for it failed
+	}
+	if b.listed != nil {
+		r.resolve(b, b.listed)
+		return
+	}
+	if len(b.items) == 0 {
+		return
+	}
 	ids := make([]string, len(b.items))
 	for i, it := range b.items {
 		ids[i] = it.row.ExternalUserID
@@ -198,12 +284,38 @@ func (r *run) query(b *batch) {
 	if err != nil {
 		return
 	}
+	r.resolve(b, found)
+}
+
+// resolve sets what the API has for each item and what to do about it.
+func (r *run) resolve(b *batch, found map[string]client.Association) {
 	for _, it := range b.items {
+		it.prev = nil
 		if a, ok := found[it.row.ExternalUserID]; ok {
 			it.prev = &a
 		}
+		if it.planned {
+			if !sameAssociation(it.before, it.prev) {
+				it.stale = fmt.Sprintf("%s: planned from %s, now %s", it.row.ExternalUserID, describe(it.before), describe(it.prev))
+			}
+			continue
+		}
 		it.action = diff(it.row, it.prev)
 	}
+}
+
+func sameAssociation(a, b *client.Association) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.AmazonID == b.AmazonID && a.AmazonIDType == b.AmazonIDType
+}
+
+func describe(a *client.Association) string {
+	if a == nil {
+		return "absent"
+	}
+	return a.AmazonID
 }
 
 // read queries ids (at most 30) and returns what exists and the provider's
@@ -213,16 +325,7 @@ func (r *run) read(provider string, ids []string) (map[string]client.Association
 	total := 0
 	q := client.QueryRequest{Filters: client.QueryFilters{ExternalUserIDs: ids}}
 	err := client.Pages(r.ctx, q, func(ctx context.Context, q client.QueryRequest) (*client.QueryResponse, error) {
-		var resp *client.QueryResponse
-		res := r.Pool.Do(ctx, "query", func(ctx context.Context) error {
-			var err error
-			resp, err = r.API.QueryAssociations(ctx, provider, q)
-			return err
-		})
-		if res.Err != nil || res.Interrupted {
-			return nil, r.failure(res)
-		}
-		return resp, nil
+		return r.fetch(ctx, provider, "query", q)
 	}, func(page *client.QueryResponse) error {
 		total = page.PaginationContext.TotalCount
 		for _, a := range page.AccountAssociations {
@@ -232,6 +335,22 @@ func (r *run) read(provider string, ids []string) (map[string]client.Association
 	})
 	return found, total, err
 }
+
+// fetch asks for one page through the pool.
+func (r *run) fetch(ctx context.Context, provider, kind string, q client.QueryRequest) (*client.QueryResponse, error) {
+	var resp *client.QueryResponse
+	res := r.Pool.Do(ctx, kind, func(ctx context.Context) error {
+		var err error
+		resp, err = r.API.QueryAssociations(ctx, provider, q)
+		return err
+	})
+	if res.Err != nil || res.Interrupted {
+		return nil, r.failure(res)
+	}
+	return resp, nil
+}
+
+var resultZero worker.Result
 
 // failure turns a finished call into the error a row reports, stopping the
 // whole run when the credentials are refused.
@@ -267,8 +386,14 @@ func (r *run) settle(b *batch) {
 	if st.total < 0 && b.err == nil {
 		st.total = b.total
 	}
+	if r.Opts.Prune && b.listed != nil && b.err == nil {
+		r.prune(b.provider, st, b.listed)
+	}
 	for _, it := range b.items {
 		switch {
+		case it.stale != "":
+			r.stale = append(r.stale, it.stale)
+			r.held = append(r.held, it)
 		case b.err != nil:
 			if r.ctx.Err() == nil {
 				r.emit(it, r.errorRow(it, report.ActNone, worker.Result{Err: b.err}))
@@ -277,6 +402,7 @@ func (r *run) settle(b *batch) {
 			r.emit(it, r.resultRow(it, report.ActNone, report.Unchanged, 0, worker.Result{}))
 		case r.Opts.DryRun:
 			r.emit(it, r.resultRow(it, it.action, report.Planned, 0, worker.Result{}))
+			r.plan(it)
 		default:
 			if it.action == report.ActDelete {
 				st.deletes++
@@ -311,6 +437,12 @@ func (r *run) gate() bool {
 		}
 	}
 	if !safe && r.pending > 0 {
+		return false
+	}
+	if len(r.stale) > 0 {
+		sort.Strings(r.stale)
+		r.stop(fmt.Errorf("%w: %d of the ids it writes changed since it was made (%s); nothing was written; make a new plan",
+			ErrStale, len(r.stale), strings.Join(r.stale[:min(3, len(r.stale))], "; ")))
 		return false
 	}
 	for p, st := range r.states {

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/emulator"
+)
+
+func TestPruneDeletesExactlyTheAbsent(t *testing.T) {
+	a := startAPI(t, emulator.Options{PageSize: 10})
+	existing := map[string]string{}
+	var b strings.Builder
+	b.WriteString("externalUserId,amazonId\n")
+	for i := 0; i < 50; i++ {
+		existing[fmt.Sprint(3000+i)] = "amzn1.p"
+		if i < 45 {
+			fmt.Fprintf(&b, "%d,amzn1.p\n", 3000+i) // 45 named, 5 vanished
+		}
+	}
+	fmt.Fprintf(&b, "3999,\n") // an invalid row still protects its id
+	existing["3999"] = "amzn1.keep"
+	a.seed(t, existing)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", b.String())
+	rep := filepath.Join(dir, "report.csv")
+	res := a.sync(t, nil, "--prune", "--report", rep, in)
+	if res.code != 1 { // one invalid row
+		t.Fatalf("exit %d, want 1:\n%s", res.code, res.stderr)
+	}
+	got := a.Associations(sp)
+	for i := 0; i < 50; i++ {
+		id := fmt.Sprint(3000 + i)
+		if _, ok := got[id]; ok != (i < 45) {
+			t.Errorf("%s present %v, want %v", id, ok, i < 45)
+		}
+	}
+	if got["3999"] != "amzn1.keep" {
+		t.Errorf("3999, named by an invalid row, was pruned")
+	}
+	pruned := 0
+	for _, r := range readReport(t, rep) {
+		if r["file"] == "" {
+			pruned++
+			if r["line"] != "" || r["action"] != "delete" || r["outcome"] != "deleted" || r["previous_amazon_id"] != "amzn1.p" {
+				t.Errorf("pruned row: %v", r)
+			}
+		}
+	}
+	if pruned != 5 {
+		t.Errorf("report: %d pruned rows, want 5", pruned)
+	}
+	// The listing is the cheaper strategy: ceil(51/10) = 6 list calls and no
+	// query, against at least 2 queries (3 and 2 pages) plus the listing.
+	s := a.Stats()
+	listing := int(math.Ceil(51.0 / 10))
+	queries := 3 + 2 + listing
+	if got := s.Count("association.query", ""); got != min(listing, queries) {
+		t.Errorf("query calls: got %d, want %d (listing) rather than %d (queries)", got, listing, queries)
+	}
+	if got := writes(s); got != 5 {
+		t.Errorf("writes: got %d, want the 5 deletes", got)
+	}
+}
+
+func TestPruneGuards(t *testing.T) {
+	existing := map[string]string{}
+	var b strings.Builder
+	b.WriteString("externalUserId,amazonId\n")
+	for i := 0; i < 40; i++ {
+		existing[fmt.Sprint(4000+i)] = "amzn1.p"
+		if i >= 5 {
+			fmt.Fprintf(&b, "%d,amzn1.p\n", 4000+i) // 5 of 40 vanished: 12.5%
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 3},                              // default 10%: 5 > 4
+		{[]string{"--max-deletes", "4"}, 3},   // count
+		{[]string{"--max-deletes", "13%"}, 0}, // 5 <= 5.2
+	} {
+		a := startAPI(t, emulator.Options{})
+		a.seed(t, existing)
+		dir := t.TempDir()
+		in := writeFile(t, dir, "rooms.csv", b.String())
+		rep := filepath.Join(dir, "report.csv")
+		res := a.sync(t, nil, append([]string{"--prune", "--report", rep, in}, tt.args...)...)
+		if res.code != tt.code {
+			t.Errorf("%v: exit %d, want %d:\n%s", tt.args, res.code, tt.code, res.stderr)
+		}
+		if tt.code == 3 {
+			if n := writes(a.Stats()); n != 0 {
+				t.Errorf("%v: a tripped guard made %d writes", tt.args, n)
+			}
+			skipped := 0
+			for _, r := range readReport(t, rep) {
+				if r["outcome"] == "skipped" && r["file"] == "" {
+					skipped++
+				}
+			}
+			if skipped != 5 {
+				t.Errorf("%v: %d pruned rows reported skipped, want 5", tt.args, skipped)
+			}
+		}
+	}
+}
+
+func TestSavedPlans(t *testing.T) {
+	start := map[string]string{"5001": "amzn1.old", "5002": "amzn1.same", "5003": "amzn1.gone"}
+	content := "externalUserId,amazonId\n5001,amzn1.new\n5002,amzn1.same\n5004,amzn1.fresh\n"
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", content)
+	rep := filepath.Join(dir, "report.csv")
+
+	// What sync does directly...
+	direct := startAPI(t, emulator.Options{})
+	direct.seed(t, start)
+	if res := direct.sync(t, nil, "--prune", "--max-deletes", "-1", "--report", rep, in); res.code != 0 {
+		t.Fatalf("sync: exit %d:\n%s", res.code, res.stderr)
+	}
+
+	// ...a reviewed plan does too, with only the planned writes.
+	a := startAPI(t, emulator.Options{})
+	a.seed(t, start)
+	planFile := filepath.Join(dir, "plan.json")
+	res := a.cmd(t, "plan", nil, "--prune", "--out", planFile, "--report", rep, in)
+	if res.code != 0 || !strings.Contains(res.stderr, "1 to create, 1 to update, 1 to delete") {
+		t.Fatalf("plan: exit %d:\n%s", res.code, res.stderr)
+	}
+	data, _ := os.ReadFile(planFile)
+	if !strings.Contains(string(data), `"before": null`) || !strings.Contains(string(data), `"amazonId": "amzn1.old"`) {
+		t.Errorf("plan file lacks the before-states:\n%s", data)
+	}
+	a.ResetStats()
+	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--max-deletes", "-1", "--report", rep); res.code != 0 {
+		t.Fatalf("sync --plan: exit %d:\n%s", res.code, res.stderr)
+	}
+	if got, want := a.Associations(sp), direct.Associations(sp); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("plan applied: %v; sync gave %v", got, want)
+	}
+	if n := writes(a.Stats()); n != 3 {
+		t.Errorf("plan applied with %d writes, want 3", n)
+	}
+
+	// A plan whose ids changed since is refused whole.
+	b := startAPI(t, emulator.Options{})
+	b.seed(t, start)
+	if res := b.cmd(t, "plan", nil, "--prune", "--out", planFile, "--report", rep, in); res.code != 0 {
+		t.Fatalf("plan: exit %d:\n%s", res.code, res.stderr)
+	}
+	b.seed(t, map[string]string{"5001": "amzn1.someone-else"})
+	b.ResetStats()
+	res = b.cmd(t, "sync", nil, "--plan", planFile, "--max-deletes", "-1", "--report", rep)
+	if res.code != 3 || !strings.Contains(res.stderr, "plan is stale: 1 of the ids") || !strings.Contains(res.stderr, "5001: planned from amzn1.old, now amzn1.someone-else") {
+		t.Fatalf("stale plan: exit %d:\n%s", res.code, res.stderr)
+	}
+	if n := writes(b.Stats()); n != 0 {
+		t.Errorf("stale plan made %d writes", n)
+	}
+	if rows := readReport(t, rep); len(rows) != 3 {
+		t.Errorf("stale plan report: %d rows, want the 3 planned writes, skipped", len(rows))
+	}
+	if res := b.cmd(t, "sync", nil, "--plan", planFile, in); res.code != 2 {
+		t.Errorf("--plan with files: exit %d, want 2", res.code)
+	}
+}
