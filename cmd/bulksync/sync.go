@@ -105,19 +105,19 @@ type runOpts struct {
 
 func (c *validateCmd) Run(g *globals) error {
 	log := newLogger(g.stderr, c.logFlags, newRunID())
-	r, err := readInput(&c.inputFlags, "")
-	if err != nil {
-		return err
-	}
-	valid, dups, invalid := r.Counts()
-	for _, row := range r.Rows() {
+	// Rows stream through: validate holds no row, so any size of file fits.
+	r, err := readInput(&c.inputFlags, "", func(row csvmodel.Checked) {
 		switch row.Status {
 		case csvmodel.Invalid:
 			fmt.Fprintf(g.stdout, "%s: %s\n", row.Where(), row.Reason)
 		case csvmodel.Duplicate:
 			fmt.Fprintf(g.stdout, "%s: duplicate, %s (not sent twice)\n", row.Where(), row.Reason)
 		}
+	})
+	if err != nil {
+		return err
 	}
+	valid, dups, invalid := r.Counts()
 	log.Info().Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Strs("files", c.Files).Msg("validated")
 	fmt.Fprintf(g.stderr, "%d rows: %d valid, %d duplicate, %d invalid\n", valid+dups+invalid, valid, dups, invalid)
 	if invalid > 0 {
@@ -127,7 +127,7 @@ func (c *validateCmd) Run(g *globals) error {
 }
 
 // readInput reads and checks every file; a rejected file is an error.
-func readInput(f *inputFlags, defaultProvider string) (*csvmodel.Reader, error) {
+func readInput(f *inputFlags, defaultProvider string, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
 	delim, err := parseDelimiter(f.Delimiter)
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func readInput(f *inputFlags, defaultProvider string) (*csvmodel.Reader, error) 
 			return nil, usageErr("--service-provider-id: %s", msg)
 		}
 	}
-	r := csvmodel.NewReader(csvmodel.Options{Delimiter: delim, DefaultProvider: provider})
+	r := csvmodel.NewReader(csvmodel.Options{Delimiter: delim, DefaultProvider: provider, OnRow: onRow})
 	for _, path := range f.Files {
 		if err := r.ReadFile(path); err != nil {
 			return nil, err
@@ -194,7 +194,7 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, o run
 	case len(f.Files) == 0:
 		return usageErr("no FILE given: name the CSV files to %s (or --plan FILE)", command)
 	default:
-		if input, err = readInput(&f.inputFlags, defaultProvider); err != nil {
+		if input, err = readInput(&f.inputFlags, defaultProvider, nil); err != nil {
 			return err
 		}
 	}

@@ -57,6 +57,12 @@ func New(o Options) (*Client, error) {
 	hc := &http.Client{}
 	if o.HTTPClient != nil {
 		*hc = *o.HTTPClient
+	} else {
+		// http.DefaultTransport keeps 2 idle connections per host: with 8 or
+		// more calls in flight every other call would dial anew.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 128
+		hc.Transport = t
 	}
 	if hc.Timeout == 0 {
 		hc.Timeout = o.Timeout

@@ -9,6 +9,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -119,20 +120,41 @@ func (e *FileError) Error() string {
 type Options struct {
 	Delimiter       rune   // 0: sniffed from the header line
 	DefaultProvider string // for rows without a serviceProviderId
+	// OnRow, when set, receives each row as it is read and the reader
+	// keeps none (validate of files too big to hold). A row found invalid
+	// later, by a conflicting duplicate, is delivered again as Invalid.
+	OnRow func(Checked)
 }
 
 // Reader reads several files as one input and remembers what it has seen,
-// so that duplicates are found across files.
+// so that duplicates are found across files. Per key it keeps a 128-bit
+// hash and 32 bytes, not the row, so a million rows fit in little memory.
 type Reader struct {
-	opts  Options
-	seen  map[Key]int   // key -> index into rows of its first row
-	later map[Key][]int // key -> indexes of its later rows, for the rare repeated key
-	rows  []Checked
+	opts   Options
+	seeds  [3]maphash.Seed
+	seen   map[[2]uint64]seen
+	later  map[[2]uint64][]seen // later rows of a repeated key (rare)
+	files  []string
+	rows   []Checked
+	counts [3]int // by Status
+}
+
+// seen is where a key's row stands and what it asked for.
+type seen struct {
+	index  int32 // into rows, when they are kept
+	file   int32 // into files
+	line   int32
+	status Status
+	intent uint64 // hash of action, amazonId and amazonIdType
 }
 
 // NewReader starts an input.
 func NewReader(o Options) *Reader {
-	return &Reader{opts: o, seen: map[Key]int{}, later: map[Key][]int{}}
+	r := &Reader{opts: o, seen: map[[2]uint64]seen{}, later: map[[2]uint64][]seen{}}
+	for i := range r.seeds {
+		r.seeds[i] = maphash.MakeSeed()
+	}
+	return r
 }
 
 // ReadFile adds one file. A *FileError rejects the file whole.
@@ -148,6 +170,7 @@ func (r *Reader) ReadFile(path string) error {
 // Read adds one input stream named name.
 func (r *Reader) Read(name string, in io.Reader) error {
 	name = filepath.Clean(name)
+	r.files = append(r.files, name)
 	br := bufio.NewReaderSize(in, 64<<10)
 	head, _ := br.Peek(4096)
 	if err := checkText(head); err != "" {
@@ -185,23 +208,49 @@ func (r *Reader) Read(name string, in io.Reader) error {
 	return nil
 }
 
-// Rows returns every row read so far, in input order, with its verdict.
-// Rows of a key given with conflicting amazonIds are all Invalid.
+// Rows returns every row read so far, in input order, with its verdict
+// (none with Options.OnRow). Rows of a key given with conflicting amazonIds
+// are all Invalid.
 func (r *Reader) Rows() []Checked { return r.rows }
 
 // Counts returns how many rows are valid, duplicate and invalid.
 func (r *Reader) Counts() (valid, duplicate, invalid int) {
-	for _, c := range r.rows {
-		switch c.Status {
-		case Valid:
-			valid++
-		case Duplicate:
-			duplicate++
-		default:
-			invalid++
-		}
+	return r.counts[Valid], r.counts[Duplicate], r.counts[Invalid]
+}
+
+func (r *Reader) hash(i int, parts ...string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seeds[i])
+	for _, p := range parts {
+		h.WriteString(p)
+		h.WriteByte(0)
 	}
-	return
+	return h.Sum64()
+}
+
+// keep records a row's verdict: kept, or handed to OnRow.
+func (r *Reader) keep(c Checked) int32 {
+	r.counts[c.Status]++
+	if r.opts.OnRow != nil {
+		r.opts.OnRow(c)
+		return -1
+	}
+	r.rows = append(r.rows, c)
+	return int32(len(r.rows) - 1)
+}
+
+func (r *Reader) where(s seen) string { return r.files[s.file] + ":" + strconv.Itoa(int(s.line)) }
+
+// invalidate turns an earlier row of key into Invalid.
+func (r *Reader) invalidate(s seen, key Key, reason string) {
+	r.counts[s.status]--
+	r.counts[Invalid]++
+	if r.opts.OnRow != nil {
+		r.opts.OnRow(Checked{Row: Row{File: r.files[s.file], Line: int(s.line), ServiceProviderID: key.Provider,
+			ExternalUserID: key.ExternalUserID}, Status: Invalid, Reason: reason})
+		return
+	}
+	r.rows[s.index].Status, r.rows[s.index].Reason = Invalid, reason
 }
 
 func (r *Reader) add(file string, rec record) {
@@ -226,37 +275,39 @@ func (r *Reader) add(file string, rec record) {
 	c := Checked{Row: row}
 	if reason := Check(row); reason != "" {
 		c.Status, c.Reason = Invalid, reason
-		r.rows = append(r.rows, c)
+		r.keep(c)
 		return
 	}
-	key := row.Key()
-	first, dup := r.seen[key]
-	if !dup {
-		r.seen[key] = len(r.rows)
-		r.rows = append(r.rows, c)
+	k := [2]uint64{r.hash(0, row.ServiceProviderID, row.ExternalUserID), r.hash(1, row.ServiceProviderID, row.ExternalUserID)}
+	here := seen{file: int32(len(r.files) - 1), line: int32(row.Line), intent: r.hash(2, row.Action, row.AmazonID, row.AmazonIDType)}
+	first, dup := r.seen[k]
+	switch {
+	case !dup:
+		here.index = r.keep(c)
+		r.seen[k] = here
 		return
-	}
-	r.later[key] = append(r.later[key], len(r.rows))
-	prev := &r.rows[first]
-	if sameIntent(prev.Row, row) && prev.Status != Invalid {
-		c.Status, c.Reason = Duplicate, "same as "+prev.Where()
-		r.rows = append(r.rows, c)
-		return
-	}
-	// Conflicting rows for one association: none can be trusted, so the
-	// earlier ones (and their duplicates) are not applied either.
-	reason := fmt.Sprintf("externalUserId %s is given conflicting values at %s and %s", row.ExternalUserID, prev.Where(), row.Where())
-	c.Status, c.Reason = Invalid, reason
-	r.rows = append(r.rows, c)
-	for _, i := range append([]int{first}, r.later[key]...) {
-		if r.rows[i].Status != Invalid {
-			r.rows[i].Status, r.rows[i].Reason = Invalid, reason
+	case first.intent == here.intent && first.status != Invalid:
+		c.Status, c.Reason = Duplicate, "same as "+r.where(first)
+	default:
+		// Conflicting rows for one association: none can be trusted, so the
+		// earlier ones (and their duplicates) are not applied either.
+		c.Status = Invalid
+		c.Reason = fmt.Sprintf("externalUserId %s is given conflicting values at %s and %s", row.ExternalUserID, r.where(first), row.Where())
+		if first.status != Invalid {
+			r.invalidate(first, row.Key(), c.Reason)
+			first.status = Invalid
+			r.seen[k] = first
+			for i, s := range r.later[k] {
+				if s.status != Invalid {
+					r.invalidate(s, row.Key(), c.Reason)
+					r.later[k][i].status = Invalid
+				}
+			}
 		}
 	}
-}
-
-func sameIntent(a, b Row) bool {
-	return a.Action == b.Action && a.AmazonID == b.AmazonID && a.AmazonIDType == b.AmazonIDType
+	here.status = c.Status
+	here.index = r.keep(c)
+	r.later[k] = append(r.later[k], here)
 }
 
 // Check returns why a row can't be sent, or "".

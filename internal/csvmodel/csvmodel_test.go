@@ -170,3 +170,31 @@ func TestSniffDelimiter(t *testing.T) {
 		}
 	}
 }
+
+// Streaming (validate) and collecting (sync) agree on every verdict.
+func TestStreamingMatchesCollecting(t *testing.T) {
+	files := []string{
+		"externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.b\n7203,amzn1.c\n7204,\n",
+		"externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.OTHER\n7203,amzn1.c\n7203,amzn1.c\n7201,amzn1.Z\n",
+	}
+	collect, _ := read(t, files...)
+	want := map[string]Status{}
+	for _, c := range collect.Rows() {
+		want[c.Where()] = c.Status
+	}
+	got := map[string]Status{}
+	s := NewReader(Options{DefaultProvider: sp, OnRow: func(c Checked) { got[c.Where()] = c.Status }})
+	for i, f := range files {
+		if err := s.Read(fmt.Sprintf("f%d.csv", i+1), strings.NewReader(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("streaming: %v\ncollecting: %v", got, want)
+	}
+	v1, d1, i1 := collect.Counts()
+	v2, d2, i2 := s.Counts()
+	if v1 != v2 || d1 != d2 || i1 != i2 || len(s.Rows()) != 0 {
+		t.Errorf("counts: streaming %d/%d/%d, collecting %d/%d/%d", v2, d2, i2, v1, d1, i1)
+	}
+}

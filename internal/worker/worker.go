@@ -69,6 +69,11 @@ type Pool struct {
 	lastDown time.Time
 	lastUp   time.Time
 	now      func() time.Time
+	// Successes per second, measured over windows of at least a second:
+	// what the server accepted lately, the rate to fall back to on a 429.
+	winStart time.Time
+	winOK    int
+	goodput  float64
 }
 
 // New builds a pool; zero fields get the SPEC's defaults.
@@ -104,6 +109,7 @@ func New(cfg Config) *Pool {
 		now:   time.Now,
 		stats: Stats{Calls: map[string]int{}, Statuses: map[string]int{}},
 	}
+	p.winStart = p.now()
 	p.g.SetLimit(cfg.Concurrency)
 	return p
 }
@@ -257,9 +263,12 @@ func (p *Pool) retried() {
 	p.mu.Unlock()
 }
 
-// lower halves the rate on a 429, at most once a second: the calls in
-// flight when the server pushed back all see the same 429, and that is one
-// signal, not eight.
+// lower cuts the rate on a 429, at most once a second: the calls in flight
+// when the server pushed back all see the same 429, and that is one signal,
+// not eight. The new rate is what the server accepted over the last second
+// less 5% (but at least half the current rate), or 85% of the current rate
+// if that is lower: far above the server's limit it halves, near it it
+// trims, instead of collapsing while 429s pile up.
 func (p *Pool) lower() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -268,23 +277,35 @@ func (p *Pool) lower() {
 		return
 	}
 	p.lastDown = now
-	p.setRate(max(p.rate/2, min(0.5, p.cfg.RPS)), "lowered after 429")
+	next := p.rate * 0.85
+	if p.goodput > 0 {
+		// Never below half the current rate on one signal: the goodput of
+		// a second spent partly waiting out Retry-After undercounts.
+		next = min(next, max(p.goodput*0.95, p.rate/2))
+	}
+	p.setRate(max(next, min(0.5, p.cfg.RPS)), "lowered after 429")
 }
 
-// raise climbs back toward the configured rate by a tenth of it per second
-// without a 429: additive increase, multiplicative decrease.
+// raise climbs back toward the configured rate by a fiftieth of it per
+// second without a 429: additive increase, so the server's limit is probed
+// gently and a 429 stays rare.
 func (p *Pool) raise() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.now()
+	p.winOK++
+	if el := now.Sub(p.winStart); el >= time.Second {
+		p.goodput = float64(p.winOK) / el.Seconds()
+		p.winStart, p.winOK = now, 0
+	}
 	if p.rate >= p.cfg.RPS {
 		return
 	}
-	now := p.now()
 	if now.Sub(p.lastDown) < time.Second || now.Sub(p.lastUp) < time.Second {
 		return
 	}
 	p.lastUp = now
-	p.setRate(min(p.cfg.RPS, p.rate+p.cfg.RPS/10), "raised")
+	p.setRate(min(p.cfg.RPS, p.rate+max(0.5, p.cfg.RPS/50)), "raised")
 }
 
 func (p *Pool) setRate(r float64, why string) {

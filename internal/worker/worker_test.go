@@ -221,23 +221,44 @@ func TestAdaptiveRate(t *testing.T) {
 	p := New(Config{RPS: 100})
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }
+	p.winStart = now
 	p.lower()
 	p.lower() // same second: one signal
-	if got := p.Rate(); got != 50 {
-		t.Errorf("after a burst of 429s: got %v rps, want 50", got)
+	if got := p.Rate(); got != 85 {
+		t.Errorf("after a burst of 429s with no goodput known: got %v rps, want 85", got)
+	}
+	// 30 successes over one second: the server accepts about 30/s.
+	now = now.Add(time.Second)
+	p.winStart = now
+	for i := 0; i < 60; i++ {
+		p.raise()
+	}
+	now = now.Add(time.Second)
+	p.raise()
+	p.lower()
+	if got := p.Rate(); got < 57 || got > 58 {
+		t.Errorf("after a 429 with goodput 61/s: got %v rps, want 95%% of it", got)
+	}
+	now = now.Add(time.Second)
+	p.goodput = 10
+	p.lower()
+	if got, want := p.Rate(), 57.95/2; got < want-0.1 || got > want+0.1 {
+		t.Errorf("after a 429 with goodput 10/s: got %v rps, want half the rate, %v", got, want)
 	}
 	p.raise() // too soon after the cut
-	if got := p.Rate(); got != 50 {
-		t.Errorf("raise right after a cut: got %v, want 50", got)
+	before := p.Rate()
+	if got := p.Rate(); got != before {
+		t.Errorf("raise right after a cut: got %v, want %v", got, before)
 	}
-	for i := 0; i < 10; i++ {
+	for i := 0; i < 100; i++ {
 		now = now.Add(time.Second)
 		p.raise()
 	}
 	if got := p.Rate(); got != 100 {
-		t.Errorf("after 10 quiet seconds: got %v, want back at 100", got)
+		t.Errorf("after 100 quiet seconds: got %v, want back at 100", got)
 	}
-	for i := 0; i < 20; i++ {
+	p.goodput = 0
+	for i := 0; i < 60; i++ {
 		now = now.Add(time.Second)
 		p.lower()
 	}
