@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ const (
 
 type config struct {
 	rows, rateCalls, throttledCalls, overheadCalls, validateRows int
+	only                                                         string
 }
 
 func main() {
@@ -54,22 +56,38 @@ func main() {
 	flag.IntVar(&c.throttledCalls, "throttled-calls", 1000, "calls of the throttled run")
 	flag.IntVar(&c.overheadCalls, "overhead-calls", 20000, "calls of the overhead run")
 	flag.IntVar(&c.validateRows, "validate-rows", 1000000, "rows of the input run")
+	only := flag.String("only", "", "run one measure: calls, rate, throttled, overhead or input")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	c.only = *only
 	if *quick {
-		c = config{rows: 300, rateCalls: 100, throttledCalls: 60, overheadCalls: 300, validateRows: 5000}
+		c = config{rows: 300, rateCalls: 100, throttledCalls: 60, overheadCalls: 300, validateRows: 5000, only: c.only}
 	}
 	if err := bench(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
 func bench(w io.Writer, c config) error {
 	fmt.Fprintf(w, "| measure | figure | target |\n| --- | --- | --- |\n")
-	steps := []func(io.Writer, config) error{calls, saturation, throttled, overhead, input}
+	steps := []struct {
+		name string
+		run  func(io.Writer, config) error
+	}{{"calls", calls}, {"rate", saturation}, {"throttled", throttled}, {"overhead", overhead}, {"input", input}}
 	for _, step := range steps {
-		if err := step(w, c); err != nil {
-			return err
+		if c.only != "" && c.only != step.name {
+			continue
+		}
+		if err := step.run(w, c); err != nil {
+			return fmt.Errorf("%s: %w", step.name, err)
 		}
 	}
 	fmt.Fprintf(w, "\n%s, %d CPUs, %s\n", runtime.Version(), runtime.NumCPU(), cpuModel())

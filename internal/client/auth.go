@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -100,32 +99,6 @@ func (s *TokenSource) Invalidate(accessToken string) {
 // Refreshable says whether a refused token can be replaced by a fresh one
 // (a static token can't).
 func (s *TokenSource) Refreshable() bool { return s.cfg != nil }
-
-// authTransport sets the bearer token on each request and, unlike
-// oauth2.Transport, looks at the answer: a 401 invalidates the token used.
-type authTransport struct {
-	src  oauth2.TokenSource
-	base http.RoundTripper
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := t.src.Token()
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, fmt.Errorf("get access token: %w", err)
-	}
-	r := req.Clone(req.Context())
-	tok.SetAuthHeader(r)
-	resp, err := t.base.RoundTrip(r)
-	if err == nil && resp.StatusCode == http.StatusUnauthorized {
-		if inv, ok := t.src.(interface{ Invalidate(string) }); ok {
-			inv.Invalidate(tok.AccessToken)
-		}
-	}
-	return resp, err
-}
 
 // IsAuthError reports whether err means the credentials were refused: a 401
 // or 403 from the API, or a token endpoint that refused the grant.

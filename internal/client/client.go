@@ -43,9 +43,10 @@ type Options struct {
 
 // Client calls the APIs of one host. It is safe for concurrent use.
 type Client struct {
-	base *url.URL
-	hc   *http.Client
-	ua   string
+	base   *url.URL
+	hc     *http.Client
+	ua     string
+	tokens oauth2.TokenSource // nil: no Authorization header
 }
 
 // New checks the endpoint and builds a Client.
@@ -67,18 +68,11 @@ func New(o Options) (*Client, error) {
 	if hc.Timeout == 0 {
 		hc.Timeout = o.Timeout
 	}
-	if o.Token != nil {
-		baseRT := hc.Transport
-		if baseRT == nil {
-			baseRT = http.DefaultTransport
-		}
-		hc.Transport = &authTransport{src: o.Token, base: baseRT}
-	}
 	ua := o.UserAgent
 	if ua == "" {
 		ua = "bulksync"
 	}
-	return &Client{base: base, hc: hc, ua: ua}, nil
+	return &Client{base: base, hc: hc, ua: ua, tokens: o.Token}, nil
 }
 
 // Endpoint resolves the API base URL from a region or an explicit endpoint,
@@ -155,11 +149,25 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
+	var tok *oauth2.Token
+	if c.tokens != nil {
+		if tok, err = c.tokens.Token(); err != nil {
+			return fmt.Errorf("get access token: %w", err)
+		}
+		tok.SetAuthHeader(req)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return scrubURLError(err)
 	}
 	defer resp.Body.Close()
+	// oauth2.Transport never looks at a 401; we drop exactly the token the
+	// API refused, so concurrent 401s for one stale token cause one refresh.
+	if resp.StatusCode == http.StatusUnauthorized && tok != nil {
+		if inv, ok := c.tokens.(interface{ Invalidate(string) }); ok {
+			inv.Invalidate(tok.AccessToken)
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", method, path, err)

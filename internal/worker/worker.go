@@ -57,6 +57,11 @@ type Stats struct {
 	Throttled int            `json:"throttled"`
 }
 
+type callStatus struct {
+	kind   string
+	status int
+}
+
 // Pool runs calls under the configured limits. Use one per process.
 type Pool struct {
 	cfg Config
@@ -65,6 +70,7 @@ type Pool struct {
 
 	mu       sync.Mutex
 	stats    Stats
+	statuses map[callStatus]int
 	rate     float64 // current limit, lowered by 429s
 	lastDown time.Time
 	lastUp   time.Time
@@ -103,11 +109,12 @@ func New(cfg Config) *Pool {
 		cfg.RequestTimeout = 30 * time.Second
 	}
 	p := &Pool{
-		cfg:   cfg,
-		lim:   rate.NewLimiter(rate.Limit(cfg.RPS), cfg.Burst),
-		rate:  cfg.RPS,
-		now:   time.Now,
-		stats: Stats{Calls: map[string]int{}, Statuses: map[string]int{}},
+		cfg:      cfg,
+		lim:      rate.NewLimiter(rate.Limit(cfg.RPS), cfg.Burst),
+		rate:     cfg.RPS,
+		now:      time.Now,
+		stats:    Stats{Calls: map[string]int{}},
+		statuses: map[callStatus]int{},
 	}
 	p.winStart = p.now()
 	p.g.SetLimit(cfg.Concurrency)
@@ -136,8 +143,8 @@ func (p *Pool) Stats() Stats {
 	for k, v := range p.stats.Calls {
 		s.Calls[k] = v
 	}
-	for k, v := range p.stats.Statuses {
-		s.Statuses[k] = v
+	for k, v := range p.statuses {
+		s.Statuses[k.kind+" "+strconv.Itoa(k.status)] = v
 	}
 	return s
 }
@@ -250,7 +257,7 @@ func (p *Pool) count(kind string, err error) {
 	}
 	p.mu.Lock()
 	p.stats.Calls[kind]++
-	p.stats.Statuses[kind+" "+strconv.Itoa(status)]++
+	p.statuses[callStatus{kind, status}]++
 	if status == 429 {
 		p.stats.Throttled++
 	}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	// The input step runs this binary again to read a child's peak memory.
+	if len(os.Args) == 3 && os.Args[1] == "-validate-child" {
+		os.Exit(validateChild(os.Args[2]))
+	}
+	os.Exit(m.Run())
+}
+
+// A smoke run with tiny sizes: it keeps bench compiling and working. The
+// figures are not checked (they are measurements, not assertions), except
+// the call count, which is a count.
+func TestQuickBench(t *testing.T) {
+	var buf bytes.Buffer
+	if err := bench(&buf, config{rows: 300, rateCalls: 60, throttledCalls: 30, overheadCalls: 100, validateRows: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"| calls, 300 rows, 30% changes, server page limit 30 | 100 calls = 1.00 × ⌈ids/30⌉+changes (100)",
+		"page limit 10 | 117 calls", "1.00 × what the page limit forces (117)",
+		"| rate at saturation", "| throttled", "| overhead", "| input, validate 2000 rows",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
