@@ -29,15 +29,18 @@ type inputFlags struct {
 
 // runFlags shape a sync or a plan.
 type runFlags struct {
-	apiFlags   `embed:""`
-	inputFlags `embed:""`
-	logFlags   `embed:""`
-	Prune      bool   `help:"Mirror mode: also delete the provider's associations whose externalUserId is in no file."`
-	MaxDeletes string `default:"10%" placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of the provider's existing associations; -1: no limit; default ${default}."`
-	AllowEmpty bool   `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
-	Strict     bool   `help:"Any invalid row aborts the run before the first call."`
-	Report     string `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}."`
-	Summary    string `placeholder:"PATH" help:"Write the run summary as JSON here."`
+	apiFlags         `embed:""`
+	inputFlags       `embed:""`
+	logFlags         `embed:""`
+	Prune            bool          `help:"Mirror mode: also delete the provider's associations whose externalUserId is in no file."`
+	MaxDeletes       string        `default:"10%" placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of the provider's existing associations; -1: no limit; default ${default}."`
+	AllowEmpty       bool          `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
+	Strict           bool          `help:"Any invalid row aborts the run before the first call."`
+	Report           string        `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}."`
+	Summary          string        `placeholder:"PATH" help:"Write the run summary as JSON here."`
+	Progress         string        `enum:"auto,on,off" default:"auto" help:"Live progress bar: auto shows it on a terminal and logs a progress line every 10 s otherwise; on forces the bar; off shows neither."`
+	ProgressInterval time.Duration `default:"10s" hidden:"" help:"Interval of progress log lines."`
+	Shard            string        `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
 }
 
 type syncCmd struct {
@@ -126,6 +129,23 @@ func (c *validateCmd) Run(g *globals) error {
 	return nil
 }
 
+// shardOf reads --shard, or JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT
+// as an Indexed Job sets them.
+func shardOf(flag string, e env) (reconcile.Shard, error) {
+	if flag == "" {
+		idx, cnt := e["JOB_COMPLETION_INDEX"], e["BULKSYNC_SHARD_COUNT"]
+		if idx == "" || cnt == "" {
+			return reconcile.Shard{}, nil
+		}
+		flag = idx + "/" + cnt
+	}
+	s, err := reconcile.ParseShard(flag)
+	if err != nil {
+		return s, usageErr("--%v (or JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT)", err)
+	}
+	return s, nil
+}
+
 // readInput reads and checks every file; a rejected file is an error.
 func readInput(f *inputFlags, defaultProvider string, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
 	delim, err := parseDelimiter(f.Delimiter)
@@ -178,6 +198,10 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, o run
 	if err != nil {
 		return usageErr("--%v", err)
 	}
+	shard, err := shardOf(f.Shard, g.env)
+	if err != nil {
+		return err
+	}
 	defaultProvider := ""
 	if f.Emulate {
 		defaultProvider = emulator.DefaultProvider
@@ -212,6 +236,21 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, o run
 	defer stopSignals()
 
 	plan := newPlanView()
+	var prog *report.Progress
+	total := len(saved)
+	if input != nil {
+		total = len(input.Rows())
+	}
+	if f.Progress != "off" {
+		bar := f.Progress == "on" || isTerminal(g.stderr)
+		prog = report.NewProgress(total, bar, g.stderr, log, f.ProgressInterval, func() int {
+			n := 0
+			for _, c := range sess.pool.Stats().Calls {
+				n += c
+			}
+			return n
+		})
+	}
 	var planned []reconcile.Write
 	eng := &reconcile.Engine{
 		Planned: func(w reconcile.Write) { planned = append(planned, w) },
@@ -219,18 +258,33 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, o run
 		Pool:    sess.pool,
 		Report: func(r report.Row) {
 			rep.Write(r)
+			if prog != nil {
+				prog.Add(r)
+			}
 			if r.Outcome == report.Planned {
 				plan.add(r)
 			}
 		},
-		Log:  log,
-		Opts: reconcile.Options{DryRun: command == "plan", MaxDeletes: limit, AllowEmpty: f.AllowEmpty, Strict: f.Strict, Prune: f.Prune},
+		Log: log,
+		Opts: reconcile.Options{DryRun: command == "plan", MaxDeletes: limit, AllowEmpty: f.AllowEmpty, Strict: f.Strict,
+			Prune: f.Prune, Shard: shard},
 	}
 	var runErr error
 	if input != nil {
 		valid, dups, invalid := input.Counts()
-		log.Info().Strs("files", f.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Msg("input read")
-		runErr = eng.Run(ctx, input.Rows())
+		rows := input.Rows()
+		if shard.Count > 1 {
+			mine := rows[:0:0]
+			for _, r := range rows {
+				if shard.Has(r.ServiceProviderID, r.ExternalUserID) {
+					mine = append(mine, r)
+				}
+			}
+			rows = mine
+		}
+		log.Info().Strs("files", f.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).
+			Str("shard", shard.String()).Int("rows_in_shard", len(rows)).Msg("input read")
+		runErr = eng.Run(ctx, rows)
 	} else {
 		log.Info().Str("plan", o.planIn).Int("writes", len(saved)).Msg("applying saved plan")
 		runErr = eng.RunPlan(ctx, saved)
@@ -239,6 +293,9 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, o run
 		if err := reconcile.SavePlan(o.planOut, planned, time.Now()); err != nil {
 			runErr = &exitError{code: exitUsage, err: err}
 		}
+	}
+	if prog != nil {
+		prog.Close()
 	}
 	if err := rep.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("report %s: %w", f.Report, err)

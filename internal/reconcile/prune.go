@@ -63,7 +63,7 @@ func (r *run) list(p string) (map[string]client.Association, error) {
 func (r *run) prune(p string, st *providerState, remote map[string]client.Association) {
 	ids := make([]string, 0, len(remote))
 	for id := range remote {
-		if !st.named[id] {
+		if !st.named[id] && r.Opts.Shard.Has(p, id) {
 			ids = append(ids, id)
 		}
 	}

@@ -42,6 +42,7 @@ type Options struct {
 	AllowEmpty bool  // allow input with no valid row
 	Strict     bool  // any invalid row aborts before the first call
 	Prune      bool  // also delete the provider's associations no input row names
+	Shard      Shard // with Prune, delete only ids of this shard
 }
 
 // Engine runs one reconciliation. Report receives exactly one row per input
