@@ -40,6 +40,7 @@ type runFlags struct {
 	Summary          string        `placeholder:"PATH" help:"Write the run summary as JSON here."`
 	Progress         string        `enum:"auto,on,off" default:"auto" help:"Live progress bar: auto shows it on a terminal and logs a progress line every 10 s otherwise; on forces the bar; off shows neither."`
 	ProgressInterval time.Duration `default:"10s" hidden:"" help:"Interval of progress log lines."`
+	Pushgateway      string        `placeholder:"URL" help:"Push the run's metrics to this Prometheus Pushgateway at the end (also of an interrupted run)."`
 	Shard            string        `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
 }
 
@@ -327,6 +328,16 @@ func runSync(ctx context.Context, g *globals, command string, f *runFlags, o run
 		}
 	}
 	sum.WriteText(g.stderr)
+	if f.Pushgateway != "" {
+		shardLabel := ""
+		if shard.Count > 1 {
+			shardLabel = shard.String()
+		}
+		m := report.RunMetrics{Summary: sum, Statuses: stats.Statuses, Shard: shardLabel, Success: code == exitOK}
+		if err := report.Push(f.Pushgateway, m, time.Now()); err != nil {
+			log.Error().Err(err).Msg("metrics not pushed")
+		}
+	}
 	if f.Summary != "" {
 		if err := writeSummary(f.Summary, sum); err != nil {
 			log.Error().Err(err).Msg("summary not written")

@@ -52,15 +52,12 @@ type Result struct {
 // Stats counts calls by kind, retries and throttled answers.
 type Stats struct {
 	Calls     map[string]int `json:"calls"`
-	Statuses  map[string]int `json:"statuses"` // "kind status" -> count; status 0 is a transport error
+	Statuses  map[string]int `json:"statuses"` // "kind status" -> count; status 2xx, an HTTP error, or none (no answer)
 	Retries   int            `json:"retries"`
 	Throttled int            `json:"throttled"`
 }
 
-type callStatus struct {
-	kind   string
-	status int
-}
+type callStatus struct{ kind, status string }
 
 // Pool runs calls under the configured limits. Use one per process.
 type Pool struct {
@@ -144,7 +141,7 @@ func (p *Pool) Stats() Stats {
 		s.Calls[k] = v
 	}
 	for k, v := range p.statuses {
-		s.Statuses[k.kind+" "+strconv.Itoa(k.status)] = v
+		s.Statuses[k.kind+" "+k.status] = v
 	}
 	return s
 }
@@ -251,14 +248,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (p *Pool) count(kind string, err error) {
-	status := 200
-	if err != nil {
-		status = client.StatusOf(err)
+	status := "2xx"
+	switch code := client.StatusOf(err); {
+	case err == nil:
+	case code == 0:
+		status = "none" // no answer: timeout, broken connection
+	default:
+		status = strconv.Itoa(code)
 	}
 	p.mu.Lock()
 	p.stats.Calls[kind]++
 	p.statuses[callStatus{kind, status}]++
-	if status == 429 {
+	if status == "429" {
 		p.stats.Throttled++
 	}
 	p.mu.Unlock()
