@@ -197,19 +197,22 @@ func (c *providerDeleteCmd) Run(ctx context.Context, g *globals) error {
 	})
 }
 
-func skillMapping(id string) client.NetworkMapping {
-	return client.NetworkMapping{NetworkType: "SKILL", SkillConfiguration: client.SkillConfiguration{SkillID: id}}
+func (c *networkCreateCmd) Run(ctx context.Context, g *globals) error {
+	return mapSkill(ctx, g, &c.onboardFlags, "network.create", c.ID, c.SkillID, (*client.Client).CreateNetworkMapping)
 }
 
-func (c *networkCreateCmd) Run(ctx context.Context, g *globals) error {
-	if err := checkProviderArg(c.ID); err != nil {
+// mapSkill checks a provider and skill id, then creates or updates the mapping.
+func mapSkill(ctx context.Context, g *globals, f *onboardFlags, op, id, skill string,
+	call func(*client.Client, context.Context, string, client.NetworkMapping) (*client.NetworkStatus, error)) error {
+	if err := checkProviderArg(id); err != nil {
 		return err
 	}
-	if err := checkSkill(c.SkillID); err != nil {
+	if err := checkSkill(skill); err != nil {
 		return err
 	}
-	return onboard(ctx, g, &c.onboardFlags, "network.create", func(ctx context.Context, api *client.Client) (any, error) {
-		return api.CreateNetworkMapping(ctx, c.ID, skillMapping(c.SkillID))
+	m := client.NetworkMapping{NetworkType: "SKILL", SkillConfiguration: client.SkillConfiguration{SkillID: skill}}
+	return onboard(ctx, g, f, op, func(ctx context.Context, api *client.Client) (any, error) {
+		return call(api, ctx, id, m)
 	})
 }
 
@@ -223,15 +226,7 @@ func (c *networkGetCmd) Run(ctx context.Context, g *globals) error {
 }
 
 func (c *networkUpdateCmd) Run(ctx context.Context, g *globals) error {
-	if err := checkProviderArg(c.ID); err != nil {
-		return err
-	}
-	if err := checkSkill(c.SkillID); err != nil {
-		return err
-	}
-	return onboard(ctx, g, &c.onboardFlags, "network.update", func(ctx context.Context, api *client.Client) (any, error) {
-		return api.UpdateNetworkMapping(ctx, c.ID, skillMapping(c.SkillID))
-	})
+	return mapSkill(ctx, g, &c.onboardFlags, "network.update", c.ID, c.SkillID, (*client.Client).UpdateNetworkMapping)
 }
 
 func (c *networkDeleteCmd) Run(ctx context.Context, g *globals) error {

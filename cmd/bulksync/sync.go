@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -418,13 +420,13 @@ func interruptible(ctx context.Context, log zerolog.Logger, rep *report.Writer) 
 
 // planView gathers what a plan would write, for people.
 type planView struct {
-	mu   sync.Mutex
-	byP  map[string]map[string]int
-	firs map[string][]report.Row
+	mu    sync.Mutex
+	byP   map[string]map[string]int
+	first map[string][]report.Row
 }
 
 func newPlanView() *planView {
-	return &planView{byP: map[string]map[string]int{}, firs: map[string][]report.Row{}}
+	return &planView{byP: map[string]map[string]int{}, first: map[string][]report.Row{}}
 }
 
 func (p *planView) add(r report.Row) {
@@ -437,8 +439,8 @@ func (p *planView) add(r report.Row) {
 	}
 	m[r.Action]++
 	key := r.ServiceProviderID + " " + r.Action
-	if len(p.firs[key]) < 5 {
-		p.firs[key] = append(p.firs[key], r)
+	if len(p.first[key]) < 5 {
+		p.first[key] = append(p.first[key], r)
 	}
 }
 
@@ -457,16 +459,11 @@ func (p *planView) write(w io.Writer) {
 		fmt.Fprintln(w, "\nplan: no changes; the API already matches the files")
 		return
 	}
-	providers := make([]string, 0, len(p.byP))
-	for id := range p.byP {
-		providers = append(providers, id)
-	}
-	sort.Strings(providers)
-	for _, id := range providers {
+	for _, id := range slices.Sorted(maps.Keys(p.byP)) {
 		m := p.byP[id]
 		fmt.Fprintf(w, "\nplan for %s: %d to create, %d to update, %d to delete\n", id, m[report.ActCreate], m[report.ActUpdate], m[report.ActDelete])
 		for _, act := range []string{report.ActCreate, report.ActUpdate, report.ActDelete} {
-			rows := p.firs[id+" "+act]
+			rows := p.first[id+" "+act]
 			sort.Slice(rows, func(i, j int) bool {
 				return rows[i].File < rows[j].File || rows[i].File == rows[j].File && rows[i].Line < rows[j].Line
 			})

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 )
 
 type displayName struct {
@@ -41,11 +42,7 @@ type provider struct {
 
 func (p *provider) sortedIDs() []string {
 	if p.sorted == nil {
-		p.sorted = make([]string, 0, len(p.Associations))
-		for id := range p.Associations {
-			p.sorted = append(p.sorted, id)
-		}
-		sort.Strings(p.sorted)
+		p.sorted = slices.Sorted(maps.Keys(p.Associations))
 	}
 	return p.sorted
 }
@@ -84,12 +81,7 @@ type fileState struct {
 
 func (s *state) marshal() ([]byte, error) {
 	var f fileState
-	ids := make([]string, 0, len(s.Providers))
-	for id := range s.Providers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(s.Providers)) {
 		p := s.Providers[id]
 		fp := fileProvider{provider: *p, Associations: make([]association, 0, len(p.Associations))}
 		for _, aid := range p.sortedIDs() {
