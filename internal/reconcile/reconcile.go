@@ -552,8 +552,8 @@ func (r *run) emit(it *item, row report.Row) {
 	if row.Outcome == report.Failed {
 		ev = r.Log.Warn()
 	}
-	ev.Str("provider", row.ServiceProviderID).Str("external_user_id", row.ExternalUserID).Str("action", row.Action).
-		Str("outcome", row.Outcome).Int("status", row.HTTPStatus).Int("attempts", row.Attempts).
+	ev.Str("provider", row.ServiceProviderID).Str("external_user_id", row.ExternalUserID).Str("op", row.Action).
+		Str("outcome", row.Outcome).Int("status", row.HTTPStatus).Int("attempt", row.Attempts).
 		Int64("duration_ms", row.Duration.Milliseconds()).Str("error", row.ErrorMessage).Msg("row done")
 }
 

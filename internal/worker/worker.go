@@ -183,6 +183,8 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 			continue
 		}
 		retry, after := Retryable(err)
+		p.cfg.Log.Debug().Str("op", kind).Int("status", status).Int("attempt", attempt).Bool("retry", retry && attempt < p.cfg.MaxAttempts).
+			Int64("duration_ms", time.Since(start).Milliseconds()).Err(err).Msg("call failed")
 		if !retry || attempt >= p.cfg.MaxAttempts {
 			break
 		}
