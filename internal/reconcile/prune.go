@@ -1,12 +1,12 @@
 package reconcile
 
 import (
-	"context"
 	"sort"
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/worker"
 )
 
 // listAll learns, for --prune, every association of each provider by
@@ -27,7 +27,7 @@ func (r *run) listAll(batches []*batch) []*batch {
 	}
 	var out []*batch
 	for _, p := range order {
-		remote, err := r.list(p)
+		remote, _, err := r.read(p, nil)
 		out = append(out, r.merged(p, byProvider[p], remote, err))
 	}
 	return out
@@ -44,20 +44,6 @@ func (r *run) merged(p string, bs []*batch, remote map[string]client.Association
 	return m
 }
 
-// list follows the provider's listing to its end.
-func (r *run) list(p string) (map[string]client.Association, error) {
-	remote := map[string]client.Association{}
-	err := client.Pages(r.ctx, client.QueryRequest{}, func(ctx context.Context, q client.QueryRequest) (*client.QueryResponse, error) {
-		return r.fetch(ctx, p, "list", q)
-	}, func(resp *client.QueryResponse) error {
-		for _, a := range resp.AccountAssociations {
-			remote[a.ExternalUserID] = a
-		}
-		return nil
-	})
-	return remote, err
-}
-
 // prune adds a delete for every association of p that no input row names,
 // once every answer for p is in.
 func (r *run) prune(p string, st *providerState, remote map[string]client.Association) {
@@ -71,10 +57,10 @@ func (r *run) prune(p string, st *providerState, remote map[string]client.Associ
 	for _, id := range ids {
 		a := remote[id]
 		it := &item{row: csvmodel.Row{ServiceProviderID: p, ExternalUserID: id, Action: csvmodel.ActionDelete},
-			prev: &a, action: report.ActDelete, pruned: true}
+			prev: &a, action: report.ActDelete}
 		r.prunedItems = append(r.prunedItems, it)
 		if r.Opts.DryRun {
-			r.emit(it, r.resultRow(it, it.action, report.Planned, 0, resultZero))
+			r.emit(it, r.resultRow(it, it.action, report.Planned, 0, worker.Result{}))
 			r.plan(it)
 			continue
 		}

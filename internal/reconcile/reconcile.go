@@ -63,7 +63,6 @@ type item struct {
 	prev   *client.Association // what the API had; nil when absent
 	action string
 	done   bool // reported; touched by one goroutine at a time
-	pruned bool // from --prune: no input row names it
 
 	planned bool                // from a saved plan: action is fixed
 	before  *client.Association // the state the plan was computed from
@@ -133,7 +132,7 @@ func (e *Engine) RunPlan(ctx context.Context, writes []Write) error {
 		items = append(items, &item{
 			row: csvmodel.Row{File: w.File, Line: w.Line, ServiceProviderID: w.Provider, ExternalUserID: w.ExternalUserID,
 				AmazonID: w.AmazonID, AmazonIDType: w.AmazonIDType, Action: action},
-			action: w.Action, planned: true, before: w.Before, pruned: w.File == "",
+			action: w.Action, planned: true, before: w.Before,
 		})
 	}
 	if len(items) == 0 {
@@ -319,14 +318,18 @@ func describe(a *client.Association) string {
 	return a.AmazonID
 }
 
-// read queries ids (at most 30) and returns what exists and the provider's
-// association count.
+// read queries ids (at most 30; none lists every association, counted as
+// kind "list") and returns what exists and the provider's association count.
 func (r *run) read(provider string, ids []string) (map[string]client.Association, int, error) {
 	found := map[string]client.Association{}
 	total := 0
+	kind := "query"
+	if len(ids) == 0 {
+		kind = "list"
+	}
 	q := client.QueryRequest{Filters: client.QueryFilters{ExternalUserIDs: ids}}
 	err := client.Pages(r.ctx, q, func(ctx context.Context, q client.QueryRequest) (*client.QueryResponse, error) {
-		return r.fetch(ctx, provider, "query", q)
+		return r.fetch(ctx, provider, kind, q)
 	}, func(page *client.QueryResponse) error {
 		total = page.PaginationContext.TotalCount
 		for _, a := range page.AccountAssociations {
@@ -350,8 +353,6 @@ func (r *run) fetch(ctx context.Context, provider, kind string, q client.QueryRe
 	}
 	return resp, nil
 }
-
-var resultZero worker.Result
 
 // failure turns a finished call into the error a row reports, stopping the
 // whole run when the credentials are refused.
