@@ -7,9 +7,6 @@ import (
 	"net/http"
 )
 
-// DefaultAmazonIDType is the amazonIdType of a communication profile.
-const DefaultAmazonIDType = "communication-profile"
-
 // MaxQueryIDs is the most externalUserIds one query may filter on.
 const MaxQueryIDs = 30
 
@@ -53,39 +50,27 @@ func associationsPath(providerID string) string {
 
 // CreateAssociation creates one association (201); 409 when the id already has one.
 func (c *Client) CreateAssociation(ctx context.Context, providerID string, a Association) error {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return err
-	}
-	return c.do(ctx, http.MethodPost, associationsPath(providerID), a, nil)
+	return c.do(ctx, http.MethodPost, associationsPath(providerID), http.StatusCreated, a, nil)
 }
 
 // UpdateAssociation points an existing association at another profile (200).
 func (c *Client) UpdateAssociation(ctx context.Context, providerID string, a Association) error {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return err
-	}
-	return c.do(ctx, http.MethodPut, associationsPath(providerID), a, nil)
+	return c.do(ctx, http.MethodPut, associationsPath(providerID), http.StatusOK, a, nil)
 }
 
 // DeleteAssociation removes the association of one externalUserId (200).
 // The id travels in a JSON body on DELETE, as the API requires.
 func (c *Client) DeleteAssociation(ctx context.Context, providerID, externalUserID string) error {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return err
-	}
-	return c.do(ctx, http.MethodDelete, associationsPath(providerID), Association{ExternalUserID: externalUserID}, nil)
+	return c.do(ctx, http.MethodDelete, associationsPath(providerID), http.StatusOK, Association{ExternalUserID: externalUserID}, nil)
 }
 
 // QueryAssociations asks for one page of associations.
 func (c *Client) QueryAssociations(ctx context.Context, providerID string, q QueryRequest) (*QueryResponse, error) {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return nil, err
-	}
 	if n := len(q.Filters.ExternalUserIDs); n > MaxQueryIDs {
 		return nil, fmt.Errorf("query of %d ids: at most %d per query", n, MaxQueryIDs)
 	}
 	var out QueryResponse
-	if err := c.do(ctx, http.MethodPost, associationsPath(providerID)+"/query", q, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, associationsPath(providerID)+"/query", http.StatusOK, q, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

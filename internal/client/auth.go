@@ -13,12 +13,11 @@ import (
 // TokenSource is an oauth2.TokenSource that can be told its token was
 // refused (a 401), so the next call fetches a fresh one.
 type TokenSource struct {
-	cfg       *oauth2.Config  // nil for a static token
-	ctx       context.Context // carries the token endpoint's HTTP client
-	mu        sync.Mutex
-	refresh   string // the newest refresh token: LWA may rotate it
-	tok       *oauth2.Token
-	fetchedAt time.Time
+	cfg     *oauth2.Config  // nil for a static token
+	ctx     context.Context // carries the token endpoint's HTTP client
+	mu      sync.Mutex
+	refresh string // the newest refresh token: LWA may rotate it
+	tok     *oauth2.Token
 }
 
 // StaticToken is a ready access token with no way to refresh it.
@@ -81,7 +80,7 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 		// live an hour, so refresh well before that.
 		tok.Expiry = time.Now().Add(50 * time.Minute)
 	}
-	s.tok, s.fetchedAt = tok, time.Now()
+	s.tok = tok
 	return tok, nil
 }
 
@@ -99,14 +98,3 @@ func (s *TokenSource) Invalidate(accessToken string) {
 // Refreshable says whether a refused token can be replaced by a fresh one
 // (a static token can't).
 func (s *TokenSource) Refreshable() bool { return s.cfg != nil }
-
-// IsAuthError reports whether err means the credentials were refused: a 401
-// or 403 from the API, or a token endpoint that refused the grant.
-func IsAuthError(err error) bool {
-	switch StatusOf(err) {
-	case 401, 403:
-		return true
-	}
-	var re *oauth2.RetrieveError
-	return errors.As(err, &re)
-}

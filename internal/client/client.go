@@ -115,21 +115,11 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// CheckPathID refuses an id that would change the URL path it is put into.
-func CheckPathID(kind, id string) error {
-	if id == "" {
-		return fmt.Errorf("%s is empty", kind)
-	}
-	if i := strings.IndexFunc(id, func(r rune) bool {
-		return r == '/' || r == '?' || r == '#' || r == '%' || r <= ' ' || r == 0x7f
-	}); i >= 0 {
-		return fmt.Errorf("%s %q contains %q, which is not allowed in a URL path", kind, id, id[i])
-	}
-	return nil
-}
-
-// do sends one request and decodes a JSON answer into out (when non-nil).
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+// do sends one request. It succeeds only on the status the operation
+// documents (want), decoding the JSON answer into out when out is non-nil;
+// any other 2xx, or a body that is not the documented JSON, is an
+// Unexpected *APIError: the call may or may not have taken effect.
+func (c *Client) do(ctx context.Context, method, path string, want int, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -138,8 +128,13 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
+	// path is escaped already (pathEscape): keep it as sent.
 	u := *c.base
-	u.Path += path
+	u.RawPath = u.EscapedPath() + path
+	var err error
+	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return err
@@ -152,7 +147,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	var tok *oauth2.Token
 	if c.tokens != nil {
 		if tok, err = c.tokens.Token(); err != nil {
-			return fmt.Errorf("get access token: %w", err)
+			return &TokenError{Err: err}
 		}
 		tok.SetAuthHeader(req)
 	}
@@ -178,12 +173,18 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(resp, data)
 	}
+	unexpected := func(why string) error {
+		return &APIError{Status: resp.StatusCode, Method: method, Path: path, Unexpected: true,
+			Message: fmt.Sprintf("%s (body starts %q)", why, snippet(data))}
+	}
+	if resp.StatusCode != want {
+		return unexpected(fmt.Sprintf("answered %d where the operation documents %d", resp.StatusCode, want))
+	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: answer %d is not the expected JSON: %w (body starts %q)",
-			method, path, resp.StatusCode, err, snippet(data))
+		return unexpected("answer is not the documented JSON: " + err.Error())
 	}
 	return nil
 }
@@ -207,4 +208,6 @@ func snippet(b []byte) string {
 	return string(b)
 }
 
+// pathEscape puts an id into a URL path as one segment: whatever the id
+// holds ("/", "?", "#", "%"), it can't change the path it goes into.
 func pathEscape(s string) string { return url.PathEscape(s) }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func contract(t *testing.T, o emulator.Options) (*Client, *emulator.Emulator) {
 }
 
 func assoc(id, amazonID string) Association {
-	return Association{ExternalUserID: id, AmazonID: amazonID, AmazonIDType: DefaultAmazonIDType}
+	return Association{ExternalUserID: id, AmazonID: amazonID, AmazonIDType: "communication-profile"}
 }
 
 func TestAssociationOperations(t *testing.T) {
@@ -171,62 +172,15 @@ func TestUnauthorized(t *testing.T) {
 	}
 }
 
-func TestPagesAcrossSeveralPages(t *testing.T) {
-	c, e := contract(t, emulator.Options{PageSize: 4})
-	ctx := context.Background()
-	for i := 0; i < 10; i++ {
-		if err := c.CreateAssociation(ctx, sp, assoc(fmt.Sprint(7000+i), "amzn1.x")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.ResetStats()
-	var got []string
-	err := Pages(ctx, QueryRequest{}, func(ctx context.Context, q QueryRequest) (*QueryResponse, error) {
-		return c.QueryAssociations(ctx, sp, q)
-	}, func(r *QueryResponse) error {
-		for _, a := range r.AccountAssociations {
-			got = append(got, a.ExternalUserID)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 10 {
-		t.Errorf("got %d associations, want 10: %v", len(got), got)
-	}
-	if n := e.Stats().Count("association.query", "200"); n != 3 {
-		t.Errorf("got %d query calls, want 3 pages of 4", n)
-	}
-}
-
-func TestPagesRefusesRepeatedToken(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"paginationContext":{"totalCount":5,"nextPageToken":"same"},"accountAssociations":[{"externalUserId":"1","amazonId":"a","amazonIdType":"b"}]}`)
-	}))
-	defer srv.Close()
-	c, err := New(Options{Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := 0
-	err = Pages(context.Background(), QueryRequest{}, func(ctx context.Context, q QueryRequest) (*QueryResponse, error) {
-		calls++
-		return c.QueryAssociations(ctx, sp, q)
-	}, func(*QueryResponse) error { return nil })
-	if !errors.Is(err, ErrRepeatedToken) {
-		t.Errorf("got %v, want ErrRepeatedToken", err)
-	}
-	if calls != 2 {
-		t.Errorf("got %d calls, want 2 (the second repeats the token)", calls)
-	}
-}
-
 func TestAnswerNotJSON(t *testing.T) {
 	c, _ := contract(t, emulator.Options{Faults: "garbage:1"})
 	_, err := c.QueryAssociations(context.Background(), sp, QueryRequest{})
-	if err == nil || !strings.Contains(err.Error(), "not the expected JSON") || !strings.Contains(err.Error(), "<html>") {
-		t.Errorf("got %v, want a decode error quoting the body", err)
+	var ue *APIError
+	if !errors.As(err, &ue) || !ue.Unexpected || ue.Status != 200 || !strings.Contains(err.Error(), "not the documented JSON") || !strings.Contains(err.Error(), "<html>") {
+		t.Errorf("got %v, want an unexpected 200 quoting the body", err)
+	}
+	if f := Classify(err); !f.Retry || !f.MayHaveApplied || f.Type != "UNEXPECTED_ANSWER" || f.Label != "200" {
+		t.Errorf("classified %+v, want a retryable unexpected answer labelled 200", f)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(502)
@@ -286,11 +240,86 @@ func TestRetryAfterForms(t *testing.T) {
 	}
 }
 
-func TestPathIDsRefused(t *testing.T) {
-	c, _ := contract(t, emulator.Options{})
-	for _, id := range []string{"amzn1.comms.csp.id.a/../b", "amzn1.comms.csp.id.a?x=1", "amzn1.comms.csp.id.a#b", "amzn1.comms.csp.id.%2F", "amzn1.comms.csp.id. a", ""} {
-		if err := c.CreateAssociation(context.Background(), id, assoc("1", "amzn1.x")); err == nil || StatusOf(err) != 0 {
-			t.Errorf("provider id %q: got %v, want a local refusal", id, err)
+// An id goes into the path as one escaped segment: whatever it holds, the
+// request reaches the route it was meant for, with the id intact.
+func TestPathIDsStayOneSegment(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.EscapedPath())
+		w.WriteHeader(201)
+	}))
+	defer srv.Close()
+	c, _ := New(Options{Endpoint: srv.URL})
+	for _, id := range []string{"amzn1.comms.csp.id.a/../b", "amzn1.comms.csp.id.a?x=1", "amzn1.comms.csp.id.a#b", "amzn1.comms.csp.id.%2F", "amzn1.comms.csp.id. a"} {
+		if err := c.CreateAssociation(context.Background(), id, assoc("1", "amzn1.x")); err != nil {
+			t.Errorf("provider id %q: %v", id, err)
+		}
+	}
+	want := []string{"a%2F..%2Fb", "a%3Fx=1", "a%23b", "%252F", "%20a"}
+	for i, p := range got {
+		if p != "/v1/communications/serviceProviders/amzn1.comms.csp.id."+want[i]+"/externalUsers" {
+			t.Errorf("request %d went to %s", i, p)
+		}
+	}
+}
+
+// A write succeeds only on the status its operation documents: any other
+// 2xx is an answer nobody can read, never a success.
+func TestUndocumentedSuccessIsNotSuccess(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		call   func(*Client) error
+	}{
+		{"create answered 200", 200, func(c *Client) error { return c.CreateAssociation(context.Background(), sp, assoc("1", "amzn1.x")) }},
+		{"create answered 202", 202, func(c *Client) error { return c.CreateAssociation(context.Background(), sp, assoc("1", "amzn1.x")) }},
+		{"update answered 204", 204, func(c *Client) error { return c.UpdateAssociation(context.Background(), sp, assoc("1", "amzn1.x")) }},
+		{"delete answered 201", 201, func(c *Client) error { return c.DeleteAssociation(context.Background(), sp, "1") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) }))
+			defer srv.Close()
+			c, _ := New(Options{Endpoint: srv.URL})
+			err := tc.call(c)
+			var ae *APIError
+			if !errors.As(err, &ae) || !ae.Unexpected || ae.Status != tc.status {
+				t.Fatalf("got %v, want an unexpected %d", err, tc.status)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	refused := &oauth2.RetrieveError{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant"}
+	tests := []struct {
+		name string
+		err  error
+		want Failure
+	}{
+		{"success", nil, Failure{Label: "2xx"}},
+		{"429 with Retry-After", &APIError{Status: 429, RetryAfter: 2 * time.Second, Type: "TOO_MANY_REQUESTS", Message: "slow down"},
+			Failure{Status: 429, Retry: true, RetryAfter: 2 * time.Second, Throttled: true, Type: "TOO_MANY_REQUESTS", Message: "slow down", Label: "429"}},
+		{"500", &APIError{Status: 500}, Failure{Status: 500, Retry: true, MayHaveApplied: true, Type: "HTTP_500", Message: "500 Internal Server Error", Label: "500"}},
+		{"502", &APIError{Status: 502}, Failure{Status: 502, Retry: true, MayHaveApplied: true, Type: "HTTP_502", Message: "502 Bad Gateway", Label: "502"}},
+		{"503", &APIError{Status: 503, Type: "SERVICE_UNAVAILABLE", Message: "down"}, Failure{Status: 503, Retry: true, MayHaveApplied: true, Type: "SERVICE_UNAVAILABLE", Message: "down", Label: "503"}},
+		{"504", &APIError{Status: 504}, Failure{Status: 504, Retry: true, MayHaveApplied: true, Type: "HTTP_504", Message: "504 Gateway Timeout", Label: "504"}},
+		{"400", &APIError{Status: 400, Type: "BAD_REQUEST", Message: "no"}, Failure{Status: 400, Type: "BAD_REQUEST", Message: "no", Label: "400"}},
+		{"401", &APIError{Status: 401}, Failure{Status: 401, Auth: true, Type: "HTTP_401", Message: "401 Unauthorized", Label: "401"}},
+		{"403", &APIError{Status: 403}, Failure{Status: 403, Auth: true, Type: "HTTP_403", Message: "403 Forbidden", Label: "403"}},
+		{"404", &APIError{Status: 404}, Failure{Status: 404, Type: "HTTP_404", Message: "404 Not Found", Label: "404"}},
+		{"409", &APIError{Status: 409}, Failure{Status: 409, Type: "HTTP_409", Message: "409 Conflict", Label: "409"}},
+		{"timeout", fmt.Errorf("post: %w", context.DeadlineExceeded),
+			Failure{Retry: true, MayHaveApplied: true, Type: "TIMEOUT", Message: "post: context deadline exceeded", Label: "none"}},
+		{"refused grant", &TokenError{Err: refused}, Failure{Auth: true, Type: "TOKEN", Message: "get access token: " + refused.Error(), Label: "none"}},
+		{"token endpoint down", &TokenError{Err: &oauth2.RetrieveError{Response: &http.Response{StatusCode: 503}}},
+			Failure{Retry: true, Type: "TOKEN", Message: "get access token: oauth2: cannot fetch token: \nResponse: ", Label: "none"}},
+		{"broken connection", fmt.Errorf("post: %w", syscall.ECONNRESET),
+			Failure{Retry: true, MayHaveApplied: true, Type: "TRANSPORT", Message: "post: connection reset by peer", Label: "none"}},
+		{"local refusal", errors.New("serviceProviderId is empty"), Failure{Type: "ERROR", Message: "serviceProviderId is empty", Label: "none"}},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("%s: Classify(%v):\n got %+v\nwant %+v", tt.name, tt.err, got, tt.want)
 		}
 	}
 }

@@ -1,17 +1,25 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
-// APIError is a refusal by the API: its HTTP status, the Error object's type
-// and message, and the Retry-After it asked for (zero when none).
+// APIError is an answer the operation did not succeed with: a refusal with
+// its HTTP status, the Error object's type and message and the Retry-After it
+// asked for (zero when none), or a success status or body the operation does
+// not document (Unexpected).
 type APIError struct {
 	Status     int
 	Type       string
@@ -19,6 +27,10 @@ type APIError struct {
 	RetryAfter time.Duration
 	Method     string
 	Path       string
+	// Unexpected marks a 2xx the operation does not document (another
+	// status, or a body that is not the documented JSON): nobody can say
+	// whether the call took effect.
+	Unexpected bool
 }
 
 func (e *APIError) Error() string {
@@ -33,14 +45,111 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// StatusOf returns the HTTP status of an *APIError in err's chain, or 0.
-func StatusOf(err error) int {
+// Temporary reports whether a later attempt may succeed: throttling, the
+// server's own failures, and answers nobody can read.
+func (e *APIError) Temporary() bool {
+	switch e.Status {
+	case 429, 500, 502, 503, 504:
+		return true
+	}
+	return e.Unexpected
+}
+
+// AuthFailure reports whether the credentials were refused.
+func (e *APIError) AuthFailure() bool { return e.Status == 401 || e.Status == 403 }
+
+// TokenError is a failure to get an access token from the token endpoint.
+type TokenError struct{ Err error }
+
+func (e *TokenError) Error() string { return "get access token: " + e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// AuthFailure reports whether the token endpoint refused the grant itself
+// (invalid_grant, invalid_client), as opposed to failing to answer.
+func (e *TokenError) AuthFailure() bool {
+	var re *oauth2.RetrieveError
+	if !errors.As(e.Err, &re) {
+		return false
+	}
+	switch re.ErrorCode {
+	case "invalid_grant", "invalid_client", "unauthorized_client":
+		return true
+	}
+	return re.Response != nil && (re.Response.StatusCode == 400 || re.Response.StatusCode == 401)
+}
+
+// Failure is what an error means to a run, decided in one place for every
+// use: whether to retry, the metrics label, the report's error_type, and
+// whether the run must stop because the credentials were refused.
+type Failure struct {
+	Status     int           // HTTP status the server sent; 0 when it sent none
+	Retry      bool          // a later attempt may succeed
+	RetryAfter time.Duration // the least wait the server asked for
+	Throttled  bool          // answered 429
+	Auth       bool          // credentials refused: no later call can succeed
+	// MayHaveApplied is set when a write may have taken effect although it
+	// failed: no answer, the server's own failure, or an answer nobody can
+	// read. Only a re-read says what happened.
+	MayHaveApplied bool
+	Type           string // the report's error_type
+	Message        string // the report's error_message: the API's message, or what went wrong
+	Label          string // the metrics status label: 2xx, the status, or none
+}
+
+// Classify says what err means. A nil err is a success.
+func Classify(err error) Failure {
+	if err == nil {
+		return Failure{Label: "2xx"}
+	}
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return ae.Status
+		f := Failure{Status: ae.Status, Retry: ae.Temporary(), Throttled: ae.Status == 429, Auth: ae.AuthFailure(),
+			Label: strconv.Itoa(ae.Status), Type: ae.Type, Message: ae.Message}
+		if f.Message == "" {
+			f.Message = strconv.Itoa(ae.Status) + " " + http.StatusText(ae.Status)
+		}
+		if f.Retry {
+			f.RetryAfter = ae.RetryAfter
+			f.MayHaveApplied = ae.Status >= 500 || ae.Unexpected
+		}
+		switch {
+		case ae.Unexpected:
+			f.Type = "UNEXPECTED_ANSWER"
+		case f.Type == "":
+			f.Type = fmt.Sprintf("HTTP_%d", ae.Status)
+		}
+		return f
 	}
-	return 0
+	var te *TokenError
+	if errors.As(err, &te) {
+		auth := te.AuthFailure()
+		return Failure{Retry: !auth, Auth: auth, Type: "TOKEN", Label: "none", Message: te.Error()}
+	}
+	f := Failure{Label: "none", Type: "TRANSPORT", Message: err.Error()}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		f.Type = "CANCELED"
+		return f
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		f.Type = "TIMEOUT"
+		f.Retry, f.MayHaveApplied = true, true
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		f.Retry, f.MayHaveApplied = true, true
+	default:
+		var oe *net.OpError
+		f.Retry = errors.As(err, &oe)
+		f.MayHaveApplied = f.Retry
+		if !f.Retry {
+			f.Type = "ERROR" // not from the network: a local refusal, say
+		}
+	}
+	return f
 }
+
+// StatusOf returns the HTTP status of an *APIError in err's chain, or 0.
+func StatusOf(err error) int { return Classify(err).Status }
 
 func newAPIError(resp *http.Response, body []byte) *APIError {
 	e := &APIError{

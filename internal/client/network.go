@@ -28,20 +28,17 @@ func networkPath(providerID string) string {
 
 // CreateNetworkMapping maps the provider to a skill (201).
 func (c *Client) CreateNetworkMapping(ctx context.Context, providerID string, m NetworkMapping) (*NetworkStatus, error) {
-	return c.writeNetwork(ctx, http.MethodPost, providerID, m)
+	return c.writeNetwork(ctx, http.MethodPost, http.StatusCreated, providerID, m)
 }
 
 // UpdateNetworkMapping maps the provider to another skill (200).
 func (c *Client) UpdateNetworkMapping(ctx context.Context, providerID string, m NetworkMapping) (*NetworkStatus, error) {
-	return c.writeNetwork(ctx, http.MethodPut, providerID, m)
+	return c.writeNetwork(ctx, http.MethodPut, http.StatusOK, providerID, m)
 }
 
-func (c *Client) writeNetwork(ctx context.Context, method, providerID string, m NetworkMapping) (*NetworkStatus, error) {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return nil, err
-	}
+func (c *Client) writeNetwork(ctx context.Context, method string, want int, providerID string, m NetworkMapping) (*NetworkStatus, error) {
 	var out NetworkStatus
-	if err := c.do(ctx, method, networkPath(providerID), m, &out); err != nil {
+	if err := c.do(ctx, method, networkPath(providerID), want, m, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -49,11 +46,8 @@ func (c *Client) writeNetwork(ctx context.Context, method, providerID string, m 
 
 // GetNetworkMapping reads the provider's mapping.
 func (c *Client) GetNetworkMapping(ctx context.Context, providerID string) (*NetworkMapping, error) {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return nil, err
-	}
 	var out NetworkMapping
-	if err := c.do(ctx, http.MethodGet, networkPath(providerID), nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, networkPath(providerID), http.StatusOK, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -61,8 +55,5 @@ func (c *Client) GetNetworkMapping(ctx context.Context, providerID string) (*Net
 
 // DeleteNetworkMapping removes the provider's mapping (200).
 func (c *Client) DeleteNetworkMapping(ctx context.Context, providerID string) error {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return err
-	}
-	return c.do(ctx, http.MethodDelete, networkPath(providerID), nil, nil)
+	return c.do(ctx, http.MethodDelete, networkPath(providerID), http.StatusOK, nil, nil)
 }

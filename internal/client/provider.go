@@ -11,6 +11,14 @@ type DisplayName struct {
 	Value  string `json:"value"`
 }
 
+// DisplayNames is name in one locale; none when name is empty.
+func DisplayNames(name, locale string) []DisplayName {
+	if name == "" {
+		return nil
+	}
+	return []DisplayName{{Locale: locale, Value: name}}
+}
+
 // ServiceProvider is a communication service provider; ServiceProviderID is
 // assigned by the API on create.
 type ServiceProvider struct {
@@ -24,7 +32,7 @@ const providersPath = "/v1/communications/serviceProviders"
 // CreateServiceProvider onboards a provider (201); 409 when the logical id exists.
 func (c *Client) CreateServiceProvider(ctx context.Context, p ServiceProvider) (*ServiceProvider, error) {
 	var out ServiceProvider
-	if err := c.do(ctx, http.MethodPost, providersPath, p, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, providersPath, http.StatusCreated, p, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -32,11 +40,8 @@ func (c *Client) CreateServiceProvider(ctx context.Context, p ServiceProvider) (
 
 // GetServiceProvider reads one provider.
 func (c *Client) GetServiceProvider(ctx context.Context, providerID string) (*ServiceProvider, error) {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return nil, err
-	}
 	var out ServiceProvider
-	if err := c.do(ctx, http.MethodGet, providersPath+"/"+pathEscape(providerID), nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, providersPath+"/"+pathEscape(providerID), http.StatusOK, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -44,11 +49,8 @@ func (c *Client) GetServiceProvider(ctx context.Context, providerID string) (*Se
 
 // UpdateServiceProvider changes a provider's display name; the logical id can't change.
 func (c *Client) UpdateServiceProvider(ctx context.Context, providerID string, p ServiceProvider) (*ServiceProvider, error) {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return nil, err
-	}
 	var out ServiceProvider
-	if err := c.do(ctx, http.MethodPut, providersPath+"/"+pathEscape(providerID), p, &out); err != nil {
+	if err := c.do(ctx, http.MethodPut, providersPath+"/"+pathEscape(providerID), http.StatusOK, p, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -56,8 +58,5 @@ func (c *Client) UpdateServiceProvider(ctx context.Context, providerID string, p
 
 // DeleteServiceProvider removes a provider (200).
 func (c *Client) DeleteServiceProvider(ctx context.Context, providerID string) error {
-	if err := CheckPathID("serviceProviderId", providerID); err != nil {
-		return err
-	}
-	return c.do(ctx, http.MethodDelete, providersPath+"/"+pathEscape(providerID), nil, nil)
+	return c.do(ctx, http.MethodDelete, providersPath+"/"+pathEscape(providerID), http.StatusOK, nil, nil)
 }

@@ -6,14 +6,9 @@ package worker
 
 import (
 	"context"
-	"errors"
-	"io"
 	"math"
 	"math/rand/v2"
-	"net"
-	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
@@ -176,55 +171,28 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 			p.raise()
 			break
 		}
-		status := client.StatusOf(err)
-		if status == 401 && !reauthed && p.cfg.Reauth != nil && p.cfg.Reauth() {
+		f := client.Classify(err)
+		if f.Status == 401 && !reauthed && p.cfg.Reauth != nil && p.cfg.Reauth() {
 			reauthed = true
 			p.retried()
 			continue
 		}
-		retry, after := Retryable(err)
-		p.cfg.Log.Debug().Str("op", kind).Int("status", status).Int("attempt", attempt).Bool("retry", retry && attempt < p.cfg.MaxAttempts).
+		p.cfg.Log.Debug().Str("op", kind).Int("status", f.Status).Int("attempt", attempt).Bool("retry", f.Retry && attempt < p.cfg.MaxAttempts).
 			Int64("duration_ms", time.Since(start).Milliseconds()).Err(err).Msg("call failed")
-		if !retry || attempt >= p.cfg.MaxAttempts {
+		if !f.Retry || attempt >= p.cfg.MaxAttempts {
 			break
 		}
-		if status == 429 {
+		if f.Throttled {
 			p.lower()
 		}
 		p.retried()
-		if !sleep(ctx, p.backoff(attempt, after)) {
+		if !sleep(ctx, p.backoff(attempt, f.RetryAfter)) {
 			res.Interrupted = true
 			break
 		}
 	}
 	res.Duration = time.Since(start)
 	return res
-}
-
-// Retryable is the one place that decides whether a failure may pass on a
-// later attempt, and the least wait the server asked for.
-func Retryable(err error) (bool, time.Duration) {
-	var ae *client.APIError
-	if errors.As(err, &ae) {
-		switch ae.Status {
-		case 429, 500, 502, 503, 504:
-			return true, ae.RetryAfter
-		}
-		return false, 0
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout(),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, io.EOF):
-		return true, 0
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe), 0
 }
 
 // backoff is full jitter over an exponential cap, but never less than the
@@ -250,18 +218,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (p *Pool) count(kind string, err error) {
-	status := "2xx"
-	switch code := client.StatusOf(err); {
-	case err == nil:
-	case code == 0:
-		status = "none" // no answer: timeout, broken connection
-	default:
-		status = strconv.Itoa(code)
-	}
+	f := client.Classify(err)
 	p.mu.Lock()
 	p.stats.Calls[kind]++
-	p.statuses[callStatus{kind, status}]++
-	if status == "429" {
+	p.statuses[callStatus{kind, f.Label}]++
+	if f.Throttled {
 		p.stats.Throttled++
 	}
 	p.mu.Unlock()

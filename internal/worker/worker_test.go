@@ -2,10 +2,8 @@ package worker
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http/httptest"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,59 +142,28 @@ func TestInFlightCallOutlivesCancel(t *testing.T) {
 	}
 }
 
+// The pool never runs more than Concurrency tasks at once: with three held,
+// a fourth can't start.
 func TestConcurrencyLimit(t *testing.T) {
 	p := fastPool(Config{Concurrency: 3})
-	var inFlight, peak atomic.Int32
 	release := make(chan struct{})
-	for i := 0; i < 12; i++ {
-		p.Go(context.Background(), func() {
-			p.Do(context.Background(), "x", func(context.Context) error {
-				n := inFlight.Add(1)
-				for {
-					old := peak.Load()
-					if n <= old || peak.CompareAndSwap(old, n) {
-						break
-					}
-				}
-				<-release
-				inFlight.Add(-1)
-				return nil
-			})
-		})
-		if i == 2 {
-			close(release)
+	var entered sync.WaitGroup
+	entered.Add(3)
+	for i := 0; i < 3; i++ {
+		if !p.Go(context.Background(), func() { entered.Done(); <-release }) {
+			t.Fatal("Go refused a task with the context alive")
 		}
+	}
+	entered.Wait()
+	if p.g.TryGo(func() error { return nil }) {
+		t.Errorf("a fourth task started while three were running")
+	}
+	close(release)
+	p.Wait()
+	if !p.g.TryGo(func() error { return nil }) {
+		t.Errorf("no task could start after the three finished")
 	}
 	p.Wait()
-	if got := peak.Load(); got > 3 || got < 1 {
-		t.Errorf("peak in flight: got %d, want 1..3", got)
-	}
-}
-
-func TestRetryable(t *testing.T) {
-	tests := []struct {
-		err   error
-		retry bool
-		after time.Duration
-	}{
-		{&client.APIError{Status: 429, RetryAfter: 2 * time.Second}, true, 2 * time.Second},
-		{&client.APIError{Status: 500}, true, 0},
-		{&client.APIError{Status: 502}, true, 0},
-		{&client.APIError{Status: 503}, true, 0},
-		{&client.APIError{Status: 504}, true, 0},
-		{&client.APIError{Status: 400}, false, 0},
-		{&client.APIError{Status: 403}, false, 0},
-		{&client.APIError{Status: 404}, false, 0},
-		{&client.APIError{Status: 409}, false, 0},
-		{fmt.Errorf("post: %w", context.DeadlineExceeded), true, 0},
-		{errors.New("serviceProviderId is empty"), false, 0},
-	}
-	for _, tt := range tests {
-		retry, after := Retryable(tt.err)
-		if retry != tt.retry || after != tt.after {
-			t.Errorf("Retryable(%v): got %v %v, want %v %v", tt.err, retry, after, tt.retry, tt.after)
-		}
-	}
 }
 
 func TestBackoff(t *testing.T) {
@@ -245,8 +212,8 @@ func TestAdaptiveRate(t *testing.T) {
 	if got, want := p.Rate(), 57.95/2; got < want-0.1 || got > want+0.1 {
 		t.Errorf("after a 429 with goodput 10/s: got %v rps, want half the rate, %v", got, want)
 	}
-	p.raise() // too soon after the cut
 	before := p.Rate()
+	p.raise() // too soon after the cut
 	if got := p.Rate(); got != before {
 		t.Errorf("raise right after a cut: got %v, want %v", got, before)
 	}
