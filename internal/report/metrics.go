@@ -31,7 +31,7 @@ func Push(url string, m RunMetrics, now time.Time) error {
 	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulksync_last_success_timestamp_seconds", Help: "When a run last ended with exit 0."})
 	reg.MustRegister(rows, calls, retries, throttled, duration, exit)
 	for _, o := range Outcomes {
-		rows.WithLabelValues(o).Set(float64(m.Summary.Outcomes[o]))
+		rows.WithLabelValues(o.String()).Set(float64(m.Summary.Outcomes[o.String()]))
 	}
 	for k, n := range m.Statuses {
 		kind, status, _ := strings.Cut(k, " ")

@@ -17,7 +17,7 @@ type Progress struct {
 	mu     sync.Mutex
 	total  int
 	done   int
-	counts map[string]int
+	counts Counts
 	start  time.Time
 	calls  func() int
 	bar    *progressbar.ProgressBar
@@ -29,7 +29,7 @@ type Progress struct {
 // NewProgress starts showing progress of total rows: a bar on w when bar
 // is set, else a log line every interval. calls counts API calls so far.
 func NewProgress(total int, bar bool, w io.Writer, log zerolog.Logger, interval time.Duration, calls func() int) *Progress {
-	p := &Progress{total: total, counts: map[string]int{}, start: time.Now(), calls: calls, log: log,
+	p := &Progress{total: total, start: time.Now(), calls: calls, log: log,
 		stop: make(chan struct{}), ended: make(chan struct{})}
 	if bar {
 		p.bar = progressbar.NewOptions(total,
@@ -65,11 +65,11 @@ func (p *Progress) ticker(interval time.Duration) {
 }
 
 // Add counts a finished row.
-func (p *Progress) Add(r Row) {
+func (p *Progress) Add(o Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
-	p.counts[r.Outcome]++
+	p.counts.Add(o)
 	if p.bar == nil {
 		return
 	}
@@ -104,7 +104,7 @@ func (p *Progress) logLine(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ev := p.log.Info().Int("done", p.done).Int("total", p.total).Float64("calls_per_second", p.rate())
-	for o, n := range p.counts {
+	for o, n := range p.counts.Map() {
 		ev = ev.Int(o, n)
 	}
 	if p.done > 0 && p.done < p.total {

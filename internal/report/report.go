@@ -1,6 +1,7 @@
-// Package report writes what became of every row: the per-row report CSV
-// (streamed and flushed, so a killed run leaves a readable file) and the run
-// summary for people (stderr) and machines (JSON).
+// Package report writes what became of every row: the vocabulary of
+// outcomes and actions, the per-row report CSV (streamed and flushed, so a
+// killed run leaves a readable file), the run summary for people (stderr)
+// and machines (JSON), progress and metrics.
 package report
 
 import (
@@ -8,73 +9,88 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Outcomes of a row.
+// Outcome is what became of a row.
+type Outcome uint8
+
+// The outcomes; the zero Outcome is none of them, so an outcome never set
+// shows as "unknown" instead of passing for one.
 const (
-	Created   = "created"
-	Updated   = "updated"
-	Deleted   = "deleted"
-	Unchanged = "unchanged"
-	Duplicate = "duplicate"
-	Invalid   = "invalid"
-	Failed    = "failed"
-	Skipped   = "skipped"
-	Planned   = "planned"
+	Created Outcome = iota + 1
+	Updated
+	Deleted
+	Unchanged
+	Planned
+	Duplicate
+	Invalid
+	Failed
+	Skipped
+	numOutcomes
 )
 
-// Outcomes lists every outcome in the order a summary shows them.
-var Outcomes = []string{Created, Updated, Deleted, Unchanged, Planned, Duplicate, Invalid, Failed, Skipped}
+var outcomeNames = [...]string{"unknown", "created", "updated", "deleted", "unchanged", "planned", "duplicate", "invalid", "failed", "skipped"}
 
-// Actions of a row.
-const (
-	ActCreate = "create"
-	ActUpdate = "update"
-	ActDelete = "delete"
-	ActNone   = "none"
-)
-
-// Header is the report's columns, in order.
-var Header = []string{"file", "line", "service_provider_id", "external_user_id", "amazon_id", "amazon_id_type",
-	"previous_amazon_id", "action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms"}
-
-// Row is one line of the report: an input row, or an association pruned
-// because no input row named it (File empty, Line 0).
-type Row struct {
-	File              string
-	Line              int
-	ServiceProviderID string
-	ExternalUserID    string
-	AmazonID          string
-	AmazonIDType      string
-	PreviousAmazonID  string
-	Action            string
-	Outcome           string
-	HTTPStatus        int
-	ErrorType         string
-	ErrorMessage      string
-	Attempts          int
-	Duration          time.Duration
+func (o Outcome) String() string {
+	if o >= numOutcomes {
+		return "unknown"
+	}
+	return outcomeNames[o]
 }
 
-func (r Row) record() []string {
-	num := func(n int) string {
-		if n == 0 {
-			return ""
+// Outcomes lists every outcome in the order a summary shows them.
+var Outcomes = []Outcome{Created, Updated, Deleted, Unchanged, Planned, Duplicate, Invalid, Failed, Skipped}
+
+// Counts is rows per outcome.
+type Counts [numOutcomes]int
+
+// Add counts one row.
+func (c *Counts) Add(o Outcome) { c[o]++ }
+
+// Total is every row counted.
+func (c Counts) Total() int {
+	n := 0
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+// Map is the non-zero counts by outcome name.
+func (c Counts) Map() map[string]int {
+	m := map[string]int{}
+	for _, o := range Outcomes {
+		if c[o] > 0 {
+			m[o.String()] = c[o]
 		}
-		return strconv.Itoa(n)
 	}
-	rec := []string{r.File, num(r.Line), r.ServiceProviderID, r.ExternalUserID, r.AmazonID, r.AmazonIDType,
-		r.PreviousAmazonID, r.Action, r.Outcome, num(r.HTTPStatus), r.ErrorType, r.ErrorMessage,
-		strconv.Itoa(r.Attempts), strconv.FormatInt(r.Duration.Milliseconds(), 10)}
-	for i, v := range rec {
-		rec[i] = SafeCell(v)
+	return m
+}
+
+// Action is the write a row calls for.
+type Action uint8
+
+// The actions; the zero Action is none.
+const (
+	ActNone Action = iota
+	ActCreate
+	ActUpdate
+	ActDelete
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActCreate:
+		return "create"
+	case ActUpdate:
+		return "update"
+	case ActDelete:
+		return "delete"
 	}
-	return rec
+	return "none"
 }
 
 // SafeCell defuses a value a spreadsheet would run as a formula.
@@ -85,26 +101,25 @@ func SafeCell(v string) string {
 	return v
 }
 
-// Writer streams report rows. It is safe for concurrent use; rows reach the
-// file within a second of being written.
+// Writer streams report records. It is safe for concurrent use; records
+// reach the file within a second of being written, and only whole ones.
 type Writer struct {
 	mu     sync.Mutex
 	out    io.Writer
 	buf    bytes.Buffer // whole records only: a kill -9 never leaves half a line
 	w      *csv.Writer  // writes into buf
 	closer io.Closer
-	counts map[string]int
 	err    error
 	stop   chan struct{}
 	done   chan struct{}
 }
 
-// NewWriter writes the header to w and starts the flusher. closer, when not
+// NewWriter writes header to w and starts the flusher. closer, when not
 // nil, is closed by Close.
-func NewWriter(w io.Writer, closer io.Closer) (*Writer, error) {
-	rw := &Writer{out: w, closer: closer, counts: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+func NewWriter(w io.Writer, closer io.Closer, header []string) (*Writer, error) {
+	rw := &Writer{out: w, closer: closer, stop: make(chan struct{}), done: make(chan struct{})}
 	rw.w = csv.NewWriter(&rw.buf)
-	_ = rw.w.Write(Header)
+	_ = rw.w.Write(header)
 	rw.w.Flush()
 	if err := rw.flushLocked(); err != nil {
 		return nil, fmt.Errorf("write report header: %w", err)
@@ -127,12 +142,14 @@ func (w *Writer) flusher() {
 	}
 }
 
-// Write adds one row.
-func (w *Writer) Write(r Row) {
+// Write adds one record, its cells defused by SafeCell (in place).
+func (w *Writer) Write(rec []string) {
+	for i, v := range rec {
+		rec[i] = SafeCell(v)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.counts[r.Outcome]++
-	_ = w.w.Write(r.record()) // into memory: can't fail
+	_ = w.w.Write(rec) // into memory: can't fail
 	w.w.Flush()
 	if w.buf.Len() >= 64<<10 {
 		w.setErr(w.flushLocked())
@@ -155,22 +172,11 @@ func (w *Writer) flushLocked() error {
 	return err
 }
 
-// Flush pushes buffered rows to the file now.
+// Flush pushes buffered records to the file now.
 func (w *Writer) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.setErr(w.flushLocked())
-}
-
-// Counts returns rows written per outcome.
-func (w *Writer) Counts() map[string]int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make(map[string]int, len(w.counts))
-	for k, v := range w.counts {
-		out[k] = v
-	}
-	return out
 }
 
 // Close flushes and closes; it returns the first write error, if any.

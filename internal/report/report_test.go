@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,14 +31,13 @@ func TestSafeCell(t *testing.T) {
 
 func TestWriter(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, nil)
+	header := []string{"file", "external_user_id", "outcome"}
+	w, err := NewWriter(&buf, nil, header)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(Row{File: "rooms.csv", Line: 3, ServiceProviderID: "amzn1.comms.csp.id.x", ExternalUserID: "=cmd|' /C calc'!A0",
-		AmazonID: "amzn1.p", AmazonIDType: "communication-profile", Action: ActCreate, Outcome: Created, Attempts: 1, Duration: 12 * time.Millisecond})
-	w.Write(Row{ExternalUserID: "7209", PreviousAmazonID: "amzn1.old", Action: ActDelete, Outcome: Failed, HTTPStatus: 503,
-		ErrorType: "SERVICE_UNAVAILABLE", ErrorMessage: "down, for now", Attempts: 8})
+	w.Write([]string{"rooms.csv", "=cmd|' /C calc'!A0", Created.String()})
+	w.Write([]string{"", "7209", Failed.String()})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,22 +45,64 @@ func TestWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(Header, ",") {
+	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(header, ",") {
 		t.Fatalf("got %q", recs)
 	}
-	if got := strings.Join(recs[1], "|"); got != "rooms.csv|3|amzn1.comms.csp.id.x|'=cmd|' /C calc'!A0|amzn1.p|communication-profile||create|created||||1|12" {
+	if got := strings.Join(recs[1], "|"); got != "rooms.csv|'=cmd|' /C calc'!A0|created" {
 		t.Errorf("row 1: got %s", got)
 	}
-	if got := strings.Join(recs[2], "|"); got != "|||7209|||amzn1.old|delete|failed|503|SERVICE_UNAVAILABLE|down, for now|8|0" {
-		t.Errorf("pruned row: got %s", got)
+	if got := strings.Join(recs[2], "|"); got != "|7209|failed" {
+		t.Errorf("row 2: got %s", got)
 	}
-	if c := w.Counts(); c[Created] != 1 || c[Failed] != 1 {
-		t.Errorf("counts: got %v", c)
+}
+
+// The writer reports a write that failed, at Close if not before.
+func TestWriterReportsWriteErrors(t *testing.T) {
+	w, err := NewWriter(&failAfter{n: 1}, nil, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]string{"x"})
+	if err := w.Close(); err == nil {
+		t.Errorf("Close after a failed write: want an error")
+	}
+}
+
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("disk full")
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestOutcomesAndActions(t *testing.T) {
+	var c Counts
+	c.Add(Created)
+	c.Add(Created)
+	c.Add(Skipped)
+	if c.Total() != 3 || fmt.Sprint(c.Map()) != "map[created:2 skipped:1]" {
+		t.Errorf("counts: total %d, map %v", c.Total(), c.Map())
+	}
+	var zero Outcome
+	if zero.String() != "unknown" || Outcome(200).String() != "unknown" {
+		t.Errorf("an outcome never set must not pass for one: %q, %q", zero, Outcome(200))
+	}
+	for a, want := range map[Action]string{ActNone: "none", ActCreate: "create", ActUpdate: "update", ActDelete: "delete", Action(9): "none"} {
+		if a.String() != want {
+			t.Errorf("Action(%d): got %q, want %q", a, a, want)
+		}
 	}
 }
 
 func TestSummary(t *testing.T) {
-	s := NewSummary("sync", map[string]int{Created: 3, Unchanged: 2}, map[string]int{"query": 1, "create": 3}, 1, 0, 2*time.Second)
+	var c Counts
+	for _, o := range []Outcome{Created, Unchanged, Created, Unchanged, Created} {
+		c.Add(o)
+	}
+	s := NewSummary("sync", c, map[string]int{"query": 1, "create": 3}, 1, 0, 2*time.Second)
 	if s.Rows != 5 || s.CallsPerSec != 2 {
 		t.Errorf("got %+v", s)
 	}

@@ -25,11 +25,9 @@ type Summary struct {
 }
 
 // NewSummary totals the outcomes and computes the achieved rate.
-func NewSummary(command string, outcomes, calls map[string]int, retries, throttled int, d time.Duration) Summary {
-	s := Summary{Command: command, Outcomes: outcomes, Calls: calls, Retries: retries, Throttled: throttled, DurationMS: d.Milliseconds()}
-	for _, n := range outcomes {
-		s.Rows += n
-	}
+func NewSummary(command string, outcomes Counts, calls map[string]int, retries, throttled int, d time.Duration) Summary {
+	s := Summary{Command: command, Outcomes: outcomes.Map(), Calls: calls, Retries: retries, Throttled: throttled,
+		DurationMS: d.Milliseconds(), Rows: outcomes.Total()}
 	total := 0
 	for _, n := range calls {
 		total += n
@@ -47,11 +45,12 @@ func (s Summary) WriteJSON(w io.Writer) error {
 	return enc.Encode(s)
 }
 
-// WriteText writes the summary for a person.
+// WriteText writes the summary for a person; the caller tells Message,
+// with what to do about it.
 func (s Summary) WriteText(w io.Writer) {
 	var parts []string
 	for _, o := range Outcomes {
-		if n := s.Outcomes[o]; n > 0 {
+		if n := s.Outcomes[o.String()]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, o))
 		}
 	}
@@ -80,7 +79,4 @@ func (s Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "; report: %s", s.Report)
 	}
 	fmt.Fprintln(w)
-	if s.Message != "" {
-		fmt.Fprintln(w, s.Message)
-	}
 }
