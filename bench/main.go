@@ -29,8 +29,8 @@ import (
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -104,24 +104,35 @@ func server(o emulator.Options) (*emulator.Emulator, *httptest.Server, error) {
 	return e, httptest.NewServer(e), nil
 }
 
-// engine wires client, pool and engine as the command does.
-func engine(url string, cfg worker.Config, rep func(report.Row)) (*reconcile.Engine, *worker.Pool, error) {
+// syncJob runs the shipped job, as "bulksync sync" does, over file against
+// the emulator at url, with the report written to a temporary file.
+func syncJob(url, file string, cfg worker.Config) (job.Result, *worker.Pool, error) {
 	api, err := client.New(client.Options{Endpoint: url, Token: client.StaticToken(token),
 		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})
 	if err != nil {
-		return nil, nil, err
+		return job.Result{}, nil, err
 	}
 	pool := worker.New(cfg)
-	if rep == nil {
-		rep = func(report.Row) {}
+	rep, err := os.CreateTemp("", "bench-report-*.csv")
+	if err != nil {
+		return job.Result{}, nil, err
 	}
-	return &reconcile.Engine{API: api, Pool: pool, Report: rep, Log: zerolog.Nop(),
-		Opts: reconcile.Options{MaxDeletes: reconcile.Limit{None: true}}}, pool, nil
+	rep.Close()
+	defer os.Remove(rep.Name())
+	res, err := job.Run(context.Background(),
+		job.Config{Command: "sync", Input: job.Input{Files: []string{file}, DefaultProvider: sp},
+			MaxDeletes: reconcile.Limit{None: true}, Report: rep.Name(), Progress: "off"},
+		job.Deps{API: api, Pool: pool, Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(), ExitCode: func(job.Verdict) int { return 0 }})
+	if err == nil && res.Verdict != job.Clean {
+		err = fmt.Errorf("run ended %v: %s", res.Verdict, res.Summary.Message)
+	}
+	return res, pool, err
 }
 
-// hotel returns n rows and seeds the emulator so that changes of them
-// need a write (half creates, half updates).
-func hotel(e *emulator.Emulator, n int, changeShare float64) ([]csvmodel.Checked, int) {
+// hotel writes an export of n rooms to a temporary file and seeds the
+// emulator so that changeShare of them need a write (half creates, half
+// updates). It returns the file and the number of changes.
+func hotel(e *emulator.Emulator, n int, changeShare float64) (string, int, error) {
 	existing := map[string]string{}
 	var b strings.Builder
 	b.WriteString("externalUserId,amazonId\n")
@@ -141,11 +152,15 @@ func hotel(e *emulator.Emulator, n int, changeShare float64) ([]csvmodel.Checked
 		fmt.Fprintf(&b, "%s,%s\n", id, want)
 	}
 	e.Put(sp, existing)
-	r := csvmodel.NewReader(csvmodel.Options{DefaultProvider: sp})
-	if err := r.Read("bench.csv", strings.NewReader(b.String())); err != nil {
-		panic(err)
+	f, err := os.CreateTemp("", "bench-*.csv")
+	if err != nil {
+		return "", 0, err
 	}
-	return r.Rows(), changes
+	defer f.Close()
+	if _, err := f.WriteString(b.String()); err != nil {
+		return "", 0, err
+	}
+	return f.Name(), changes, nil
 }
 
 func calls(w io.Writer, c config) error {
@@ -155,12 +170,12 @@ func calls(w io.Writer, c config) error {
 		if err != nil {
 			return err
 		}
-		rows, changes := hotel(e, c.rows, 0.3)
-		eng, _, err := engine(srv.URL, worker.Config{RPS: 1e6, Concurrency: 16}, nil)
+		file, changes, err := hotel(e, c.rows, 0.3)
 		if err != nil {
 			return err
 		}
-		if err := eng.Run(context.Background(), rows); err != nil {
+		defer os.Remove(file)
+		if _, _, err := syncJob(srv.URL, file, worker.Config{RPS: 1e6, Concurrency: 16}); err != nil {
 			return err
 		}
 		srv.Close()
@@ -188,8 +203,16 @@ func calls(w io.Writer, c config) error {
 		return err
 	}
 	defer srv2.Close()
-	rows2, _ := hotel(e2, c.rows, 0.3)
-	if err := naive(srv2.URL, rows2, 16); err != nil {
+	file, _, err := hotel(e2, c.rows, 0.3)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(file)
+	r := csvmodel.NewReader(csvmodel.Options{DefaultProvider: sp})
+	if err := r.ReadFile(file); err != nil {
+		return err
+	}
+	if err := naive(srv2.URL, r.Rows(), 16); err != nil {
 		return err
 	}
 	n := e2.Stats().Total
@@ -237,16 +260,17 @@ func naive(url string, rows []csvmodel.Checked, conc int) error {
 	return nil
 }
 
-// writeRun makes n creates through the engine and returns the achieved
-// calls per second, with the pool's stats.
+// writeRun makes n creates through the shipped job and returns the
+// achieved calls per second, with the pool's stats.
 func writeRun(e *emulator.Emulator, url string, n int, cfg worker.Config) (float64, worker.Stats, error) {
-	rows, _ := hotel(e, n, 1) // every row a change
-	eng, pool, err := engine(url, cfg, nil)
+	file, _, err := hotel(e, n, 1) // every row a change
 	if err != nil {
 		return 0, worker.Stats{}, err
 	}
+	defer os.Remove(file)
 	start := time.Now()
-	if err := eng.Run(context.Background(), rows); err != nil {
+	_, pool, err := syncJob(url, file, cfg)
+	if err != nil {
 		return 0, worker.Stats{}, err
 	}
 	d := time.Since(start)
@@ -281,29 +305,27 @@ func throttled(w io.Writer, c config) error {
 		return err
 	}
 	defer srv.Close()
-	rows, _ := hotel(e, c.throttledCalls, 1)
-	eng, pool, err := engine(srv.URL, worker.Config{RPS: clientRPS, Concurrency: 8, MaxAttempts: 20, MaxRetryAfter: 2 * time.Second}, nil)
+	file, _, err := hotel(e, c.throttledCalls, 1)
 	if err != nil {
 		return err
 	}
+	defer os.Remove(file)
 	start := time.Now()
-	if err := eng.Run(context.Background(), rows); err != nil {
+	if _, _, err := syncJob(srv.URL, file, worker.Config{RPS: clientRPS, Concurrency: 8, MaxAttempts: 20, MaxRetryAfter: 2 * time.Second}); err != nil {
 		return err
 	}
 	d := time.Since(start)
 	st := e.Stats()
 	good := 0
 	total := st.Total
-	for op, m := range st.Calls {
+	for _, m := range st.Calls {
 		for status, n := range m {
 			if status == "200" || status == "201" {
 				good += n
 			}
 		}
-		_ = op
 	}
 	throttled := total - good
-	_ = pool
 	fmt.Fprintf(w, "| throttled, server limit %.0f/s, --rps %.0f | goodput %.1f/s = %.3f × the limit; %.1f%% of calls answered 429 | ≥ 0.90, ≤ 5%% |\n",
 		serverRPS, clientRPS, float64(good)/d.Seconds(), float64(good)/d.Seconds()/serverRPS, 100*float64(throttled)/float64(total))
 	return nil
@@ -321,12 +343,11 @@ func overhead(w io.Writer, c config) error {
 		return err
 	}
 	// The same creates, from a bare net/http loop with the same concurrency.
-	e2, srv2, err := server(emulator.Options{})
+	_, srv2, err := server(emulator.Options{})
 	if err != nil {
 		return err
 	}
 	defer srv2.Close()
-	_ = e2
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	url := srv2.URL + "/v1/communications/serviceProviders/" + sp + "/externalUsers"
 	var next atomic.Int64
@@ -398,15 +419,16 @@ func input(w io.Writer, c config) error {
 	return nil
 }
 
-// validateChild reads and checks a file as validate does (streaming), in
-// its own process so that its peak memory can be read.
+// validateChild runs the shipped validate over a file, in its own process
+// so that its peak memory can be read.
 func validateChild(path string) int {
-	r := csvmodel.NewReader(csvmodel.Options{DefaultProvider: sp, OnRow: func(csvmodel.Checked) {}})
-	if err := r.ReadFile(path); err != nil {
+	res, err := job.Validate(job.Input{Files: []string{path}, DefaultProvider: sp},
+		job.Deps{Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop()})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	if v, _, _ := r.Counts(); v == 0 {
+	if res.Verdict != job.Clean {
 		return 1
 	}
 	return 0

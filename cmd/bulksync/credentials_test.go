@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,23 +40,78 @@ func (a *api) runLWA(t *testing.T, extraEnv []string, command string, args ...st
 	return runCLI(t, append(lwaEnv(a), extraEnv...), full...)
 }
 
-// A token that expires mid-run, and tokens revoked mid-run, are replaced
-// without a failed row; LWA's rotated refresh token is the one used next.
-func TestTokenExpiryAndRevocationMidRun(t *testing.T) {
+// emulatorClock is the emulator's clock, moved by the test: tokens expire
+// when the test says, not when the wall clock does.
+type emulatorClock struct{ offset atomic.Int64 }
+
+func (c *emulatorClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// jump moves the clock past every token issued so far.
+func (c *emulatorClock) jump() { c.offset.Add(int64(2 * time.Hour)) }
+
+// atWrites returns an emulator hook that runs each event when the write
+// of its number has been answered.
+func atWrites(events map[int64]func()) func(op, status string) {
+	var n atomic.Int64
+	return func(op, status string) {
+		if op == "association.create" || op == "association.update" || op == "association.delete" {
+			if f := events[n.Add(1)]; f != nil {
+				f()
+			}
+		}
+	}
+}
+
+func (a *api) unauthorized() int {
+	st := a.Stats()
+	return st.Count("association.query", "401") + st.Count("association.create", "401") +
+		st.Count("association.update", "401") + st.Count("association.delete", "401")
+}
+
+// Tokens that expire mid-run, with eight calls in flight: every call that
+// gets a 401 for the stale token retries with one fresh token, fetched
+// once, and no row fails.
+func TestTokenExpiryMidRun(t *testing.T) {
 	h := newHotel(150)
-	hook, reached := writesReached(30)
-	// Tokens live 11 s: oauth2 renews 10 s before expiry, so each is used
-	// for about a second before it is refreshed.
-	a := lwaAPI(t, emulator.Options{TokenTTL: 11 * time.Second, RotateRefreshTokens: true, OnAnswer: hook})
+	var clock emulatorClock
+	a := lwaAPI(t, emulator.Options{TokenTTL: time.Hour, Now: clock.now, OnAnswer: atWrites(map[int64]func(){30: clock.jump})})
 	a.seed(t, h.existing)
-	go func() {
-		<-reached
-		a.RevokeTokens() // the next calls get 401 with a token that looks valid
-	}()
 	dir := t.TempDir()
 	in := writeFile(t, dir, "rooms.csv", h.csv)
 	rep := filepath.Join(dir, "report.csv")
-	res := a.runLWA(t, nil, "sync", "--rps", "60", "--max-deletes", "-1", "--report", rep, in)
+	res := a.runLWA(t, nil, "sync", "--rps", "2000", "--concurrency", "8", "--max-deletes", "-1", "--report", rep, in)
+	if res.code != 0 {
+		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
+	}
+	for _, r := range readReport(t, rep) {
+		if r["outcome"] == "failed" || r["outcome"] == "skipped" {
+			t.Errorf("row %v", r)
+		}
+	}
+	sameState(t, a.Associations(sp), h.desired)
+	if n := a.Stats().Count("token", "200"); n != 2 {
+		t.Errorf("token grants: got %d, want 2 (at the start, and one for every call the expiry refused)", n)
+	}
+	if a.unauthorized() == 0 {
+		t.Errorf("no 401 seen: the expiry did not happen mid-run")
+	}
+}
+
+// A token that expires and, later, tokens revoked: each is replaced, with
+// the refresh token Login with Amazon rotated each time. One call at a time,
+// so the two events never overlap: a revocation that lands on a call still
+// retrying the expiry is a second 401, which stops a run by design.
+func TestTokenExpiryAndRevocationMidRun(t *testing.T) {
+	h := newHotel(150)
+	var clock emulatorClock
+	var a *api
+	a = lwaAPI(t, emulator.Options{TokenTTL: time.Hour, Now: clock.now, RotateRefreshTokens: true,
+		OnAnswer: atWrites(map[int64]func(){30: clock.jump, 60: func() { a.RevokeTokens() }})})
+	a.seed(t, h.existing)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", h.csv)
+	rep := filepath.Join(dir, "report.csv")
+	res := a.runLWA(t, nil, "sync", "--rps", "2000", "--concurrency", "1", "--max-deletes", "-1", "--report", rep, in)
 	if res.code != 0 {
 		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
 	}
@@ -66,14 +122,14 @@ func TestTokenExpiryAndRevocationMidRun(t *testing.T) {
 	}
 	sameState(t, a.Associations(sp), h.desired)
 	st := a.Stats()
-	if n := st.Count("token", "200"); n < 3 {
-		t.Errorf("token grants: got %d, want at least 3 (start, expiry, revocation)", n)
+	if n := st.Count("token", "200"); n != 3 {
+		t.Errorf("token grants: got %d, want 3 (start, expiry, revocation)", n)
 	}
 	if n := st.Count("token", "400"); n != 0 {
 		t.Errorf("%d refused grants: the rotated refresh token was not used", n)
 	}
-	if st.Count("association.query", "401")+st.Count("association.create", "401")+st.Count("association.update", "401") == 0 {
-		t.Errorf("no 401 seen: the revocation did not happen mid-run")
+	if n := a.unauthorized(); n != 2 {
+		t.Errorf("401s: got %d, want 2 (one for the expiry, one for the revocation)", n)
 	}
 }
 
@@ -136,11 +192,12 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	}
 
-	hook, reached := writesReached(10)
-	a := lwaAPI(t, emulator.Options{TokenTTL: 11 * time.Second, RotateRefreshTokens: true, OnAnswer: hook, Faults: "500:0.05", Seed: 9})
-	go func() { <-reached; a.RevokeTokens() }()
+	var clock emulatorClock
+	var a *api
+	a = lwaAPI(t, emulator.Options{TokenTTL: time.Hour, Now: clock.now, RotateRefreshTokens: true,
+		OnAnswer: atWrites(map[int64]func(){10: clock.jump, 30: func() { a.RevokeTokens() }}), Faults: "500:0.05", Seed: 9})
 	rep, sum := filepath.Join(dir, "report.csv"), filepath.Join(dir, "summary.json")
-	res := a.runLWA(t, nil, "sync", "--log-level", "debug", "--rps", "100", "--max-deletes", "-1", "--report", rep, "--summary", sum, in)
+	res := a.runLWA(t, nil, "sync", "--log-level", "debug", "--rps", "1000", "--concurrency", "1", "--max-deletes", "-1", "--report", rep, "--summary", sum, in)
 	if res.code != 0 {
 		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
 	}

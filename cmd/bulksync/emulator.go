@@ -2,12 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/emulator"
@@ -44,39 +39,20 @@ Example:
 
 func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
 	log := newLogger(g.stderr, c.logFlags, newRunID())
-	e, err := emulator.New(emulator.Options{
+	srv, err := emulator.Listen(emulator.Options{
 		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Latency: c.Latency,
 		PageSize: c.PageSize, Faults: c.Faults, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
 		SeedProvider: c.SeedProvider, RotateRefreshTokens: c.RotateRefreshTokens,
-	})
+	}, c.Addr)
 	if err != nil {
 		return usageErr("emulator: %v", err)
 	}
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return usageErr("emulator: %v", err)
-	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
-	log.Info().Str("addr", ln.Addr().String()).Str("state", c.State).Str("faults", c.Faults).Float64("rps", c.RPS).Msg("emulator serving")
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		log.Info().Msg("stopping: saving state")
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		err = <-served
-	}
-	if cerr := e.Close(); cerr != nil {
+	fmt.Fprintf(g.stdout, "listening on %s\n", srv.URL)
+	log.Info().Str("url", srv.URL).Str("state", c.State).Str("faults", c.Faults).Float64("rps", c.RPS).Msg("emulator serving")
+	err = srv.Wait(ctx)
+	log.Info().Msg("stopping: saving state")
+	if cerr := srv.Close(); cerr != nil {
 		return fmt.Errorf("emulator: %w", cerr)
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
 	}
 	return err
 }

@@ -4,9 +4,46 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var last lastWords
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal stops the run: no new call starts, calls in
+		// flight finish, the rest is reported skipped. The second quits at
+		// once, after saving the report rows finished so far.
+		cancel(interrupted{<-sigs})
+		<-sigs
+		last.say()
+		os.Exit(exitInterrupted)
+	}()
+	os.Exit(runWith(ctx, os.Args[1:], &globals{env: parseEnv(os.Environ()), stdout: os.Stdout, stderr: os.Stderr, last: &last}))
+}
+
+// interrupted is why a run stopped on a signal; it is a context.Canceled,
+// so the run ends Interrupted.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string {
+	return fmt.Sprintf("interrupted by %v: no new call was started, rows not sent are reported as skipped", i.sig)
+}
+
+func (interrupted) Is(target error) bool { return target == context.Canceled }
+
+// lastWords is what a forced quit saves before the process exits: the
+// report rows finished so far.
+type lastWords struct{ flush atomic.Pointer[func()] }
+
+func (l *lastWords) say() {
+	if f := l.flush.Load(); f != nil {
+		(*f)()
+	}
 }

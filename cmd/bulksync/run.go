@@ -8,59 +8,51 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/reconcile"
 )
 
-// Exit codes (SPEC section 6).
-const (
-	exitOK          = 0
-	exitRowsFailed  = 1
-	exitUsage       = 2
-	exitAborted     = 3
-	exitInterrupted = 4
-	exitChanges     = 5
-)
+// exitInterrupted is the exit code of a run stopped by a signal.
+const exitInterrupted = 4
 
-// exitError carries an exit code with the message to print; a nil err means
-// the story was already told (the summary) and only the code is left.
-type exitError struct {
-	code int
-	err  error
+// exitCodes is the one table from a run's verdict to its exit code (SPEC
+// section 6).
+var exitCodes = [...]int{job.Clean: 0, job.RowsFailed: 1, job.Usage: 2, job.Aborted: 3, job.Interrupted: exitInterrupted, job.Changes: 5}
+
+func exitCode(v job.Verdict) int { return exitCodes[v] }
+
+// verdictError ends a command with a verdict; a nil err means the story was
+// already told (the summary) and only the exit code is left.
+type verdictError struct {
+	verdict job.Verdict
+	err     error
 }
 
-func (e *exitError) Error() string {
+func (e *verdictError) Error() string {
 	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
+		return fmt.Sprintf("exit status %d", exitCode(e.verdict))
 	}
 	return e.err.Error()
 }
-func (e *exitError) Unwrap() error { return e.err }
+func (e *verdictError) Unwrap() error { return e.err }
 
 func usageErr(format string, args ...any) error {
-	return &exitError{exitUsage, fmt.Errorf(format, args...)}
+	return &verdictError{job.Usage, fmt.Errorf(format, args...)}
 }
 
-// exitCode maps an error to its exit code: the one place that does.
-func exitCode(err error) int {
-	var ee *exitError
-	var fe *csvmodel.FileError
+// hint is what to do about an error that ended a run, in flag terms.
+func hint(err error) string {
+	var ge *reconcile.GuardError
 	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ee):
-		return ee.code
-	case errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
-		return exitUsage
-	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
-		errors.Is(err, reconcile.ErrAuth), client.IsAuthError(err):
-		return exitAborted
-	case errors.Is(err, context.Canceled):
-		return exitInterrupted
+	case errors.Is(err, reconcile.ErrEmpty):
+		return "refusing to run without --allow-empty: an empty export must never wipe a property"
+	case errors.Is(err, reconcile.ErrStrict):
+		return "--strict is set: fix the rows (bulksync validate lists them) or drop --strict"
+	case errors.As(err, &ge):
+		return "if these deletes are meant, raise --max-deletes (-1: no limit)"
 	}
-	return exitRowsFailed
+	return ""
 }
 
 // env is the process environment as given to run.
@@ -78,23 +70,35 @@ func parseEnv(kv []string) env {
 
 // globals are what every command is handed.
 type globals struct {
-	cli    *CLI
 	env    env
 	stdout io.Writer
 	stderr io.Writer
+	last   *lastWords // what a forced quit saves; nil in tests
+}
+
+// onReport registers a report's flush for a forced quit.
+func (g *globals) onReport(flush func()) {
+	if g.last != nil {
+		g.last.flush.Store(&flush)
+	}
 }
 
 // kongExit is how kong's exit (after --help) unwinds to run.
 type kongExit int
 
-// run is the whole program: main only calls it, tests call it too.
-func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) (code int) {
-	g := &globals{env: parseEnv(environ), stdout: stdout, stderr: stderr}
+// run is the whole program as tests see it.
+func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, &globals{env: parseEnv(environ), stdout: stdout, stderr: stderr})
+}
+
+// runWith parses the command line, runs the command and returns the exit
+// code: the one place errors become codes and messages.
+func runWith(ctx context.Context, args []string, g *globals) (code int) {
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("bulksync"),
 		kong.Description(description),
-		kong.Writers(stdout, stderr),
+		kong.Writers(g.stdout, g.stderr),
 		kong.Exit(func(c int) { panic(kongExit(c)) }),
 		kong.DefaultEnvars("BULKSYNC"),
 		kong.WithHyphenPrefixedParameters(true), // --max-deletes -1, --report -
@@ -105,8 +109,8 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
 	if err != nil {
-		fmt.Fprintf(stderr, "bulksync: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(g.stderr, "bulksync: %v\n", err)
+		return exitCode(job.Usage)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -119,16 +123,25 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "bulksync: %v\nRun 'bulksync --help' (or 'bulksync COMMAND --help') for usage.\n", err)
-		return exitUsage
+		fmt.Fprintf(g.stderr, "bulksync: %v\nRun 'bulksync --help' (or 'bulksync COMMAND --help') for usage.\n", err)
+		return exitCode(job.Usage)
 	}
-	g.cli = &cli
 	err = kctx.Run()
-	var ee *exitError
-	if err != nil && !(errors.As(err, &ee) && ee.err == nil) {
-		fmt.Fprintf(stderr, "bulksync: %v\n", err)
+	var ve *verdictError
+	switch {
+	case err == nil:
+		return exitCode(job.Clean)
+	case errors.As(err, &ve) && ve.err == nil:
+		return exitCode(ve.verdict)
 	}
-	return exitCode(err)
+	fmt.Fprintf(g.stderr, "bulksync: %v\n", err)
+	if h := hint(err); h != "" {
+		fmt.Fprintf(g.stderr, "bulksync: %s\n", h)
+	}
+	if errors.As(err, &ve) {
+		return exitCode(ve.verdict)
+	}
+	return exitCode(job.VerdictOf(err))
 }
 
 // envResolver reads flags' BULKSYNC_* variables from the environment given

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,48 +62,50 @@ func TestSyncMix(t *testing.T) {
 }
 
 // The fewest calls: ⌈ids/30⌉ queries per provider, plus the pages the
-// server's page limit forces, and exactly one write per change.
+// server's page limit forces, and exactly one write per change. Two
+// providers, so batches never mix them.
 func TestMinimalCalls(t *testing.T) {
 	const pageSize = 10
 	a := startAPI(t, emulator.Options{PageSize: pageSize})
-	other := "amzn1.comms.csp.id.second"
-	a2 := startAPI(t, emulator.Options{PageSize: pageSize, SeedProvider: other})
-	_ = a2
-	existing := map[string]string{}
-	for i := 0; i < 95; i += 3 {
-		existing[fmt.Sprint(8000+i)] = "amzn1.old"
-	}
-	a.seed(t, existing)
-
+	providers := []string{sp, "amzn1.comms.csp.id.second"}
+	existing := map[string]map[string]string{}
 	var b strings.Builder
-	b.WriteString("externalUserId,amazonId\n")
+	b.WriteString("serviceProviderId,externalUserId,amazonId\n")
 	changes := 0
-	for i := 0; i < 95; i++ {
-		id := fmt.Sprint(8000 + i)
-		amz := "amzn1.old"
-		if i%2 == 0 {
-			amz = "amzn1.new"
+	wantQueries := 0
+	for pi, p := range providers {
+		existing[p] = map[string]string{}
+		n := 95 - 40*pi // 95 rooms, then 55
+		for i := 0; i < n; i += 3 {
+			existing[p][fmt.Sprint(8000+i)] = "amzn1.old"
 		}
-		if existing[id] != amz {
-			changes++
+		a.Put(p, existing[p])
+		for i := 0; i < n; i++ {
+			id := fmt.Sprint(8000 + i)
+			amz := "amzn1.old"
+			if i%2 == 0 {
+				amz = "amzn1.new"
+			}
+			if existing[p][id] != amz {
+				changes++
+			}
+			fmt.Fprintf(&b, "%s,%s,%s\n", p, id, amz)
 		}
-		fmt.Fprintf(&b, "%s,%s\n", id, amz)
+		// Each batch of 30 ids costs one query, plus a page per further 10 found.
+		for start := 0; start < n; start += 30 {
+			found := 0
+			for i := start; i < min(start+30, n); i++ {
+				if _, ok := existing[p][fmt.Sprint(8000+i)]; ok {
+					found++
+				}
+			}
+			wantQueries += max(1, int(math.Ceil(float64(found)/pageSize)))
+		}
 	}
 	dir := t.TempDir()
 	in := writeFile(t, dir, "rooms.csv", b.String())
 	if res := a.sync(t, nil, "--report", filepath.Join(dir, "r.csv"), in); res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
-	}
-	// Each batch of 30 ids costs one query, plus a page per further 10 found.
-	wantQueries := 0
-	for start := 0; start < 95; start += 30 {
-		found := 0
-		for i := start; i < min(start+30, 95); i++ {
-			if _, ok := existing[fmt.Sprint(8000+i)]; ok {
-				found++
-			}
-		}
-		wantQueries += max(1, int(math.Ceil(float64(found)/pageSize)))
 	}
 	s := a.Stats()
 	if got := s.Count("association.query", ""); got != wantQueries {
@@ -113,6 +116,13 @@ func TestMinimalCalls(t *testing.T) {
 	}
 	if s.Total != wantQueries+changes {
 		t.Errorf("total calls: got %d, want %d", s.Total, wantQueries+changes)
+	}
+	for _, p := range providers {
+		for id, amz := range a.Associations(p) {
+			if i, _ := strconv.Atoi(id); (i-8000)%2 == 0 && amz != "amzn1.new" {
+				t.Errorf("%s %s: %s, want amzn1.new", p, id, amz)
+			}
+		}
 	}
 }
 
@@ -178,15 +188,21 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestInvalidRowMessage(t *testing.T) {
-	a := startAPI(t, emulator.Options{})
 	dir := t.TempDir()
-	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,\n")
+	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,\n7203,amzn1.c\n7203,amzn1.c\n")
 	res := runCLI(t, nil, "validate", "--service-provider-id", sp, in)
 	if res.code != 1 || !strings.Contains(res.stdout, in+":3: amazonId is required for action upsert") {
 		t.Errorf("validate: exit %d, stdout %q", res.code, res.stdout)
 	}
-	if s := a.Stats(); s.Total != 0 {
-		t.Errorf("validate made %d calls", s.Total)
+	if !strings.Contains(res.stdout, in+":5: duplicate, same as "+in+":4") || !strings.Contains(res.stderr, "4 rows: 2 valid, 1 duplicate, 1 invalid") {
+		t.Errorf("validate: stdout %q, stderr %q", res.stdout, res.stderr)
+	}
+	clean := writeFile(t, dir, "clean.csv", "externalUserId,amazonId\n7201,amzn1.a\n")
+	if res := runCLI(t, nil, "validate", "--service-provider-id", sp, clean); res.code != 0 || res.stdout != "" {
+		t.Errorf("clean file: exit %d, stdout %q", res.code, res.stdout)
+	}
+	if res := runCLI(t, nil, "validate", "--service-provider-id", "nope", clean); res.code != 2 {
+		t.Errorf("bad provider: exit %d, want 2: %s", res.code, res.stderr)
 	}
 }
 
@@ -207,11 +223,11 @@ func TestGuards(t *testing.T) {
 		code    int
 		msg     string
 	}{
-		{"max-deletes share", deletes.String(), nil, 3, "--max-deletes 10%: the plan deletes 3 of the 20 associations"},
-		{"max-deletes count", deletes.String(), []string{"--max-deletes", "2"}, 3, "--max-deletes 2: the plan deletes 3"},
+		{"max-deletes share", deletes.String(), nil, 3, "max-deletes 10%: the plan deletes 3 of the 20 associations"},
+		{"max-deletes count", deletes.String(), []string{"--max-deletes", "2"}, 3, "max-deletes 2: the plan deletes 3"},
 		{"max-deletes off", deletes.String(), []string{"--max-deletes", "-1"}, 0, "3 deleted"},
 		{"empty input", "externalUserId,amazonId\n", nil, 3, "input has no valid row"},
-		{"strict", "externalUserId,amazonId\n9100,amzn1.a\n9101,\n", []string{"--strict"}, 2, "--strict: 1 invalid rows; nothing was sent"},
+		{"strict", "externalUserId,amazonId\n9100,amzn1.a\n9101,\n", []string{"--strict"}, 2, "strict mode: 1 invalid row; nothing was sent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,8 +118,8 @@ func (e *FileError) Error() string {
 
 // Options control reading.
 type Options struct {
-	Delimiter       rune   // 0: sniffed from the header line
-	DefaultProvider string // for rows without a serviceProviderId
+	Delimiter       Delimiter // 0: sniffed from the header line
+	DefaultProvider string    // for rows without a serviceProviderId
 	// OnRow, when set, receives each row as it is read and the reader
 	// keeps none (validate of files too big to hold). A row found invalid
 	// later, by a conflicting duplicate, is delivered again as Invalid.
@@ -180,7 +180,7 @@ func (r *Reader) Read(name string, in io.Reader) error {
 		_, _ = br.Discard(3)
 		head = head[3:]
 	}
-	delim := r.opts.Delimiter
+	delim := rune(r.opts.Delimiter)
 	if delim == 0 {
 		delim = sniffDelimiter(head)
 	}
@@ -340,7 +340,7 @@ func Check(r Row) string {
 // CheckProvider returns why a serviceProviderId can't be used, or "".
 func CheckProvider(id string) string {
 	if id == "" {
-		return "serviceProviderId is empty and no --service-provider-id is given"
+		return "serviceProviderId is empty and no default service provider is set"
 	}
 	if !strings.HasPrefix(id, ProviderPrefix) || len(id) == len(ProviderPrefix) {
 		return fmt.Sprintf("serviceProviderId %q is not an ACI starting %s", id, ProviderPrefix)
@@ -362,6 +362,28 @@ func checkID(field, v string) string {
 		return field + " contains a control character"
 	}
 	return ""
+}
+
+// Delimiter is a field delimiter: , ; or TAB, or 0 to sniff it from the
+// header line.
+type Delimiter rune
+
+// UnmarshalText reads a delimiter's name: , ; or TAB (also comma,
+// semicolon, tab), or auto.
+func (d *Delimiter) UnmarshalText(b []byte) error {
+	switch s := strings.ToLower(string(b)); s {
+	case "", "auto":
+		*d = 0
+	case ",", "comma":
+		*d = ','
+	case ";", "semicolon":
+		*d = ';'
+	case "\t", "tab", `\t`:
+		*d = '\t'
+	default:
+		return fmt.Errorf("delimiter %q: want , ; tab or auto", s)
+	}
+	return nil
 }
 
 // checkText refuses what is plainly not a UTF-8 text file.

@@ -12,12 +12,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/atomicfile"
 	"golang.org/x/time/rate"
 )
 
@@ -168,7 +171,10 @@ func (e *Emulator) Save() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(e.opts.StateFile, data)
+	if err := atomicfile.Write(e.opts.StateFile, data); err != nil {
+		return fmt.Errorf("%w: %v", errStateFile, err)
+	}
+	return nil
 }
 
 // saver batches state writes: saving the whole state after every one of ten
@@ -271,14 +277,6 @@ func (e *Emulator) RevokeTokens() {
 	e.mu.Unlock()
 }
 
-// IssueToken mints an access token as the token endpoint would, for tests
-// and for an in-process run that needs no LWA round trip.
-func (e *Emulator) IssueToken() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.issueLocked()
-}
-
 func (e *Emulator) issueLocked() string {
 	t := "Atza|emu." + randHex(24)
 	e.tokens[t] = e.opts.Now().Add(e.opts.TokenTTL)
@@ -324,3 +322,47 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 var errStateFile = errors.New("state file")
+
+// Server is an Emulator served on a listener.
+type Server struct {
+	*Emulator
+	URL string // http://ADDR
+	srv *http.Server
+	err chan error
+}
+
+// Listen builds an Emulator and serves it on addr ("127.0.0.1:0" picks a
+// port).
+func Listen(o Options, addr string) (*Server, error) {
+	e, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Emulator: e, URL: "http://" + ln.Addr().String(),
+		srv: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}, err: make(chan error, 1)}
+	go func() { s.err <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Wait serves until ctx ends or serving fails.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case err := <-s.err:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close stops serving, letting answers in flight finish (for up to five
+// seconds), and saves the state.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	return s.Emulator.Close()
+}

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 )
 
@@ -112,30 +111,6 @@ func (s *state) load(path string) error {
 			p.Associations[a.ExternalUserID] = &a
 		}
 		s.Providers[p.ID] = &p
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("%w: %v", errStateFile, err)
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".emulator-*.json")
-	if err != nil {
-		return fmt.Errorf("%w: %v", errStateFile, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%w: %v", errStateFile, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%w: %v", errStateFile, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%w: %v", errStateFile, err)
 	}
 	return nil
 }

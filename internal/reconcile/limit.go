@@ -35,6 +35,15 @@ func ParseLimit(s string) (Limit, error) {
 	return Limit{Count: n}, nil
 }
 
+// UnmarshalText reads a limit as ParseLimit does, so a flag can be one.
+func (l *Limit) UnmarshalText(b []byte) error {
+	v, err := ParseLimit(string(b))
+	if err == nil {
+		*l = v
+	}
+	return err
+}
+
 // Max is the most deletes allowed against a provider with existing associations.
 func (l Limit) Max(existing int) int {
 	switch {

@@ -25,6 +25,15 @@ func ParseShard(s string) (Shard, error) {
 	return Shard{Index: idx, Count: cnt}, nil
 }
 
+// UnmarshalText reads a shard as ParseShard does, so a flag can be one.
+func (s *Shard) UnmarshalText(b []byte) error {
+	v, err := ParseShard(string(b))
+	if err == nil {
+		*s = v
+	}
+	return err
+}
+
 // Has reports whether the association belongs to this shard; the zero
 // Shard has them all.
 func (s Shard) Has(provider, externalUserID string) bool {

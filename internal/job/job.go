@@ -1,0 +1,191 @@
+// Package job is one run of a bulksync command: it reads the input, hands
+// the rows to the engine, and wires the report, progress, summary, saved
+// plans and metrics around it. The command line builds a Config; the
+// benchmarks drive the same Run.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/csvmodel"
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/worker"
+	"github.com/rs/zerolog"
+)
+
+// Config is one sync or plan.
+type Config struct {
+	Command string // sync or plan: names the run in logs and the summary
+	DryRun  bool   // plan: read and diff, write nothing
+	Input   Input
+	PlanIn  string // apply exactly this saved plan (instead of Input)
+	PlanOut string // save a dry run's writes here
+	// DetailedChanges makes a dry run with writes to make end Changes.
+	DetailedChanges bool
+
+	Prune      bool
+	MaxDeletes reconcile.Limit
+	AllowEmpty bool
+	Strict     bool
+	Shard      reconcile.Shard
+
+	Report           string // path of the per-row report; "-" is Stdout; "" none
+	Summary          string // path of the JSON summary; "" none
+	Progress         string // auto, on or off
+	ProgressInterval time.Duration
+	Pushgateway      string // URL; "" none
+}
+
+// Input is where the rows come from and how to read them.
+type Input struct {
+	Files           []string
+	Delimiter       csvmodel.Delimiter // 0: sniffed
+	DefaultProvider string             // for rows without a serviceProviderId
+}
+
+// Deps are what a run works with.
+type Deps struct {
+	API      reconcile.AssociationAPI
+	Pool     *worker.Pool
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Terminal bool // Stderr is a terminal: progress as a bar
+	Log      zerolog.Logger
+	// ExitCode is the number a verdict exits with, for the summary and the
+	// metrics; the caller owns the numbers.
+	ExitCode func(Verdict) int
+	// OnReport, when set, receives the report's flush once it is open, so
+	// that a forced quit can save the rows finished so far.
+	OnReport func(flush func())
+	Now      func() time.Time
+}
+
+// Verdict is how a run ended.
+type Verdict int
+
+// Verdicts, from best to worst.
+const (
+	Clean       Verdict = iota // every valid row in its desired state, no invalid row
+	Changes                    // a dry run with writes to make (Config.DetailedChanges)
+	RowsFailed                 // some rows invalid or failed
+	Usage                      // bad input or configuration: nothing written
+	Aborted                    // a guard tripped, a plan was stale, or credentials were refused
+	Interrupted                // the context ended: no new call, the rest skipped
+)
+
+// Result is what a run did and how it ended.
+type Result struct {
+	Verdict Verdict
+	Summary report.Summary
+}
+
+// UsageError is bad input or configuration found by the job: nothing was
+// sent.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(format string, args ...any) error {
+	return &UsageError{fmt.Errorf(format, args...)}
+}
+
+// VerdictOf is the verdict an error ends a run with (nil: Clean).
+func VerdictOf(err error) Verdict {
+	var ue *UsageError
+	var fe *csvmodel.FileError
+	switch {
+	case err == nil:
+		return Clean
+	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
+		return Usage
+	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
+		errors.Is(err, reconcile.ErrAuth), client.Classify(err).Auth:
+		return Aborted
+	case errors.Is(err, context.Canceled):
+		return Interrupted
+	}
+	return RowsFailed
+}
+
+// Run does one sync or plan of room associations. The error, when not nil,
+// says why the run ended early; the Result's verdict says how it ended in
+// any case.
+func Run(ctx context.Context, cfg Config, d Deps) (Result, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return run(ctx, cfg, d, rooms(d.API, cfg.Input, d.Log))
+}
+
+// Validate reads and checks the files as a run would, with no network,
+// printing every problem to Stdout as FILE:LINE: reason.
+func Validate(in Input, d Deps) (Result, error) {
+	r, err := readInput(in, func(row csvmodel.Checked) {
+		switch row.Status {
+		case csvmodel.Invalid:
+			fmt.Fprintf(d.Stdout, "%s: %s\n", row.Where(), row.Reason)
+		case csvmodel.Duplicate:
+			fmt.Fprintf(d.Stdout, "%s: duplicate, %s (not sent twice)\n", row.Where(), row.Reason)
+		}
+	})
+	if err != nil {
+		return Result{Verdict: VerdictOf(err)}, err
+	}
+	valid, dups, invalid := r.Counts()
+	d.Log.Info().Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Strs("files", in.Files).Msg("validated")
+	fmt.Fprintf(d.Stderr, "%d rows: %d valid, %d duplicate, %d invalid\n", valid+dups+invalid, valid, dups, invalid)
+	if invalid > 0 {
+		return Result{Verdict: RowsFailed}, nil
+	}
+	return Result{Verdict: Clean}, nil
+}
+
+// readInput reads and checks every file; a rejected file is an error.
+func readInput(in Input, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
+	if in.DefaultProvider != "" {
+		if msg := csvmodel.CheckProvider(in.DefaultProvider); msg != "" {
+			return nil, usage("default service provider: %s", msg)
+		}
+	}
+	r := csvmodel.NewReader(csvmodel.Options{Delimiter: in.Delimiter, DefaultProvider: in.DefaultProvider, OnRow: onRow})
+	for _, path := range in.Files {
+		if err := r.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func openReport(path string, stdout io.Writer, header []string) (*report.Writer, error) {
+	switch path {
+	case "":
+		return report.NewWriter(io.Discard, nil, header)
+	case "-":
+		return report.NewWriter(stdout, nil, header)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usage("report: %v", err)
+	}
+	return report.NewWriter(f, f, header)
+}
+
+func writeSummary(path string, s report.Summary) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := s.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,72 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/csvmodel"
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
+)
+
+func TestVerdictOf(t *testing.T) {
+	tests := []struct {
+		err  error
+		want Verdict
+	}{
+		{nil, Clean},
+		{usage("no FILE given"), Usage},
+		{&csvmodel.FileError{File: "rooms.csv", Msg: "file is empty"}, Usage},
+		{fmt.Errorf("%w: 1 invalid row", reconcile.ErrStrict), Usage},
+		{reconcile.ErrEmpty, Aborted},
+		{&reconcile.GuardError{Group: "p"}, Aborted},
+		{fmt.Errorf("%w: changed", reconcile.ErrStale), Aborted},
+		{fmt.Errorf("%w: 403", reconcile.ErrAuth), Aborted},
+		{&client.APIError{Status: 401}, Aborted},
+		{fmt.Errorf("stopped: %w", context.Canceled), Interrupted},
+		{errors.New("report: disk full"), RowsFailed},
+	}
+	for _, tt := range tests {
+		if got := VerdictOf(tt.err); got != tt.want {
+			t.Errorf("VerdictOf(%v): got %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestRoomRecord(t *testing.T) {
+	sp := rooms(nil, Input{}, testLog())
+	if strings.Join(sp.header, ",") != "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms" {
+		t.Errorf("header: %v", sp.header)
+	}
+	row := roomRow(csvmodel.Checked{Row: csvmodel.Row{File: "rooms.csv", Line: 3, ServiceProviderID: "p", ExternalUserID: "7201",
+		AmazonID: "amzn1.new", AmazonIDType: "communication-profile", Action: csvmodel.ActionUpsert}})
+	prev := reconcile.Profile{AmazonID: "amzn1.old"}
+	got := sp.record(reconcile.Fate[reconcile.Profile]{Row: row, Prev: &prev, Action: report.ActUpdate, Outcome: report.Updated, Status: 200, Attempts: 1})
+	if strings.Join(got, "|") != "rooms.csv|3|p|7201|amzn1.new|communication-profile|amzn1.old|update|updated|200|||1|0" {
+		t.Errorf("record: %v", got)
+	}
+	pruned := sp.record(reconcile.Fate[reconcile.Profile]{Row: reconcile.Row[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "9"}, Delete: true},
+		Prev: &prev, Action: report.ActDelete, Outcome: report.Skipped, ErrType: "SKIPPED", ErrMsg: "not attempted"})
+	if strings.Join(pruned, "|") != "||p|9|||amzn1.old|delete|skipped||SKIPPED|not attempted|0|0" {
+		t.Errorf("pruned record: %v", pruned)
+	}
+	for status, want := range map[csvmodel.Status]reconcile.Verdict{csvmodel.Valid: reconcile.Valid, csvmodel.Duplicate: reconcile.Duplicate, csvmodel.Invalid: reconcile.Invalid} {
+		if got := roomRow(csvmodel.Checked{Status: status}).Verdict; got != want {
+			t.Errorf("status %v: verdict %v, want %v", status, got, want)
+		}
+	}
+	del := roomRow(csvmodel.Checked{Row: csvmodel.Row{Action: csvmodel.ActionDelete}})
+	if !del.Delete {
+		t.Errorf("a delete row must ask for a delete")
+	}
+	if msg := sp.check(reconcile.Write[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "1"}, Action: report.ActCreate}); !strings.Contains(msg, "amazonId is required") {
+		t.Errorf("a saved write with no amazonId: %q", msg)
+	}
+}
+
+func testLog() zerolog.Logger { return zerolog.Nop() }

@@ -1,0 +1,82 @@
+package job
+
+import (
+	"iter"
+
+	"github.com/bulksync/bulksync/internal/csvmodel"
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
+)
+
+// roomsHeader is the report's columns for room associations (SPEC 5).
+var roomsHeader = []string{"file", "line", "service_provider_id", "external_user_id", "amazon_id", "amazon_id_type",
+	"previous_amazon_id", "action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms"}
+
+// rooms is the room association resource: CSV rows of externalUserId and
+// amazonId per service provider.
+func rooms(api reconcile.AssociationAPI, in Input, log zerolog.Logger) spec[reconcile.Profile] {
+	return spec[reconcile.Profile]{
+		res:          reconcile.Associations{API: api},
+		header:       roomsHeader,
+		defaultGroup: in.DefaultProvider,
+		describe:     func(p reconcile.Profile) string { return p.AmazonID },
+		rows: func(shard reconcile.Shard) (iter.Seq[reconcile.Row[reconcile.Profile]], int, error) {
+			r, err := readInput(in, nil)
+			if err != nil {
+				return nil, 0, err
+			}
+			checked := r.Rows()
+			total := 0
+			for _, c := range checked {
+				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
+					total++ // for progress only: the engine decides what is the shard's
+				}
+			}
+			valid, dups, invalid := r.Counts()
+			log.Info().Strs("files", in.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).
+				Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
+			return func(yield func(reconcile.Row[reconcile.Profile]) bool) {
+				for _, c := range checked {
+					if !yield(roomRow(c)) {
+						return
+					}
+				}
+			}, total, nil
+		},
+		check: func(w reconcile.Write[reconcile.Profile]) string {
+			row := csvmodel.Row{ServiceProviderID: w.Key.Group, ExternalUserID: w.Key.ID, AmazonID: w.Want.AmazonID,
+				AmazonIDType: w.Want.AmazonIDType, Action: csvmodel.ActionUpsert}
+			if w.Action == report.ActDelete {
+				row.Action = csvmodel.ActionDelete
+			}
+			return csvmodel.Check(row)
+		},
+		record: func(f reconcile.Fate[reconcile.Profile]) []string {
+			file, line := where(f.Row.Src)
+			prev := ""
+			if f.Prev != nil {
+				prev = f.Prev.AmazonID
+			}
+			return append([]string{file, line, f.Row.Key.Group, f.Row.Key.ID, f.Row.Want.AmazonID, f.Row.Want.AmazonIDType, prev},
+				outcomeCells(f)...)
+		},
+	}
+}
+
+func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {
+	r := reconcile.Row[reconcile.Profile]{
+		Src:    reconcile.Source{File: c.File, Line: c.Line},
+		Key:    reconcile.Key{Group: c.ServiceProviderID, ID: c.ExternalUserID},
+		Want:   reconcile.Profile{AmazonID: c.AmazonID, AmazonIDType: c.AmazonIDType},
+		Delete: c.Action == csvmodel.ActionDelete,
+		Reason: c.Reason,
+	}
+	switch c.Status {
+	case csvmodel.Duplicate:
+		r.Verdict = reconcile.Duplicate
+	case csvmodel.Invalid:
+		r.Verdict = reconcile.Invalid
+	}
+	return r
+}

@@ -1,0 +1,170 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strconv"
+
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+// spec is what a run needs to know of one resource beyond the engine's
+// Resource: its input, its report columns, and how people see a value.
+type spec[V any] struct {
+	res reconcile.Resource[V]
+	// rows reads the input: every row, and how many of them are the shard's.
+	rows func(shard reconcile.Shard) (iter.Seq[reconcile.Row[V]], int, error)
+	// check says why a saved plan's write could not have come from a valid row.
+	check        func(reconcile.Write[V]) string
+	header       []string
+	record       func(reconcile.Fate[V]) []string
+	describe     func(V) string
+	defaultGroup string
+}
+
+// run is a sync or plan of one resource.
+func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, error) {
+	start := d.Now()
+	rows, total, saved, err := input(cfg, d, sp)
+	if err != nil {
+		return Result{Verdict: VerdictOf(err)}, err
+	}
+	rep, err := openReport(cfg.Report, d.Stdout, sp.header)
+	if err != nil {
+		return Result{Verdict: VerdictOf(err)}, err
+	}
+	if d.OnReport != nil {
+		d.OnReport(rep.Flush)
+	}
+	stopLog := context.AfterFunc(ctx, func() {
+		d.Log.Warn().Str("why", context.Cause(ctx).Error()).
+			Msg("stopping: no new call starts; calls in flight finish (signal again to quit at once)")
+	})
+	defer stopLog()
+	var prog *report.Progress
+	if cfg.Progress != "off" {
+		prog = report.NewProgress(total, cfg.Progress == "on" || d.Terminal, d.Stderr, d.Log, cfg.ProgressInterval, func() int {
+			n := 0
+			for _, c := range d.Pool.Stats().Calls {
+				n += c
+			}
+			return n
+		})
+	}
+	view := newPlanView(sp.describe)
+	eng := &reconcile.Engine[V]{Res: sp.res, Pool: d.Pool, Log: d.Log,
+		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: cfg.MaxDeletes, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
+			Prune: cfg.Prune, Shard: cfg.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: cfg.PlanOut != ""},
+		Emit: func(f reconcile.Fate[V]) {
+			rep.Write(sp.record(f))
+			if prog != nil {
+				prog.Add(f.Outcome)
+			}
+			if f.Outcome == report.Planned {
+				view.add(f)
+			}
+		},
+	}
+	var res reconcile.Result[V]
+	var runErr error
+	if saved != nil {
+		d.Log.Info().Str("plan", cfg.PlanIn).Int("writes", len(saved)).Msg("applying saved plan")
+		res, runErr = eng.Apply(ctx, saved)
+	} else {
+		res, runErr = eng.Run(ctx, rows)
+	}
+	if cfg.PlanOut != "" && runErr == nil {
+		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, res.Plan, d.Now()); err != nil {
+			runErr = &UsageError{err}
+		}
+	}
+	if prog != nil {
+		prog.Close()
+	}
+	if err := rep.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("report %s: %w", cfg.Report, err)
+	}
+
+	stats := d.Pool.Stats()
+	sum := report.NewSummary(cfg.Command, res.Counts, stats.Calls, stats.Retries, stats.Throttled, d.Now().Sub(start))
+	if cfg.Report != "-" {
+		sum.Report = cfg.Report
+	}
+	if cfg.DryRun {
+		view.write(d.Stderr)
+	}
+	verdict := VerdictOf(runErr)
+	if runErr == nil {
+		switch {
+		case res.Counts[report.Invalid]+res.Counts[report.Failed] > 0:
+			verdict = RowsFailed
+		case cfg.DetailedChanges && res.Counts[report.Planned] > 0:
+			verdict = Changes
+		}
+	}
+	sum.ExitCode = d.ExitCode(verdict)
+	if runErr != nil {
+		sum.Message = runErr.Error()
+	}
+	sum.WriteText(d.Stderr)
+	if cfg.Pushgateway != "" {
+		m := report.RunMetrics{Summary: sum, Statuses: stats.Statuses, Success: verdict == Clean}
+		if cfg.Shard.Count > 1 {
+			m.Shard = cfg.Shard.String()
+		}
+		if err := report.Push(cfg.Pushgateway, m, d.Now()); err != nil {
+			d.Log.Error().Err(err).Msg("metrics not pushed")
+		}
+	}
+	if cfg.Summary != "" {
+		if err := writeSummary(cfg.Summary, sum); err != nil {
+			d.Log.Error().Err(err).Msg("summary not written")
+		}
+	}
+	return Result{Verdict: verdict, Summary: sum}, runErr
+}
+
+// input is the rows of the files, or the writes of a saved plan.
+func input[V any](cfg Config, d Deps, sp spec[V]) (iter.Seq[reconcile.Row[V]], int, []reconcile.Write[V], error) {
+	switch {
+	case cfg.PlanIn != "" && len(cfg.Input.Files) > 0:
+		return nil, 0, nil, usage("a saved plan is applied alone: give no FILE with it")
+	case cfg.PlanIn != "":
+		saved, err := reconcile.LoadPlan(cfg.PlanIn, sp.res)
+		if err != nil {
+			return nil, 0, nil, &UsageError{err}
+		}
+		for i, w := range saved {
+			if msg := sp.check(w); msg != "" {
+				return nil, 0, nil, usage("plan %s: write %d: %s", cfg.PlanIn, i+1, msg)
+			}
+		}
+		return nil, len(saved), saved, nil
+	case len(cfg.Input.Files) == 0:
+		return nil, 0, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", cfg.Command)
+	}
+	rows, total, err := sp.rows(cfg.Shard)
+	return rows, total, nil, err
+}
+
+// cells of a report record shared by every resource.
+func where(src reconcile.Source) (file, line string) {
+	if src.Line == 0 {
+		return src.File, ""
+	}
+	return src.File, strconv.Itoa(src.Line)
+}
+
+func status(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func outcomeCells[V any](f reconcile.Fate[V]) []string {
+	return []string{f.Action.String(), f.Outcome.String(), status(f.Status), f.ErrType, f.ErrMsg,
+		strconv.Itoa(f.Attempts), strconv.FormatInt(f.Duration.Milliseconds(), 10)}
+}

@@ -1,0 +1,134 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/worker"
+)
+
+// applier makes one write and follows the API's answers to the truth.
+type applier[V any] struct {
+	res  Resource[V]
+	pool *worker.Pool
+	// lookup re-reads one key through the pool: what the API has now (nil
+	// when absent).
+	lookup func(ctx context.Context, k Key) (*V, error)
+}
+
+// applied is how one write ended.
+type applied struct {
+	outcome  report.Outcome // Created, Updated, Deleted, Unchanged, Failed or Skipped
+	status   int            // of the answer that decided it
+	err      error          // why it failed, or what a re-read settled
+	attempts int
+	duration time.Duration
+}
+
+// errGaveUp is a write whose answers kept contradicting each other.
+var errGaveUp = errors.New("the API kept changing under us: gave up after create, update and re-read")
+
+// apply makes the write that action calls for and settles what the answers
+// leave open: a create that finds the id taken re-reads it (ours from an
+// earlier attempt, someone else's, or another value to update), an update
+// that finds it gone creates it, a delete of what is already gone is done,
+// and a write that failed in a way that may still have applied (no answer,
+// a 5xx, an answer nobody can read) is judged by a re-read.
+func (a *applier[V]) apply(ctx context.Context, k Key, want V, action report.Action) applied {
+	var out applied
+	act := action
+	for range 4 {
+		status, res := a.call(ctx, act, k, want)
+		out.attempts += res.Attempts
+		out.duration += res.Duration
+		f := client.Classify(res.Err)
+		switch {
+		case res.Attempts == 0:
+			out.outcome = report.Skipped // interrupted before anything was sent
+			return out
+		case res.Err == nil:
+			out.outcome, out.status = done(act), status
+			return out
+		case act == report.ActDelete && f.Status == 404:
+			out.outcome, out.status = report.Deleted, 404 // already gone
+			return out
+		case act == report.ActUpdate && f.Status == 404:
+			act = report.ActCreate
+			continue
+		case act == report.ActCreate && f.Status == 409:
+			now, err := a.lookup(ctx, k)
+			if err != nil {
+				out.outcome, out.status, out.err = report.Failed, client.StatusOf(err), err
+				return out
+			}
+			switch {
+			case now == nil:
+				continue // gone again between our calls: create once more
+			case !a.res.Equal(want, *now):
+				act = report.ActUpdate
+				continue
+			}
+			out.outcome, out.status = report.Unchanged, 409
+			if out.attempts > 1 || action != report.ActCreate {
+				out.outcome = report.Created // an earlier attempt of ours made it
+			}
+			return out
+		}
+		out.outcome, out.status, out.err = report.Failed, f.Status, res.Err
+		if f.MayHaveApplied && !res.Interrupted && a.settled(ctx, k, want, act) {
+			out.outcome = done(act)
+		}
+		return out
+	}
+	out.outcome, out.err = report.Failed, errGaveUp
+	return out
+}
+
+// call makes one write through the pool.
+func (a *applier[V]) call(ctx context.Context, act report.Action, k Key, want V) (int, worker.Result) {
+	var status int
+	res := a.pool.Do(ctx, act.String(), func(ctx context.Context) error {
+		var err error
+		switch act {
+		case report.ActCreate:
+			status, err = a.res.Create(ctx, k, want)
+		case report.ActUpdate:
+			status, err = a.res.Update(ctx, k, want)
+		case report.ActDelete:
+			status, err = a.res.Delete(ctx, k)
+		default:
+			panic("reconcile: no write for action " + act.String())
+		}
+		return err
+	})
+	return status, res
+}
+
+// settled re-reads k after a write that may have applied, and reports
+// whether the API now holds what the write wanted.
+func (a *applier[V]) settled(ctx context.Context, k Key, want V, act report.Action) bool {
+	now, err := a.lookup(ctx, k)
+	if err != nil {
+		return false
+	}
+	if act == report.ActDelete {
+		return now == nil
+	}
+	return now != nil && a.res.Equal(want, *now)
+}
+
+// done is the outcome of a write that succeeded.
+func done(act report.Action) report.Outcome {
+	switch act {
+	case report.ActCreate:
+		return report.Created
+	case report.ActUpdate:
+		return report.Updated
+	case report.ActDelete:
+		return report.Deleted
+	}
+	panic("reconcile: no outcome for action " + act.String())
+}

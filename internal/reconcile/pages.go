@@ -1,0 +1,80 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrRepeatedToken is a server handing back a page token it already gave:
+// following it would never end.
+var ErrRepeatedToken = errors.New("server repeated a page token")
+
+// maxStalePages bounds a run of pages that bring nothing new, each with a
+// next token: legal now and then, but a long run is a server that will
+// never finish.
+const maxStalePages = 10
+
+// answer is what a read learned.
+type answer[V any] struct {
+	found    map[Key]V
+	total    int  // the first page's Total
+	complete bool // every page was read
+}
+
+// follow reads r page by page through fetch (one call each, paced and
+// retried by the caller) until the last page, or the first with sizeOnly.
+// It never loops forever: a filtered read can't need more pages than it
+// named ids (and one more), a repeated token is refused, and so is a long
+// run of pages that bring nothing new.
+func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx context.Context, token string) (Page[V], error)) (answer[V], error) {
+	a := answer[V]{found: map[Key]V{}, total: -1}
+	var asked map[string]bool
+	if !r.Listing() {
+		asked = make(map[string]bool, len(r.IDs))
+		for _, id := range r.IDs {
+			asked[id] = true
+		}
+	}
+	seen := map[string]bool{}
+	token, stale := "", 0
+	for page := 1; ; page++ {
+		if asked != nil && page > len(asked)+1 {
+			return a, fmt.Errorf("read of %d ids still had more pages after %d", len(asked), page-1)
+		}
+		p, err := fetch(ctx, token)
+		if err != nil {
+			return a, err
+		}
+		if page == 1 {
+			a.total = p.Total
+		}
+		added := 0
+		for _, f := range p.Found {
+			if _, dup := a.found[f.Key]; dup || asked != nil && !asked[f.Key.ID] {
+				continue
+			}
+			a.found[f.Key] = f.Value
+			added++
+		}
+		if p.Next == "" {
+			a.complete = true
+			return a, nil
+		}
+		if sizeOnly {
+			return a, nil
+		}
+		if seen[p.Next] {
+			return a, fmt.Errorf("page %d: %w %q", page+1, ErrRepeatedToken, p.Next)
+		}
+		seen[p.Next] = true
+		if added == 0 {
+			if stale++; stale >= maxStalePages {
+				return a, fmt.Errorf("read stopped: %d pages in a row brought nothing new, each with a next token", stale)
+			}
+		} else {
+			stale = 0
+		}
+		token = p.Next
+	}
+}

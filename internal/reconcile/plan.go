@@ -1,0 +1,144 @@
+package reconcile
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/atomicfile"
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+// Write is one write of a saved plan and the state it was computed from.
+type Write[V any] struct {
+	Key    Key
+	Action report.Action // create, update or delete
+	Want   V             // zero for a delete
+	Before *V            // what the API had when planned; nil when absent
+	Src    Source
+}
+
+// planVersion 2 is generic over the resource; plans of version 1 (rooms
+// only) are refused with a request to plan again.
+const planVersion = 2
+
+type planFile struct {
+	Version   int               `json:"version"`
+	Resource  string            `json:"resource"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Writes    []json.RawMessage `json:"writes"`
+}
+
+// SavePlan writes a plan atomically, sorted by key. Each write is one JSON
+// object: the wanted value's fields, the key under the resource's names,
+// the action, the state it was planned from, and where its row came from.
+func SavePlan[V any](path string, res Resource[V], writes []Write[V], now time.Time) error {
+	writes = slices.Clone(writes)
+	slices.SortFunc(writes, func(a, b Write[V]) int {
+		return cmp.Or(cmp.Compare(a.Key.Group, b.Key.Group), cmp.Compare(a.Key.ID, b.Key.ID))
+	})
+	n := res.Names()
+	f := planFile{Version: planVersion, Resource: res.Kind(), CreatedAt: now.UTC(), Writes: []json.RawMessage{}}
+	for _, w := range writes {
+		obj := map[string]any{}
+		if w.Action != report.ActDelete {
+			want, err := json.Marshal(w.Want)
+			if err != nil {
+				return fmt.Errorf("save plan: %w", err)
+			}
+			if err := json.Unmarshal(want, &obj); err != nil {
+				return fmt.Errorf("save plan: value of %s is not a JSON object: %w", w.Key.ID, err)
+			}
+		}
+		obj[n.Group], obj[n.ID], obj["action"], obj["before"] = w.Key.Group, w.Key.ID, w.Action.String(), w.Before
+		if w.Src.File != "" {
+			obj["file"], obj["line"] = w.Src.File, w.Src.Line
+		}
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return fmt.Errorf("save plan: %w", err)
+		}
+		f.Writes = append(f.Writes, raw)
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := atomicfile.Write(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
+
+// LoadPlan reads a saved plan of res and checks its form: a known action
+// per write, a key, and no key twice. The caller checks the values as it
+// checks input rows.
+func LoadPlan[V any](path string, res Resource[V]) ([]Write[V], error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", path, err)
+	}
+	var f planFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("plan %s: not a bulksync plan: %v", path, err)
+	}
+	switch {
+	case f.Version != planVersion:
+		return nil, fmt.Errorf("plan %s: version %d, this bulksync reads version %d: make the plan again", path, f.Version, planVersion)
+	case f.Resource != res.Kind():
+		return nil, fmt.Errorf("plan %s: a plan of %q, not of %q", path, f.Resource, res.Kind())
+	}
+	n := res.Names()
+	seen := map[Key]bool{}
+	out := make([]Write[V], 0, len(f.Writes))
+	for i, raw := range f.Writes {
+		where := fmt.Sprintf("plan %s: write %d", path, i+1)
+		var head map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
+		}
+		var w Write[V]
+		var action string
+		for name, dst := range map[string]any{n.Group: &w.Key.Group, n.ID: &w.Key.ID, "action": &action, "file": &w.Src.File, "line": &w.Src.Line} {
+			if v, ok := head[name]; ok {
+				if err := json.Unmarshal(v, dst); err != nil {
+					return nil, fmt.Errorf("%s: %s: %v", where, name, err)
+				}
+			}
+		}
+		switch action {
+		case "create":
+			w.Action = report.ActCreate
+		case "update":
+			w.Action = report.ActUpdate
+		case "delete":
+			w.Action = report.ActDelete
+		default:
+			return nil, fmt.Errorf("%s: action %q is not create, update or delete", where, action)
+		}
+		if w.Key.Group == "" || w.Key.ID == "" {
+			return nil, fmt.Errorf("%s: %s and %s are required", where, n.Group, n.ID)
+		}
+		if b, ok := head["before"]; ok && !bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+			w.Before = new(V)
+			if err := json.Unmarshal(b, w.Before); err != nil {
+				return nil, fmt.Errorf("%s: before: %v", where, err)
+			}
+		}
+		if w.Action != report.ActDelete {
+			if err := json.Unmarshal(raw, &w.Want); err != nil {
+				return nil, fmt.Errorf("%s: %v", where, err)
+			}
+		}
+		if seen[w.Key] {
+			return nil, fmt.Errorf("%s: %s appears twice", where, w.Key.ID)
+		}
+		seen[w.Key] = true
+		out = append(out, w)
+	}
+	return out, nil
+}

@@ -1,0 +1,67 @@
+package reconcile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+func TestPlanFileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plan.json")
+	old := Profile{AmazonID: "amzn1.old", AmazonIDType: "communication-profile"}
+	writes := []Write[Profile]{
+		{Key: Key{"p", "7202"}, Action: report.ActDelete, Before: &old},
+		{Key: Key{"p", "7201"}, Action: report.ActCreate, Want: Profile{"amzn1.new", "communication-profile"}, Src: Source{"rooms.csv", 2}},
+		{Key: Key{"p", "7203"}, Action: report.ActUpdate, Want: Profile{"amzn1.b", "communication-profile"}, Before: &old, Src: Source{"rooms.csv", 4}},
+	}
+	res := Associations{}
+	if err := SavePlan(path, res, writes, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	for _, want := range []string{`"version": 2`, `"resource": "association"`, `"serviceProviderId": "p"`, `"externalUserId": "7201"`,
+		`"before": null`, `"amazonId": "amzn1.old"`, `"file": "rooms.csv"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("plan file lacks %s:\n%s", want, data)
+		}
+	}
+	got, err := LoadPlan(path, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Key.ID != "7201" || got[0].Want.AmazonID != "amzn1.new" || got[0].Before != nil || got[0].Src.Line != 2 ||
+		got[1].Action != report.ActDelete || got[1].Before == nil || got[1].Before.AmazonID != "amzn1.old" || got[1].Want != (Profile{}) ||
+		got[2].Action != report.ActUpdate {
+		t.Errorf("round trip: %+v", got)
+	}
+}
+
+func TestLoadPlanRefuses(t *testing.T) {
+	dir := t.TempDir()
+	tests := map[string]string{
+		"not json":      `{`,
+		"old version":   `{"version":1,"resource":"association","writes":[]}`,
+		"other kind":    `{"version":2,"resource":"product","writes":[]}`,
+		"bad action":    `{"version":2,"resource":"association","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"upsert"}]}`,
+		"no key":        `{"version":2,"resource":"association","writes":[{"action":"delete"}]}`,
+		"twice":         `{"version":2,"resource":"association","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete"},{"serviceProviderId":"p","externalUserId":"1","action":"delete"}]}`,
+		"bad before":    `{"version":2,"resource":"association","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete","before":7}]}`,
+		"bad key value": `{"version":2,"resource":"association","writes":[{"serviceProviderId":5,"externalUserId":"1","action":"delete"}]}`,
+	}
+	for name, content := range tests {
+		path := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadPlan(path, Associations{}); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: got %v, want an error naming the file", name, err)
+		}
+	}
+	if _, err := LoadPlan(filepath.Join(dir, "missing.json"), Associations{}); err == nil {
+		t.Errorf("missing file: want an error")
+	}
+}

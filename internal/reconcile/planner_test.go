@@ -1,0 +1,193 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+func TestDiff(t *testing.T) {
+	eq := func(a, b string) bool { return a == b }
+	have := func(s string) *string { return &s }
+	tests := []struct {
+		name string
+		row  Row[string]
+		have *string
+		want report.Action
+	}{
+		{"absent, upsert", Row[string]{Want: "a"}, nil, report.ActCreate},
+		{"other value", Row[string]{Want: "a"}, have("b"), report.ActUpdate},
+		{"same value", Row[string]{Want: "a"}, have("a"), report.ActNone},
+		{"delete, present", Row[string]{Delete: true}, have("a"), report.ActDelete},
+		{"delete, absent", Row[string]{Delete: true}, nil, report.ActNone},
+	}
+	for _, tt := range tests {
+		if got := diff(eq, tt.row, tt.have); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func keys(spec string) []Key {
+	var out []Key
+	for _, kv := range strings.Fields(spec) {
+		g, id, _ := strings.Cut(kv, "/")
+		out = append(out, Key{g, id})
+	}
+	return out
+}
+
+func describeReads(plans []readPlan) string {
+	var out []string
+	for _, p := range plans {
+		side := "g"
+		if p.read.Side == ByID {
+			side = "i"
+		}
+		s := fmt.Sprintf("%s:%s", side, p.read.Scope)
+		if p.read.IDs != nil {
+			s += fmt.Sprint(p.read.IDs)
+		}
+		if p.sizeOnly {
+			s += "(size)"
+		}
+		s += fmt.Sprint(p.rows)
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestPlanReads(t *testing.T) {
+	sized := func(groups ...string) func(string) bool {
+		return func(g string) bool {
+			for _, x := range groups {
+				if x == g {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	tests := []struct {
+		name  string
+		keys  string
+		prune []string
+		shape shape
+		want  string
+	}{
+		{"batches per group in input order", "a/1 a/2 b/1 a/3 a/4", nil, shape{batch: 3, page: [2]int{10, 0}},
+			"g:a[1 2 3][0 1 3] g:a[4][4] g:b[1][2]"},
+		{"prune lists each group whole", "a/1 b/2 a/3", []string{"a", "b"}, shape{batch: 3, page: [2]int{10, 0}},
+			"g:a[0 2] g:b[1]"},
+		{"prune of a group no row names", "", []string{"a"}, shape{batch: 30, page: [2]int{10, 0}}, "g:a[]"},
+		{"a guard needs a size: first page of the listing", "a/1 b/1", nil, shape{batch: 30, page: [2]int{10, 0}, sized: sized("b")},
+			"g:a[1][0] g:b[1][1] g:b(size)[]"},
+		{"listed groups need no size read", "a/1", []string{"a"}, shape{batch: 30, page: [2]int{10, 0}, sized: sized("a")}, "g:a[0]"},
+		// 4 products over 6 skills: by skill 6 pages, by product 4.
+		{"cheaper by ID", "s1/p1 s2/p1 s3/p1 s4/p2 s5/p3 s6/p4", nil, shape{page: [2]int{100, 100}},
+			"i:p1[0 1 2] i:p2[3] i:p3[4] i:p4[5]"},
+		{"cheaper by group", "s1/p1 s1/p2 s1/p3 s2/p4", nil, shape{page: [2]int{100, 100}}, "g:s1[0 1 2] g:s2[3]"},
+		{"tie: by group", "s1/p1 s2/p2", nil, shape{page: [2]int{100, 100}}, "g:s1[0] g:s2[1]"},
+		{"pages count: 250 named in one group", strings.Repeat("", 0) + groupOf("s1", 250) + " s2/p1 s3/p1", nil,
+			shape{page: [2]int{100, 100}}, ""},
+		{"a guard needs sizes: never by ID", "s1/p1 s2/p1 s3/p1", nil, shape{page: [2]int{100, 100}, sized: sized("s2")},
+			"g:s1[0] g:s2[1] g:s3[2]"},
+		{"no ID side", "s1/p1 s2/p1 s3/p1", nil, shape{page: [2]int{100, 0}}, "g:s1[0] g:s2[1] g:s3[2]"},
+		{"only the ID side", "s1/p1 s2/p1", nil, shape{page: [2]int{0, 100}}, "i:p1[0 1]"},
+	}
+	for _, tt := range tests {
+		got := describeReads(planReads(keys(tt.keys), tt.prune, tt.shape))
+		if tt.want == "" {
+			// 250 products of s1 (3 pages) + s2, s3 = 5 by group; by ID 252.
+			if !strings.HasPrefix(got, "g:s1[") || strings.Contains(got, "i:") {
+				t.Errorf("%s: got %.80s…, want by group", tt.name, got)
+			}
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func groupOf(g string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, " %s/p%d", g, i)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func TestPruneKeys(t *testing.T) {
+	found := map[Key]string{{"a", "3"}: "x", {"a", "1"}: "x", {"a", "2"}: "x", {"b", "9"}: "x"}
+	named := map[Key]bool{{"a", "2"}: true}
+	if got := fmt.Sprint(pruneKeys("a", found, named, Shard{})); got != "[{a 1} {a 3}]" {
+		t.Errorf("got %s, want the unnamed ids of a, sorted", got)
+	}
+	var all []Key
+	for i := range 3 {
+		all = append(all, pruneKeys("a", found, named, Shard{Index: i, Count: 3})...)
+	}
+	if len(all) != 2 {
+		t.Errorf("the shards together prune %v, want each of the 2 exactly once", all)
+	}
+}
+
+func TestPruneGroups(t *testing.T) {
+	items := []*item[string]{{row: up("b", "1", "x", 1)}, {row: up("a", "1", "x", 2)}, {row: up("b", "2", "x", 3)}}
+	if got := fmt.Sprint(pruneGroups(items, nil, "d")); got != "[b a]" {
+		t.Errorf("valid rows: got %s", got)
+	}
+	named := map[Key]bool{{"z", "1"}: true, {"y", "1"}: true, {"", "1"}: true}
+	if got := fmt.Sprint(pruneGroups[string](nil, named, "d")); got != "[y z]" {
+		t.Errorf("only invalid rows: got %s, want the groups they name", got)
+	}
+	if got := fmt.Sprint(pruneGroups[string](nil, nil, "d")); got != "[d]" {
+		t.Errorf("empty input: got %s, want the default group", got)
+	}
+	if got := fmt.Sprint(pruneGroups[string](nil, nil, "")); got != "[]" {
+		t.Errorf("empty input, no default: got %s", got)
+	}
+}
+
+func TestGate(t *testing.T) {
+	pct := func(p float64) Limit { return Limit{Percent: p} }
+	tests := []struct {
+		name  string
+		g     guard
+		limit Limit
+		open  bool
+		trip  string
+	}{
+		{"no deletes, answers out", guard{size: -1, pending: 2}, Limit{Count: 0}, true, ""},
+		{"count limit holds whatever comes", guard{deleteRows: 3, size: -1, pending: 2}, Limit{Count: 3}, true, ""},
+		{"count limit could trip: wait", guard{deleteRows: 4, size: -1, pending: 1}, Limit{Count: 3}, false, ""},
+		{"count limit tripped", guard{deleteRows: 4, deletes: 4, size: -1}, Limit{Count: 3}, false, "deletes 4 of g (at most 3"},
+		{"count limit not reached", guard{deleteRows: 4, deletes: 3, size: -1}, Limit{Count: 3}, true, ""},
+		{"percent needs the size", guard{deleteRows: 1, size: -1, pending: 1}, pct(10), false, ""},
+		{"percent, size known, holds", guard{deleteRows: 1, size: 400, pending: 3}, pct(10), true, ""},
+		{"percent tripped", guard{deleteRows: 5, deletes: 5, size: 40}, pct(10), false, "deletes 5 of the 40 associations of g (at most 4"},
+		{"prune waits for its listing", guard{deleteRows: math.MaxInt, waitAll: true, size: -1, pending: 1}, pct(10), false, ""},
+		{"saved plan waits for every read", guard{waitAll: true, size: -1, pending: 1}, Limit{Count: 10}, false, ""},
+		{"saved plan, all in", guard{waitAll: true, size: -1}, Limit{Count: 10}, true, ""},
+		{"no limit", guard{deleteRows: math.MaxInt, deletes: 1e6, size: -1}, Limit{None: true}, true, ""},
+	}
+	for _, tt := range tests {
+		g := tt.g
+		open, err := gate(map[string]*guard{"g": &g}, tt.limit)
+		if tt.trip != "" {
+			var ge *GuardError
+			if !errors.As(err, &ge) || !errors.Is(err, ErrGuard) || !strings.Contains(err.Error(), tt.trip) {
+				t.Errorf("%s: got %v, want a GuardError saying %q", tt.name, err, tt.trip)
+			}
+			continue
+		}
+		if err != nil || open != tt.open {
+			t.Errorf("%s: got open %v, %v; want open %v", tt.name, open, err, tt.open)
+		}
+	}
+}

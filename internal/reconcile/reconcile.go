@@ -1,0 +1,95 @@
+// Package reconcile makes an API's associations match the input, for any
+// resource that can say how to read what exists and how to write one
+// association (Resource). It is three parts with one job each:
+//
+//   - the planner (planner.go) is pure: which reads learn what exists with
+//     the fewest calls, what each row calls for (diff), what --prune deletes,
+//     and whether the guards let writes start;
+//   - the applier (applier.go) makes one write and follows the API's
+//     ambiguous answers to the truth;
+//   - the scheduler (scheduler.go) runs reads and writes through the worker
+//     pool and is the only place where a decision becomes a row's Fate.
+package reconcile
+
+import (
+	"errors"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+// Errors that end a run early; the caller maps them to exit codes.
+var (
+	ErrStrict = errors.New("strict mode")
+	ErrEmpty  = errors.New("input has no valid row")
+	ErrGuard  = errors.New("guard tripped")
+	ErrAuth   = errors.New("authentication refused")
+	ErrStale  = errors.New("plan is stale")
+)
+
+// Key names one association. Group is what guards and pruning count by (a
+// service provider; a skill), ID what is associated within it (a room's
+// externalUserId; a product).
+type Key struct{ Group, ID string }
+
+// Source is where a row came from: a file and line, or nothing for an
+// association found only in the API (pruned).
+type Source struct {
+	File string
+	Line int
+}
+
+// Verdict is what reading the input made of a row.
+type Verdict uint8
+
+// A row is valid, a repeat of an earlier identical row, or invalid.
+const (
+	Valid Verdict = iota
+	Duplicate
+	Invalid
+)
+
+// Row is one input row as the engine sees it.
+type Row[V any] struct {
+	Src     Source
+	Key     Key
+	Want    V    // what the row asks the association to be (also kept for invalid rows, for the report)
+	Delete  bool // the row asks for the association to be gone
+	Verdict Verdict
+	Reason  string // why the row is not Valid
+}
+
+// Fate is what became of one row, or of one association pruned: the one
+// thing the engine reports.
+type Fate[V any] struct {
+	Row      Row[V]
+	Prev     *V // what the API had; nil when absent or never read
+	Action   report.Action
+	Outcome  report.Outcome
+	Status   int    // HTTP status of the answer that decided it; 0 when none
+	ErrType  string // the API's error type, or the local reason's (INVALID_ROW, SKIPPED, …)
+	ErrMsg   string
+	Attempts int // calls made for the row's write, retries included
+	Duration time.Duration
+}
+
+// Options shape a run.
+type Options struct {
+	DryRun     bool  // plan: read and diff, no writes
+	MaxDeletes Limit // guard on deletes per group
+	AllowEmpty bool  // allow input with no valid row
+	Strict     bool  // any invalid row aborts before the first call
+	Prune      bool  // also delete the associations of a group that no row names
+	Shard      Shard // only rows, and pruned associations, of this shard
+	// DefaultGroup is pruned when no row names any group (an empty export
+	// with --prune --allow-empty empties the group it was run for).
+	DefaultGroup string
+	// KeepPlan collects, in a dry run, the writes the plan would make.
+	KeepPlan bool
+}
+
+// Result is what a run did.
+type Result[V any] struct {
+	Counts report.Counts // rows by outcome
+	Plan   []Write[V]    // a dry run's writes, with Options.KeepPlan
+}

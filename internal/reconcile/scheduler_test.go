@@ -1,0 +1,347 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
+)
+
+func TestRunMix(t *testing.T) {
+	f := newFake(map[Key]string{{"a", "same"}: "p1", {"a", "stale"}: "old", {"a", "gone"}: "x", {"b", "1"}: "q"})
+	rows := []Row[string]{
+		up("a", "same", "p1", 2), up("a", "stale", "p2", 3), up("a", "fresh", "p3", 4), del("a", "gone", 5), del("a", "never", 6),
+		up("b", "1", "q", 7),
+		{Src: Source{"in.csv", 9}, Key: Key{"a", ""}, Verdict: Invalid, Reason: "externalUserId is empty"},
+	}
+	fates, res, err := run(t, f, Options{MaxDeletes: Limit{Count: 1}}, rows...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := outcomes(fates), "a/=invalid a/fresh=created a/gone=deleted a/never=unchanged a/same=unchanged a/stale=updated b/1=unchanged"; got != want {
+		t.Errorf("outcomes:\n got %s\nwant %s", got, want)
+	}
+	if res.Counts[report.Created] != 1 || res.Counts[report.Updated] != 1 || res.Counts[report.Deleted] != 1 ||
+		res.Counts[report.Unchanged] != 3 || res.Counts[report.Invalid] != 1 {
+		t.Errorf("counts: %v", res.Counts.Map())
+	}
+	if x := fates["a/"]; x.ErrType != "INVALID_ROW" || x.ErrMsg != "externalUserId is empty" || x.Row.Src.Line != 9 {
+		t.Errorf("invalid row: %+v", x)
+	}
+	if fmt.Sprint(f.have) != "map[{a fresh}:p3 {a same}:p1 {a stale}:p2 {b 1}:q]" {
+		t.Errorf("final state: %v", f.have)
+	}
+	st := fates["a/stale"]
+	if st.Action != report.ActUpdate || st.Prev == nil || *st.Prev != "old" || st.Status != 200 || st.Attempts != 1 || st.Row.Src.Line != 3 {
+		t.Errorf("update's fate: %+v", st)
+	}
+	if n := fates["a/never"]; n.Action != report.ActNone || n.Prev != nil {
+		t.Errorf("delete of an absent id: %+v", n)
+	}
+	// Queries: a has 5 ids in batches of 3 (2 reads), b one.
+	if f.reads() != 3 || f.writes() != 3 {
+		t.Errorf("calls: %d reads, %d writes; want 3 and 3:\n%s", f.reads(), f.writes(), strings.Join(f.calls, "\n"))
+	}
+
+	// The second run writes nothing.
+	f.calls = nil
+	rows = rows[:6]
+	if _, _, err := run(t, f, Options{MaxDeletes: Limit{Count: 1}}, rows...); err != nil || f.writes() != 0 {
+		t.Errorf("second run: %v with %d writes, want none", err, f.writes())
+	}
+}
+
+// run's fates map keeps one Fate per id; this test needs the duplicate
+// row's fate as well as the first row's.
+func TestEveryRowReportedOnce(t *testing.T) {
+	f := newFake(nil)
+	var got []string
+	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}},
+		Emit: func(x Fate[string]) { got = append(got, fmt.Sprintf("%d:%v", x.Row.Src.Line, x.Outcome)) }}
+	rows := []Row[string]{up("a", "1", "x", 2), {Src: Source{"in.csv", 3}, Key: Key{"a", "1"}, Want: "x", Verdict: Duplicate}}
+	if _, err := e.Run(context.Background(), slices.Values(rows)); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[2:created 3:duplicate]" {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestStrictAndEmpty(t *testing.T) {
+	f := newFake(nil)
+	bad := Row[string]{Src: Source{"in.csv", 3}, Key: Key{"a", "2"}, Verdict: Invalid, Reason: "amazonId is required"}
+	fates, _, err := run(t, f, Options{Strict: true}, up("a", "1", "x", 2), bad)
+	if !errors.Is(err, ErrStrict) || !strings.Contains(err.Error(), "1 invalid row; nothing was sent") || len(f.calls) != 0 {
+		t.Errorf("strict: %v after %d calls", err, len(f.calls))
+	}
+	if fates["a/1"].Outcome != report.Skipped || fates["a/2"].Outcome != report.Invalid {
+		t.Errorf("strict: %s", outcomes(fates))
+	}
+	if _, _, err := run(t, f, Options{}, bad); !errors.Is(err, ErrEmpty) || len(f.calls) != 0 {
+		t.Errorf("no valid row: got %v, want ErrEmpty and no call", err)
+	}
+	if _, _, err := run(t, f, Options{AllowEmpty: true}, bad); err != nil || len(f.calls) != 0 {
+		t.Errorf("no valid row, allowed: got %v after %d calls", err, len(f.calls))
+	}
+}
+
+func TestGuardTripsBeforeAnyWrite(t *testing.T) {
+	have := map[Key]string{}
+	for i := range 20 {
+		have[Key{"a", fmt.Sprint(i)}] = "x"
+	}
+	f := newFake(have)
+	rows := []Row[string]{del("a", "0", 2), del("a", "1", 3), del("a", "2", 4), up("a", "new", "y", 5)}
+	fates, _, err := run(t, f, Options{MaxDeletes: Limit{Percent: 10}}, rows...)
+	var ge *GuardError
+	if !errors.As(err, &ge) || ge.Deletes != 3 || ge.Size != 20 || ge.Allowed != 2 {
+		t.Fatalf("got %v, want a guard of 3 deletes of 20", err)
+	}
+	if f.writes() != 0 {
+		t.Errorf("a tripped guard made %d writes", f.writes())
+	}
+	for id, x := range fates {
+		if x.Outcome != report.Skipped || !strings.Contains(x.ErrMsg, "max-deletes 10%") {
+			t.Errorf("%s: %+v, want skipped naming the guard", id, x)
+		}
+	}
+	// The size came from the unfiltered listing, one extra call.
+	if !slices.Contains(f.calls, `read a [] ""`) {
+		t.Errorf("no listing read for the size: %v", f.calls)
+	}
+}
+
+// The percentage guard is sized by the provider's listing, never by a
+// filtered query's totalCount, which may count only its matches.
+func TestGuardSizeIsNotAFilteredTotal(t *testing.T) {
+	have := map[Key]string{}
+	for i := range 400 {
+		have[Key{"a", fmt.Sprint(i)}] = "x"
+	}
+	f := newFake(have)
+	f.batch = 30
+	_, res, err := run(t, f, Options{MaxDeletes: Limit{Percent: 10}}, del("a", "7", 2))
+	if err != nil || res.Counts[report.Deleted] != 1 {
+		t.Errorf("deleting 1 of 400 under 10%%: %v, %v", err, res.Counts.Map())
+	}
+}
+
+func TestFailedReadFailsItsRows(t *testing.T) {
+	f := newFake(nil)
+	f.on("read a", scripted{err: err400})
+	fates, _, err := run(t, f, Options{}, up("a", "1", "x", 2), up("b", "1", "y", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := fates["a/1"]; x.Outcome != report.Failed || x.Status != 400 || x.ErrType != "BAD_REQUEST" || x.ErrMsg != "amazonId is not valid" {
+		t.Errorf("row of the failed read: %+v", x)
+	}
+	if fates["b/1"].Outcome != report.Created {
+		t.Errorf("another group's row: %+v", fates["b/1"])
+	}
+}
+
+func TestFailedSizeReadStopsTheRun(t *testing.T) {
+	f := newFake(map[Key]string{{"a", "1"}: "x"})
+	f.on("list a", scripted{err: err400}) // the batch's query answers; the size listing fails
+	fates, _, err := run(t, f, Options{MaxDeletes: Limit{Percent: 50}}, del("a", "1", 2))
+	if err == nil || !strings.Contains(err.Error(), "can't check the delete guard of a") || f.writes() != 0 {
+		t.Errorf("got %v after %d writes", err, f.writes())
+	}
+	if fates["a/1"].Outcome != report.Skipped {
+		t.Errorf("%+v", fates["a/1"])
+	}
+}
+
+func TestAuthFailureStopsTheRun(t *testing.T) {
+	f := newFake(nil)
+	f.batch = 1
+	f.on("create a/1", scripted{err: &client.APIError{Status: 403, Type: "FORBIDDEN"}})
+	fates, _, err := run(t, f, Options{}, up("a", "1", "x", 2))
+	if !errors.Is(err, ErrAuth) {
+		t.Errorf("got %v, want ErrAuth", err)
+	}
+	if x := fates["a/1"]; x.Outcome != report.Failed || x.Status != 403 {
+		t.Errorf("%+v", x)
+	}
+}
+
+func TestInterruptedRunSkipsTheRest(t *testing.T) {
+	f := newFake(nil)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("SIGTERM")
+	cancel(cause)
+	var got []Fate[string]
+	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Emit: func(x Fate[string]) { got = append(got, x) }}
+	_, err := e.Run(ctx, slices.Values([]Row[string]{up("a", "1", "x", 2), up("a", "2", "x", 3)}))
+	if !errors.Is(err, cause) || len(f.calls) != 0 {
+		t.Errorf("got %v after %d calls", err, len(f.calls))
+	}
+	for _, x := range got {
+		if x.Outcome != report.Skipped || x.ErrMsg != "interrupted before this row was sent" {
+			t.Errorf("%+v", x)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("%d rows reported, want 2", len(got))
+	}
+}
+
+func TestPrune(t *testing.T) {
+	have := map[Key]string{}
+	for i := range 10 {
+		have[Key{"a", fmt.Sprint(i)}] = "x"
+	}
+	have[Key{"b", "keep"}] = "x"
+	f := newFake(maps.Clone(have))
+	rows := []Row[string]{up("a", "0", "x", 2), up("a", "1", "y", 3),
+		{Src: Source{"in.csv", 4}, Key: Key{"a", "2"}, Verdict: Invalid, Reason: "bad"}} // an invalid row protects its id
+	fates, res, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, rows...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[report.Deleted] != 7 || len(f.have) != 4 {
+		t.Errorf("deleted %d, left %v", res.Counts[report.Deleted], f.have)
+	}
+	if x := fates["a/9"]; x.Row.Src != (Source{}) || x.Action != report.ActDelete || x.Prev == nil || *x.Prev != "x" {
+		t.Errorf("pruned row: %+v", x)
+	}
+	if _, ok := f.have[Key{"b", "keep"}]; !ok {
+		t.Errorf("a group no row names was pruned")
+	}
+	// The guard counts pruned deletes.
+	f = newFake(maps.Clone(have))
+	fates, _, err = run(t, f, Options{Prune: true, MaxDeletes: Limit{Percent: 50}}, rows...)
+	if !errors.Is(err, ErrGuard) || f.writes() != 0 || fates["a/9"].Outcome != report.Skipped {
+		t.Errorf("guarded prune: %v, %d writes, %+v", err, f.writes(), fates["a/9"])
+	}
+}
+
+func TestPruneEmptyInputEmptiesTheDefaultGroup(t *testing.T) {
+	f := newFake(map[Key]string{{"d", "1"}: "x", {"d", "2"}: "x"})
+	_, res, err := run(t, f, Options{Prune: true, AllowEmpty: true, MaxDeletes: Limit{None: true}, DefaultGroup: "d"})
+	if err != nil || res.Counts[report.Deleted] != 2 || len(f.have) != 0 {
+		t.Errorf("got %v, %v, left %v", err, res.Counts.Map(), f.have)
+	}
+}
+
+func TestShardsSplitRowsAndPrunes(t *testing.T) {
+	have := map[Key]string{}
+	var rows []Row[string]
+	for i := range 30 {
+		have[Key{"a", fmt.Sprint(i)}] = "x"
+		if i < 20 {
+			rows = append(rows, up("a", fmt.Sprint(i), "y", i+2))
+		}
+	}
+	seen := map[string]int{}
+	for i := range 3 {
+		f := newFake(have)
+		fates, _, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}, Shard: Shard{i, 3}}, rows...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range fates {
+			seen[id]++
+		}
+	}
+	if len(seen) != 30 {
+		t.Errorf("the shards together reported %d ids, want 30", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s reported by %d shards", id, n)
+		}
+	}
+}
+
+func TestDryRunKeepsThePlan(t *testing.T) {
+	f := newFake(map[Key]string{{"a", "1"}: "old", {"a", "9"}: "x"})
+	fates, res, err := run(t, f, Options{DryRun: true, Prune: true, KeepPlan: true, MaxDeletes: Limit{None: true}},
+		up("a", "1", "new", 2), up("a", "2", "p", 3))
+	if err != nil || f.writes() != 0 {
+		t.Fatalf("%v, %d writes", err, f.writes())
+	}
+	if outcomes(fates) != "a/1=planned a/2=planned a/9=planned" {
+		t.Errorf("outcomes: %s", outcomes(fates))
+	}
+	var got []string
+	for _, w := range res.Plan {
+		got = append(got, fmt.Sprintf("%s:%v:%s:%s", w.Key.ID, w.Action, w.Want, describe(w.Before)))
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[1:update:new:old 2:create:p:absent 9:delete::x]" {
+		t.Errorf("plan: %v", got)
+	}
+
+	// Applying it makes exactly those writes.
+	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(Fate[string]) {}}
+	out, err := e.Apply(context.Background(), res.Plan)
+	if err != nil || out.Counts[report.Created] != 1 || out.Counts[report.Updated] != 1 || out.Counts[report.Deleted] != 1 {
+		t.Errorf("apply: %v, %v", err, out.Counts.Map())
+	}
+	if fmt.Sprint(f.have) != "map[{a 1}:new {a 2}:p]" {
+		t.Errorf("after apply: %v", f.have)
+	}
+}
+
+func TestApplyRefusesAStalePlan(t *testing.T) {
+	f := newFake(map[Key]string{{"a", "1"}: "someone-else"})
+	old := "old"
+	plan := []Write[string]{{Key: Key{"a", "1"}, Action: report.ActUpdate, Want: "new", Before: &old}, {Key: Key{"a", "2"}, Action: report.ActCreate, Want: "p"}}
+	var got []Fate[string]
+	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(x Fate[string]) { got = append(got, x) }}
+	_, err := e.Apply(context.Background(), plan)
+	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "1: planned from old, now someone-else") || f.writes() != 0 {
+		t.Errorf("got %v with %d writes", err, f.writes())
+	}
+	if len(got) != 2 || got[0].Outcome != report.Skipped || got[1].Outcome != report.Skipped {
+		t.Errorf("fates: %+v", got)
+	}
+	if out, err := e.Apply(context.Background(), nil); err != nil || out.Counts.Total() != 0 {
+		t.Errorf("empty plan: %v", err)
+	}
+}
+
+func TestReadByIDSide(t *testing.T) {
+	f := newFake(map[Key]string{{"s1", "p1"}: "", {"s2", "p1"}: "", {"s9", "p1"}: ""})
+	f.batch, f.page = 0, [2]int{100, 100}
+	fates, _, err := run(t, f, Options{}, up("s1", "p1", "", 2), up("s2", "p1", "", 3), up("s3", "p1", "", 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcomes(fates) != "s1/p1=unchanged s2/p1=created s3/p1=created" && outcomes(fates) != "s1/p1=unchanged s2/p1=unchanged s3/p1=created" {
+		t.Errorf("got %s", outcomes(fates))
+	}
+	if f.reads() != 1 {
+		t.Errorf("reads: %d, want one by product:\n%s", f.reads(), strings.Join(f.calls, "\n"))
+	}
+}
+
+// A failed write's row says what the API said, and how many attempts it
+// took.
+func TestFailedWriteReportsTheAPIsError(t *testing.T) {
+	f := newFake(nil)
+	f.on("create a/1", scripted{err: err400})
+	f.on("create a/2", scripted{err: err500}, scripted{err: err500}, scripted{err: err500}, scripted{err: err500})
+	fates, _, err := run(t, f, Options{}, up("a", "1", "x", 2), up("a", "2", "y", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := fates["a/1"]; x.Outcome != report.Failed || x.Action != report.ActCreate || x.Status != 400 || x.ErrType != "BAD_REQUEST" ||
+		x.ErrMsg != "amazonId is not valid" || x.Attempts != 1 {
+		t.Errorf("refused create: %+v", x)
+	}
+	if x := fates["a/2"]; x.Outcome != report.Failed || x.Status != 500 || x.ErrType != "INTERNAL_SERVER_ERROR" ||
+		x.ErrMsg != "oops (after 3 attempts)" || x.Attempts != 3 {
+		t.Errorf("create failing with 500: %+v", x)
+	}
+}
