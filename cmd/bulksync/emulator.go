@@ -18,6 +18,8 @@ type emulatorCmd struct {
 	Latency             time.Duration `default:"0s" help:"Added to every answer, with jitter."`
 	PageSize            int           `default:"10" help:"Page limit of queries."`
 	Faults              string        `placeholder:"SPEC" help:"Share of calls answered badly, e.g. 500:0.05,503:0.05,429:0.02,reset:0.01,commit500:0.02,slow:0.01."`
+	TokenFaults         string        `placeholder:"SPEC" help:"The same, for the token endpoint (status, reset or slow)."`
+	TotalCount          string        `enum:"provider,matches" default:"provider" help:"What a filtered query's totalCount counts: every association of the provider, or the matches (the reference page allows either)."`
 	FaultSeed           uint64        `default:"1" help:"Seed of the fault sequence: the same seed replays the same faults."`
 	SlowDelay           time.Duration `default:"35s" help:"How late a 'slow' fault answers (above the client's timeout)."`
 	SeedProvider        string        `default:"${demo_provider}" help:"Create this provider at start (- for none)."`
@@ -26,7 +28,7 @@ type emulatorCmd struct {
 
 func (c *emulatorCmd) Help() string {
 	return fmt.Sprintf(`Serves the service provider, network mapping and account association APIs and the
-Login with Amazon token endpoint (POST /auth/o2/token) on the address given. The token endpoint
+Login with Amazon token endpoint (POST /auth/o2/token, also /auth/O2/token) on the address given. The token endpoint
 accepts client id %q, client secret %q and refresh token %q.
 GET /_emulator/stats counts calls per operation and status; POST /_emulator/reset empties the counts.
 
@@ -41,7 +43,7 @@ func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
 	log := newLogger(g.stderr, c.logFlags, newRunID())
 	srv, err := emulator.Listen(emulator.Options{
 		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Latency: c.Latency,
-		PageSize: c.PageSize, Faults: c.Faults, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
+		PageSize: c.PageSize, Faults: c.Faults, TokenFaults: c.TokenFaults, TotalCount: c.TotalCount, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
 		SeedProvider: c.SeedProvider, RotateRefreshTokens: c.RotateRefreshTokens,
 	}, c.Addr)
 	if err != nil {

@@ -68,6 +68,7 @@ func New(o Options) (*Client, error) {
 	if hc.Timeout == 0 {
 		hc.Timeout = o.Timeout
 	}
+	hc.CheckRedirect = refuseRedirect
 	ua := o.UserAgent
 	if ua == "" {
 		ua = "bulksync"
@@ -146,7 +147,7 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 	req.Header.Set("User-Agent", c.ua)
 	var tok *oauth2.Token
 	if c.tokens != nil {
-		if tok, err = c.tokens.Token(); err != nil {
+		if tok, err = token(ctx, c.tokens); err != nil {
 			return &TokenError{Err: err}
 		}
 		tok.SetAuthHeader(req)
@@ -187,6 +188,41 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 		return unexpected("answer is not the documented JSON: " + err.Error())
 	}
 	return nil
+}
+
+// refuseRedirect makes a redirect the answer rather than a new request: Go
+// would re-send the Authorization header (and a token grant's secrets) to
+// wherever a 307 points, and turn a 302'd POST into a GET whose 200 looks
+// like success. The 3xx answer is then an *APIError naming where it led.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// token gets an access token for one attempt. The attempt outlives the
+// run's cancellation (a request in flight is better answered than
+// abandoned), but nothing has been sent while the token is awaited, so
+// that wait ends with the run too.
+func token(ctx context.Context, ts oauth2.TokenSource) (*oauth2.Token, error) {
+	cs, ok := ts.(interface {
+		TokenContext(context.Context) (*oauth2.Token, error)
+	})
+	if !ok {
+		return ts.Token()
+	}
+	if run, ok := ctx.Value(runKey{}).(context.Context); ok {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		defer context.AfterFunc(run, func() { cancel(context.Cause(run)) })()
+	}
+	return cs.TokenContext(ctx)
+}
+
+type runKey struct{}
+
+// AttemptContext is the context of one attempt of a call made for run:
+// it ends after timeout, but not when run ends, except while the attempt
+// waits for an access token (nothing has been sent yet).
+func AttemptContext(run context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithValue(context.WithoutCancel(run), runKey{}, run), timeout)
 }
 
 // scrubURLError keeps the cause of a transport error but not the request URL

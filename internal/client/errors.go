@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -61,21 +62,50 @@ func (e *APIError) AuthFailure() bool { return e.Status == 401 || e.Status == 40
 // TokenError is a failure to get an access token from the token endpoint.
 type TokenError struct{ Err error }
 
-func (e *TokenError) Error() string { return "get access token: " + e.Err.Error() }
+func (e *TokenError) Error() string {
+	if s := e.status(); s >= 300 && s < 400 {
+		return "get access token: " + redirected(e.retrieve().Response)
+	}
+	return "get access token: " + clip(e.Err.Error())
+}
+
 func (e *TokenError) Unwrap() error { return e.Err }
+
+func (e *TokenError) retrieve() *oauth2.RetrieveError {
+	var re *oauth2.RetrieveError
+	if errors.As(e.Err, &re) && re.Response != nil {
+		return re
+	}
+	return nil
+}
+
+// status is the token endpoint's answer, or 0 when it gave none.
+func (e *TokenError) status() int {
+	if re := e.retrieve(); re != nil {
+		return re.Response.StatusCode
+	}
+	return 0
+}
+
+// Temporary reports whether a later fetch may succeed: no answer, 429, or
+// the endpoint's own failure.
+func (e *TokenError) Temporary() bool {
+	s := e.status()
+	return s == 0 || s == 429 || s >= 500
+}
 
 // AuthFailure reports whether the token endpoint refused the grant itself
 // (invalid_grant, invalid_client), as opposed to failing to answer.
 func (e *TokenError) AuthFailure() bool {
-	var re *oauth2.RetrieveError
-	if !errors.As(e.Err, &re) {
+	re := e.retrieve()
+	if re == nil {
 		return false
 	}
 	switch re.ErrorCode {
 	case "invalid_grant", "invalid_client", "unauthorized_client":
 		return true
 	}
-	return re.Response != nil && (re.Response.StatusCode == 400 || re.Response.StatusCode == 401)
+	return re.Response.StatusCode == 400 || re.Response.StatusCode == 401
 }
 
 // Failure is what an error means to a run, decided in one place for every
@@ -122,8 +152,7 @@ func Classify(err error) Failure {
 	}
 	var te *TokenError
 	if errors.As(err, &te) {
-		auth := te.AuthFailure()
-		return Failure{Retry: !auth, Auth: auth, Type: "TOKEN", Label: "none", Message: te.Error()}
+		return Failure{Retry: te.Temporary(), Auth: te.AuthFailure(), Type: "TOKEN", Label: "none", Message: te.Error()}
 	}
 	f := Failure{Label: "none", Type: "TRANSPORT", Message: err.Error()}
 	var ne net.Error
@@ -163,15 +192,44 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 		ID      string `json:"id"` // In-Skill Product APIs name it id
 		Message string `json:"message"`
 	}
-	if err := json.Unmarshal(body, &obj); err == nil && (obj.Type != "" || obj.ID != "" || obj.Message != "") {
-		e.Type, e.Message = obj.Type, obj.Message
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		e.Type, e.Message = "REDIRECT", redirected(resp)
+	case json.Unmarshal(body, &obj) == nil && (obj.Type != "" || obj.ID != "" || obj.Message != ""):
+		e.Type, e.Message = clip(obj.Type), clip(obj.Message)
 		if e.Type == "" {
-			e.Type = obj.ID
+			e.Type = clip(obj.ID)
 		}
-	} else if len(body) > 0 {
+	case len(body) > 0:
 		e.Message = "answer is not an Error object: " + strings.TrimSpace(snippet(body))
 	}
 	return e
+}
+
+// redirected says where a redirect led, by host only (a Location may carry
+// anything in its query).
+func redirected(resp *http.Response) string {
+	where := "nowhere (no Location)"
+	if loc, err := resp.Location(); err == nil {
+		where = loc.Scheme + "://" + loc.Host
+	}
+	return fmt.Sprintf("answered %d, a redirect to %s; bulksync follows no redirect (it would carry the credentials along): point it at the API itself",
+		resp.StatusCode, where)
+}
+
+// maxEcho bounds any value an error message repeats from an answer.
+const maxEcho = 300
+
+// clip cuts s to maxEcho bytes (on a rune boundary), saying it did.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; anything else is zero.

@@ -37,13 +37,19 @@ const (
 // Options configure an Emulator. The zero value is a fast, fault-free API
 // with the demo provider and the default client.
 type Options struct {
-	StateFile    string        // load at start, save on change and on Close
-	StaticToken  string        // a bearer token that is always accepted
-	TokenTTL     time.Duration // lifetime of issued access tokens (default 1h)
-	RPS          float64       // server-side limit; beyond it 429 with Retry-After (0: none)
-	Latency      time.Duration // added to every answer, with ±50% jitter
-	PageSize     int           // page limit of queries (default 10)
-	Faults       string        // e.g. "500:0.05,reset:0.01" (see ParseFaults)
+	StateFile   string        // load at start, save on change and on Close
+	StaticToken string        // a bearer token that is always accepted
+	TokenTTL    time.Duration // lifetime of issued access tokens (default 1h)
+	RPS         float64       // server-side limit; beyond it 429 with Retry-After (0: none)
+	Latency     time.Duration // added to every answer, with ±50% jitter
+	PageSize    int           // page limit of queries (default 10)
+	Faults      string        // e.g. "500:0.05,reset:0.01" (see ParseFaults)
+	TokenFaults string        // the same, for the token endpoint
+	// TotalCount says what a query's paginationContext.totalCount counts:
+	// "provider" (every association of the provider, the default) or
+	// "matches" (the associations the filter matched). The reference page
+	// allows either reading; tests run the client under both.
+	TotalCount   string
 	Seed         uint64        // seeds the fault sequence, so a run can be replayed
 	SlowDelay    time.Duration // how late a "slow" answer comes (default 35s)
 	SeedProvider string        // created at start (default DefaultProvider; "-" for none)
@@ -62,10 +68,11 @@ type Options struct {
 
 // Emulator is the in-memory API. It is an http.Handler.
 type Emulator struct {
-	opts   Options
-	faults []fault
-	mux    *http.ServeMux
-	lim    *rate.Limiter
+	opts        Options
+	faults      []fault
+	tokenFaults []fault
+	mux         *http.ServeMux
+	lim         *rate.Limiter
 
 	mu        sync.Mutex
 	state     *state
@@ -110,14 +117,26 @@ func New(o Options) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	tokenFaults, err := ParseFaults(o.TokenFaults)
+	if err != nil {
+		return nil, fmt.Errorf("token faults: %w", err)
+	}
+	switch o.TotalCount {
+	case "":
+		o.TotalCount = "provider"
+	case "provider", "matches":
+	default:
+		return nil, fmt.Errorf("total count %q: want provider or matches", o.TotalCount)
+	}
 	e := &Emulator{
-		opts:    o,
-		faults:  faults,
-		state:   newState(),
-		tokens:  map[string]time.Time{},
-		refresh: map[string]bool{o.RefreshToken: true},
-		rng:     mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
-		stats:   map[string]map[string]int{},
+		opts:        o,
+		faults:      faults,
+		tokenFaults: tokenFaults,
+		state:       newState(),
+		tokens:      map[string]time.Time{},
+		refresh:     map[string]bool{o.RefreshToken: true},
+		rng:         mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		stats:       map[string]map[string]int{},
 	}
 	if o.RPS > 0 {
 		burst := int(o.RPS)
@@ -133,6 +152,9 @@ func New(o Options) (*Emulator, error) {
 	}
 	if o.SeedProvider != "-" {
 		e.state.ensureProvider(o.SeedProvider, "demo")
+		if p := e.state.Providers[o.SeedProvider]; len(p.DisplayName) == 0 {
+			p.DisplayName = []displayName{{Locale: "en-US", Value: "Demo Property"}}
+		}
 	}
 	e.routes()
 	if o.StateFile != "" {
@@ -267,6 +289,20 @@ func (e *Emulator) Put(providerID string, assoc map[string]string) {
 	}
 	p.sorted = nil
 	e.dirty = true
+}
+
+// Remove deletes associations directly, as another client would (a test
+// that disturbs a listing between its pages).
+func (e *Emulator) Remove(providerID string, externalUserIDs ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.state.Providers[providerID]; p != nil {
+		for _, id := range externalUserIDs {
+			delete(p.Associations, id)
+		}
+		p.sorted = nil
+		e.dirty = true
+	}
 }
 
 // RevokeTokens forgets every issued access token, as when the service

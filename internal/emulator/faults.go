@@ -52,14 +52,14 @@ func ParseFaults(spec string) ([]fault, error) {
 
 // pickFault draws the fault of the next call ("" for none). One draw per
 // call from the seeded generator, so the same seed replays the same sequence.
-func (e *Emulator) pickFault() string {
-	if len(e.faults) == 0 {
+func (e *Emulator) pickFault(faults []fault) string {
+	if len(faults) == 0 {
 		return ""
 	}
 	e.mu.Lock()
 	x := e.rng.Float64()
 	e.mu.Unlock()
-	for _, f := range e.faults {
+	for _, f := range faults {
 		if x < f.share {
 			return f.kind
 		}

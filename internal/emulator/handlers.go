@@ -5,12 +5,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -47,11 +49,14 @@ const (
 	maxBodyBytes  = 1 << 20
 	maxIDLen      = 255
 	maxQueryIDs   = 30
+	amazonIDType  = "communication-profile" // the only type the reference page describes
 )
 
 func (e *Emulator) routes() {
 	m := http.NewServeMux()
+	// Login with Amazon answers on both spellings; the vendor's SDKs use /auth/O2/token.
 	m.HandleFunc("POST /auth/o2/token", e.token)
+	m.HandleFunc("POST /auth/O2/token", e.token)
 	m.HandleFunc("GET /_emulator/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.Stats())
 	})
@@ -107,7 +112,7 @@ func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write b
 			e.reply(w, op, badRequest("request body unreadable or larger than %d bytes", maxBodyBytes), nil)
 			return
 		}
-		switch f := e.pickFault(); f {
+		switch f := e.pickFault(e.faults); f {
 		case "":
 		case "reset":
 			e.countLabel(op, "reset")
@@ -215,6 +220,22 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 		e.count(op, status)
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
+	switch f := e.pickFault(e.tokenFaults); f {
+	case "":
+	case "reset":
+		e.countLabel(op, "reset")
+		resetConn(w)
+		return
+	case "slow":
+		sleep(r.Context(), e.opts.SlowDelay)
+	default:
+		st, err := strconv.Atoi(f)
+		if err != nil { // commit500, garbage: nothing to commit; a 500
+			st = 500
+		}
+		oauthErr(st, "server_error", "injected fault")
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		oauthErr(400, "invalid_request", "body is not form-encoded")
 		return
@@ -254,15 +275,38 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// decode reads a JSON body strictly enough to refuse what the service would.
+// decode reads a JSON body strictly enough to refuse what the service would,
+// saying what was wrong: a field of the wrong type is not "invalid JSON".
 func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fmt.Errorf("request body is required")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("request body is not valid JSON: %v", err)
+	err := json.Unmarshal(body, v)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return fmt.Errorf("%s must be %s, not %s", te.Field, jsonKind(te.Type), te.Value)
 	}
-	return nil
+	return fmt.Errorf("request body is not valid JSON: %v", err)
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a number"
 }
 
 func checkLen(field, v string) error {
@@ -426,6 +470,9 @@ func parseAssociation(body []byte, full bool) (association, answer, bool) {
 			return a, badRequest("%v", err), false
 		}
 	}
+	if full && a.AmazonIDType != amazonIDType {
+		return a, badRequest("amazonIdType must be %s, not %q", amazonIDType, a.AmazonIDType), false
+	}
 	return a, answer{}, true
 }
 
@@ -545,6 +592,9 @@ func (e *Emulator) queryAssociations(r *http.Request, body []byte) answer {
 		page = append(page, *p.Associations[id])
 	}
 	pc := map[string]any{"totalCount": len(p.Associations)}
+	if e.opts.TotalCount == "matches" {
+		pc["totalCount"] = len(match)
+	}
 	if end < len(match) {
 		pc["nextPageToken"] = pageToken(end, ids)
 	}

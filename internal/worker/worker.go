@@ -161,7 +161,7 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 			res.Interrupted = true
 			break
 		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RequestTimeout)
+		actx, cancel := client.AttemptContext(ctx, p.cfg.RequestTimeout)
 		err := call(actx)
 		cancel()
 		res.Attempts = attempt
