@@ -40,7 +40,7 @@ Example:
 }
 
 func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
-	log := newLogger(g.stderr, c.logFlags, newRunID())
+	log := newLogger(g, c.logFlags, newRunID())
 	srv, err := emulator.Listen(emulator.Options{
 		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Latency: c.Latency,
 		PageSize: c.PageSize, Faults: c.Faults, TokenFaults: c.TokenFaults, TotalCount: c.TotalCount, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,

@@ -17,17 +17,14 @@ func isTerminal(w io.Writer) bool {
 
 // newLogger is the one place logging is set up: console on a terminal,
 // JSON lines otherwise, with a run id on every line.
-func newLogger(w io.Writer, f logFlags, runID string) zerolog.Logger {
-	term := isTerminal(w)
+func newLogger(g *globals, f logFlags, runID string) zerolog.Logger {
 	level, err := zerolog.ParseLevel(f.LogLevel)
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	// Rows finish on many goroutines; each log line must reach w whole.
-	w = zerolog.SyncWriter(w)
-	out := w
-	if f.LogFormat == "console" || f.LogFormat == "auto" && term {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	var out io.Writer = g.stderr
+	if f.LogFormat == "console" || f.LogFormat == "auto" && g.term {
+		out = zerolog.ConsoleWriter{Out: g.stderr, TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Str("run_id", runID).Logger()
 }

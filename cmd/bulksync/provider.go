@@ -76,7 +76,7 @@ func opOf(k *kong.Context) string {
 // onboard connects and makes one onboarding call, printing the API's
 // answer, and only that, on stdout.
 func onboard(ctx context.Context, g *globals, f *onboardFlags, op string, c call) error {
-	log := newLogger(g.stderr, f.logFlags, newRunID())
+	log := newLogger(g, f.logFlags, newRunID())
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
 		return err

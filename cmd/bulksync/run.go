@@ -11,6 +11,7 @@ import (
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/rs/zerolog"
 )
 
 // exitInterrupted is the exit code of a run stopped by a signal.
@@ -72,8 +73,13 @@ func parseEnv(kv []string) env {
 type globals struct {
 	env    env
 	stdout io.Writer
-	stderr io.Writer
+	stderr io.Writer  // shared by the logger and plain messages: writes are whole and never interleave
+	term   bool       // stderr is a terminal
 	last   *lastWords // what a forced quit saves; nil in tests
+}
+
+func newGlobals(environ []string, stdout, stderr io.Writer, last *lastWords) *globals {
+	return &globals{env: parseEnv(environ), stdout: stdout, stderr: zerolog.SyncWriter(stderr), term: isTerminal(stderr), last: last}
 }
 
 // onReport registers a report's flush for a forced quit.
@@ -88,7 +94,7 @@ type kongExit int
 
 // run is the whole program as tests see it.
 func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
-	return runWith(ctx, args, &globals{env: parseEnv(environ), stdout: stdout, stderr: stderr})
+	return runWith(ctx, args, newGlobals(environ, stdout, stderr, nil))
 }
 
 // runWith parses the command line, runs the command and returns the exit

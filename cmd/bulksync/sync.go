@@ -104,7 +104,7 @@ func (c *planCmd) Run(ctx context.Context, g *globals) error {
 }
 
 func (c *validateCmd) Run(g *globals) error {
-	log := newLogger(g.stderr, c.logFlags, newRunID())
+	log := newLogger(g, c.logFlags, newRunID())
 	res, err := job.Validate(c.input(false), job.Deps{Stdout: g.stdout, Stderr: g.stderr, Log: log})
 	return verdict(res, err)
 }
@@ -132,14 +132,14 @@ func (f *runFlags) config(command string, g *globals) (job.Config, error) {
 
 // runJob connects and runs a sync or plan.
 func runJob(ctx context.Context, g *globals, f *runFlags, cfg job.Config) error {
-	log := newLogger(g.stderr, f.logFlags, newRunID()).With().Str("command", cfg.Command).Logger()
+	log := newLogger(g, f.logFlags, newRunID()).With().Str("command", cfg.Command).Logger()
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
 	res, err := job.Run(ctx, cfg, job.Deps{API: sess.API, Pool: sess.Pool, Stdout: g.stdout, Stderr: g.stderr,
-		Terminal: isTerminal(g.stderr), Log: log, ExitCode: exitCode, OnReport: g.onReport})
+		Terminal: g.term, Log: log, ExitCode: exitCode, OnReport: g.onReport})
 	return verdict(res, err)
 }
 
