@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -119,8 +120,9 @@ func IsLoopback(host string) bool {
 // do sends one request. It succeeds only on the status the operation
 // documents (want), decoding the JSON answer into out when out is non-nil;
 // any other 2xx, or a body that is not the documented JSON, is an
-// Unexpected *APIError: the call may or may not have taken effect.
-func (c *Client) do(ctx context.Context, method, path string, want int, body, out any) error {
+// Unexpected *APIError: the call may or may not have taken effect. An
+// extra, when given, adds a query and headers and keeps the answer's headers.
+func (c *Client) do(ctx context.Context, method, path string, want int, body, out any, x ...*extra) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -136,9 +138,15 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
 		return err
 	}
+	for _, e := range x {
+		u.RawQuery = e.query.Encode()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return err
+	}
+	for _, e := range x {
+		maps.Copy(req.Header, e.header)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -170,6 +178,9 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 	}
 	if len(data) > maxBody {
 		return fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxBody)
+	}
+	for _, e := range x {
+		e.answer = resp.Header
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(resp, data)

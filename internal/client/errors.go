@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -187,19 +188,35 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 		Method:     resp.Request.Method,
 		Path:       resp.Request.URL.Path,
 	}
+	// Smart Properties send {"type","message"}; the In-Skill Product APIs
+	// {"code","message"} (the reference page says {"id","message"}) or, for
+	// 400 and 403, {"message","violations":[{"code","message"}]}.
 	var obj struct {
-		Type    string `json:"type"`
-		ID      string `json:"id"` // In-Skill Product APIs name it id
-		Message string `json:"message"`
+		Type       string `json:"type"`
+		Code       string `json:"code"`
+		ID         string `json:"id"`
+		Message    string `json:"message"`
+		Violations []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"violations"`
 	}
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		e.Type, e.Message = "REDIRECT", redirected(resp)
-	case json.Unmarshal(body, &obj) == nil && (obj.Type != "" || obj.ID != "" || obj.Message != ""):
-		e.Type, e.Message = clip(obj.Type), clip(obj.Message)
-		if e.Type == "" {
-			e.Type = clip(obj.ID)
+	case json.Unmarshal(body, &obj) == nil && (obj.Type != "" || obj.Code != "" || obj.ID != "" || obj.Message != "" || len(obj.Violations) > 0):
+		e.Type = clip(cmp.Or(obj.Type, obj.Code, obj.ID))
+		msgs := []string{}
+		if obj.Message != "" {
+			msgs = append(msgs, obj.Message)
 		}
+		for _, v := range obj.Violations {
+			e.Type = cmp.Or(e.Type, clip(v.Code))
+			if v.Message != "" && v.Message != obj.Message {
+				msgs = append(msgs, v.Message)
+			}
+		}
+		e.Message = clip(strings.Join(msgs, "; "))
 	case len(body) > 0:
 		e.Message = "answer is not an Error object: " + strings.TrimSpace(snippet(body))
 	}

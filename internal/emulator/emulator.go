@@ -60,6 +60,17 @@ type Options struct {
 	// forget the old one, as Login with Amazon may.
 	RotateRefreshTokens bool
 	Now                 func() time.Time // clock for token expiry (default time.Now)
+	// ISPPageSize is the most results one page of an in-skill product list
+	// holds (default and at most 100: the API may answer fewer than asked).
+	ISPPageSize int
+	// ISPFlatLists serves product lists flat, as the reference page shows
+	// them, instead of in the SDK model's inSkillProductSummaryList wrapper.
+	ISPFlatLists bool
+	// ISPUpdateAnswers200 answers a product update 200 with the definition,
+	// as the reference page says, instead of the SDK model's 204.
+	ISPUpdateAnswers200 bool
+	// SeedProducts creates this many demo products of DefaultVendor at start.
+	SeedProducts int
 	// OnAnswer, when set, is called after each call is answered (status
 	// "reset" for a dropped connection), so a test can wait for the Nth
 	// write instead of sleeping.
@@ -154,6 +165,12 @@ func New(o Options) (*Emulator, error) {
 		e.state.ensureProvider(o.SeedProvider, "demo")
 		if p := e.state.Providers[o.SeedProvider]; len(p.DisplayName) == 0 {
 			p.DisplayName = []displayName{{Locale: "en-US", Value: "Demo Property"}}
+		}
+	}
+	for i := range o.SeedProducts {
+		name := fmt.Sprintf("demo-product-%02d", i+1)
+		if id := productID(DefaultVendor, name); e.state.Products[id] == nil {
+			e.putProductLocked(DefaultVendor, id, demoDefinition(name))
 		}
 	}
 	e.routes()

@@ -79,6 +79,7 @@ func (e *Emulator) routes() {
 	api("PUT "+providersPath+"/{id}/externalUsers", "association.update", e.updateAssociation, true)
 	api("DELETE "+providersPath+"/{id}/externalUsers", "association.delete", e.deleteAssociation, true)
 	api("POST "+providersPath+"/{id}/externalUsers/query", "association.query", e.queryAssociations, false)
+	e.ispRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"type": "NOT_FOUND", "message": "no such resource: " + r.Method + " " + r.URL.Path})
 	})
@@ -161,6 +162,11 @@ func (e *Emulator) reply(w http.ResponseWriter, op string, a answer, hdr http.He
 	e.count(op, a.status)
 	for k, v := range hdr {
 		w.Header()[k] = v
+	}
+	if h, ok := a.body.(interface{ headers() http.Header }); ok { // an ETag, say
+		for k, v := range h.headers() {
+			w.Header()[k] = v
+		}
 	}
 	if a.body == nil {
 		w.WriteHeader(a.status)

@@ -48,9 +48,12 @@ func (p *provider) sortedIDs() []string {
 
 type state struct {
 	Providers map[string]*provider
+	Products  map[string]*product // in-skill products by productId (isp.go)
 }
 
-func newState() *state { return &state{Providers: map[string]*provider{}} }
+func newState() *state {
+	return &state{Providers: map[string]*provider{}, Products: map[string]*product{}}
+}
 
 func (s *state) ensureProvider(id, logical string) {
 	if s.Providers[id] != nil {
@@ -76,6 +79,7 @@ type fileProvider struct {
 
 type fileState struct {
 	Providers []fileProvider `json:"providers"`
+	Products  []fileProduct  `json:"products,omitempty"`
 }
 
 func (s *state) marshal() ([]byte, error) {
@@ -88,6 +92,7 @@ func (s *state) marshal() ([]byte, error) {
 		}
 		f.Providers = append(f.Providers, fp)
 	}
+	f.Products = s.fileProducts()
 	return json.MarshalIndent(f, "", " ")
 }
 
@@ -112,5 +117,6 @@ func (s *state) load(path string) error {
 		}
 		s.Providers[p.ID] = &p
 	}
+	s.loadProducts(f.Products)
 	return nil
 }
