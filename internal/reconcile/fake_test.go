@@ -73,6 +73,9 @@ func (f *fake) ReadPage(_ context.Context, r Read, token string) (Page[string], 
 	if s, ok := f.next(op + r.Scope); ok {
 		return Page[string]{}, s.err
 	}
+	if r.Listing() && f.page[r.Side] == 0 {
+		return Page[string]{}, fmt.Errorf("fake: side %d can't be listed", r.Side)
+	}
 	var match []Found[string]
 	for k, v := range f.have {
 		switch {

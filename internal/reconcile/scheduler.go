@@ -272,8 +272,11 @@ func (s *sched[V]) read(t *task[V]) {
 func (s *sched[V]) lookup(ctx context.Context, k Key) (*V, error) {
 	r := Read{Side: ByGroup, Scope: k.Group}
 	kind := "list"
-	if s.Res.BatchSize() > 0 {
+	switch {
+	case s.Res.BatchSize() > 0:
 		r.IDs, kind = []string{k.ID}, "query"
+	case s.Res.PageSize(ByGroup) == 0:
+		r.Side, r.Scope = ByID, k.ID // only the ID's groups can be listed
 	}
 	a, err := follow(ctx, r, false, func(ctx context.Context, token string) (Page[V], error) {
 		var p Page[V]

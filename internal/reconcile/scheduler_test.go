@@ -345,3 +345,19 @@ func TestFailedWriteReportsTheAPIsError(t *testing.T) {
 		t.Errorf("create failing with 500: %+v", x)
 	}
 }
+
+// A listing-only resource that can be read only from the ID side re-reads
+// an ambiguous write from that side.
+func TestReReadFromTheOnlySide(t *testing.T) {
+	f := newFake(nil)
+	f.batch, f.page = 0, [2]int{0, 2}
+	f.on("create s1/p1", scripted{err: err500, apply: true})
+	fates, _, err := run(t, f, Options{}, up("s1", "p1", "", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The retry finds it there (409): the re-read settles it as ours.
+	if x := fates["s1/p1"]; x.Outcome != report.Created || f.calls[len(f.calls)-1] != `read p1 [] ""` {
+		t.Errorf("got %+v, want created after a re-read of p1's groups:\n%s", x, strings.Join(f.calls, "\n"))
+	}
+}
