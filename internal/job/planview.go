@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
@@ -15,14 +16,24 @@ import (
 // and the first few writes of each kind. Emits come one at a time.
 type planView[V any] struct {
 	describe func(V) string
+	words    planWords
 	byGroup  map[string]map[report.Action]int
 	first    map[string]map[report.Action][]reconcile.Fate[V]
 }
 
 const planViewFirst = 5
 
-func newPlanView[V any](describe func(V) string) *planView[V] {
-	return &planView[V]{describe: describe, byGroup: map[string]map[report.Action]int{}, first: map[string]map[report.Action][]reconcile.Fate[V]{}}
+// planWords are what a resource calls its writes in a plan; an empty word
+// is a write it never makes.
+type planWords struct{ create, update, delete string }
+
+var defaultWords = planWords{"create", "update", "delete"}
+
+func newPlanView[V any](describe func(V) string, words planWords) *planView[V] {
+	if words == (planWords{}) {
+		words = defaultWords
+	}
+	return &planView[V]{describe: describe, words: words, byGroup: map[string]map[report.Action]int{}, first: map[string]map[report.Action][]reconcile.Fate[V]{}}
 }
 
 func (p *planView[V]) add(f reconcile.Fate[V]) {
@@ -44,7 +55,16 @@ func (p *planView[V]) write(w io.Writer) {
 	}
 	for _, g := range slices.Sorted(maps.Keys(p.byGroup)) {
 		n := p.byGroup[g]
-		fmt.Fprintf(w, "\nplan for %s: %d to create, %d to update, %d to delete\n", g, n[report.ActCreate], n[report.ActUpdate], n[report.ActDelete])
+		var counts []string
+		for _, c := range []struct {
+			word string
+			act  report.Action
+		}{{p.words.create, report.ActCreate}, {p.words.update, report.ActUpdate}, {p.words.delete, report.ActDelete}} {
+			if c.word != "" {
+				counts = append(counts, fmt.Sprintf("%d to %s", n[c.act], c.word))
+			}
+		}
+		fmt.Fprintf(w, "\nplan for %s: %s\n", g, strings.Join(counts, ", "))
 		for _, act := range []report.Action{report.ActCreate, report.ActUpdate, report.ActDelete} {
 			fates := p.first[g][act]
 			slices.SortFunc(fates, func(a, b reconcile.Fate[V]) int {
@@ -59,11 +79,16 @@ func (p *planView[V]) write(w io.Writer) {
 				if f.Prev != nil {
 					prev = p.describe(*f.Prev)
 				}
-				switch act {
-				case report.ActCreate:
-					fmt.Fprintf(w, "  + %-8s -> %s   %s\n", f.Row.Key.ID, p.describe(f.Row.Want), from)
-				case report.ActUpdate:
-					fmt.Fprintf(w, "  ~ %-8s %s -> %s   %s\n", f.Row.Key.ID, prev, p.describe(f.Row.Want), from)
+				want := p.describe(f.Row.Want)
+				switch {
+				case act == report.ActCreate && want == "":
+					fmt.Fprintf(w, "  + %-8s   %s\n", f.Row.Key.ID, from)
+				case act == report.ActCreate:
+					fmt.Fprintf(w, "  + %-8s -> %s   %s\n", f.Row.Key.ID, want, from)
+				case act == report.ActUpdate:
+					fmt.Fprintf(w, "  ~ %-8s %s -> %s   %s\n", f.Row.Key.ID, prev, want, from)
+				case prev == "":
+					fmt.Fprintf(w, "  - %-8s   %s\n", f.Row.Key.ID, from)
 				default:
 					fmt.Fprintf(w, "  - %-8s (was %s)   %s\n", f.Row.Key.ID, prev, from)
 				}

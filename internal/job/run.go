@@ -21,6 +21,7 @@ type spec[V any] struct {
 	header       []string
 	record       func(reconcile.Fate[V]) []string
 	describe     func(V) string
+	words        planWords // what the plan view calls the writes; zero: create, update, delete
 	defaultGroup string
 }
 
@@ -53,7 +54,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 			return n
 		})
 	}
-	view := newPlanView(sp.describe)
+	view := newPlanView(sp.describe, sp.words)
 	eng := &reconcile.Engine[V]{Res: sp.res, Pool: d.Pool, Log: d.Log,
 		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: cfg.MaxDeletes, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
 			Prune: cfg.Prune, Shard: cfg.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: cfg.PlanOut != ""},

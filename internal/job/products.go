@@ -1,0 +1,199 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/csvmodel"
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
+)
+
+// Products are the skill ↔ in-skill product associations: CSV rows of
+// skillId and productId, associated or (action disassociate) not.
+
+// Actions a product row may ask for.
+const (
+	ActionAssociate    = "associate"
+	ActionDisassociate = "disassociate"
+)
+
+// Id prefixes of skills and in-skill products.
+const (
+	SkillPrefix   = "amzn1.ask.skill."
+	ProductPrefix = "amzn1.adg.product."
+)
+
+// productColumns are the product file's columns and their aliases.
+var productColumns = []csvmodel.Column{
+	{Name: "skillId", Aliases: []string{"skill"}, Required: true},
+	{Name: "productId", Aliases: []string{"product", "inSkillProductId"}, Required: true},
+	{Name: "action"},
+}
+
+// productsHeader is the report's columns for product associations.
+var productsHeader = []string{"file", "line", "skill_id", "product_id", "stage",
+	"action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms"}
+
+// RunProducts does one sync or plan of product associations in stage. The
+// API writes associations of the development stage only, so a sync (not a
+// plan) of another stage is refused.
+func RunProducts(ctx context.Context, cfg Config, api reconcile.ProductAPI, stage string, d Deps) (Result, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	switch {
+	case stage != client.StageDevelopment && stage != client.StageLive:
+		err := usage("stage %q: want development or live", stage)
+		return Result{Verdict: Usage}, err
+	case stage == client.StageLive && !cfg.DryRun:
+		err := usage("associations are written to the development stage and reach live only through certification: sync the development stage, or plan against live to compare")
+		return Result{Verdict: Usage}, err
+	}
+	return run(ctx, cfg, d, products(api, cfg.Input, stage, d.Log))
+}
+
+func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logger) spec[reconcile.Associated] {
+	return spec[reconcile.Associated]{
+		res:      reconcile.Products{API: api, Stage: stage},
+		header:   productsHeader,
+		describe: func(reconcile.Associated) string { return "" },
+		words:    planWords{create: "associate", delete: "disassociate"},
+		rows: func(shard reconcile.Shard) (iter.Seq[reconcile.Row[reconcile.Associated]], int, error) {
+			rows, err := readProducts(in)
+			if err != nil {
+				return nil, 0, err
+			}
+			total, counts := 0, map[reconcile.Verdict]int{}
+			for _, r := range rows {
+				counts[r.Verdict]++
+				if shard.Has(r.Key.Group, r.Key.ID) {
+					total++
+				}
+			}
+			log.Info().Strs("files", in.Files).Int("valid", counts[reconcile.Valid]).Int("duplicate", counts[reconcile.Duplicate]).
+				Int("invalid", counts[reconcile.Invalid]).Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
+			return func(yield func(reconcile.Row[reconcile.Associated]) bool) {
+				for _, r := range rows {
+					if !yield(r) {
+						return
+					}
+				}
+			}, total, nil
+		},
+		check: func(w reconcile.Write[reconcile.Associated]) string {
+			if w.Action == report.ActUpdate {
+				return "a product association has nothing to update"
+			}
+			return checkProductKey(w.Key)
+		},
+		record: func(f reconcile.Fate[reconcile.Associated]) []string {
+			file, line := where(f.Row.Src)
+			return append([]string{file, line, f.Row.Key.Group, f.Row.Key.ID, stage}, outcomeCells(f)...)
+		},
+	}
+}
+
+// readProducts reads and checks every file: each row once, in input order,
+// with its verdict. The same skill and product twice with the same action
+// is applied once (the other rows Duplicate); with different actions none
+// is (all Invalid).
+func readProducts(in Input) ([]reconcile.Row[reconcile.Associated], error) {
+	var rows []reconcile.Row[reconcile.Associated]
+	first := map[reconcile.Key]int{} // key -> index of its first row
+	for _, path := range in.Files {
+		err := csvmodel.ReadTableFile(path, productColumns, in.Delimiter, func(t csvmodel.TableRow) {
+			r := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: t.File, Line: t.Line},
+				Key: reconcile.Key{Group: t.Values[0], ID: t.Values[1]}}
+			switch action := strings.ToLower(t.Values[2]); action {
+			case "", ActionAssociate:
+			case ActionDisassociate:
+				r.Delete = true
+			default:
+				r.Verdict, r.Reason = reconcile.Invalid, fmt.Sprintf("action %q is not associate or disassociate", t.Values[2])
+			}
+			if r.Verdict == reconcile.Valid {
+				if msg := checkProductKey(r.Key); msg != "" {
+					r.Verdict, r.Reason = reconcile.Invalid, msg
+				}
+			}
+			if r.Verdict == reconcile.Valid {
+				if i, seen := first[r.Key]; !seen {
+					first[r.Key] = len(rows)
+				} else {
+					conflict(rows, i, &r)
+				}
+			}
+			rows = append(rows, r)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// conflict settles a row whose key an earlier row (rows[i], the first)
+// named already.
+func conflict(rows []reconcile.Row[reconcile.Associated], i int, r *reconcile.Row[reconcile.Associated]) {
+	at := func(x reconcile.Row[reconcile.Associated]) string { return fmt.Sprintf("%s:%d", x.Src.File, x.Src.Line) }
+	if rows[i].Verdict != reconcile.Invalid && rows[i].Delete == r.Delete {
+		r.Verdict, r.Reason = reconcile.Duplicate, "same as "+at(rows[i])
+		return
+	}
+	// Rows that disagree about one association: none can be trusted, so
+	// the earlier ones (and their duplicates) are not applied either.
+	reason := fmt.Sprintf("skill %s and product %s are given conflicting actions at %s and %s", r.Key.Group, r.Key.ID, at(rows[i]), at(*r))
+	if rows[i].Verdict == reconcile.Invalid {
+		reason = rows[i].Reason
+	}
+	for j := i; j < len(rows); j++ {
+		if rows[j].Key == r.Key && rows[j].Verdict != reconcile.Invalid {
+			rows[j].Verdict, rows[j].Reason = reconcile.Invalid, reason
+		}
+	}
+	r.Verdict, r.Reason = reconcile.Invalid, reason
+}
+
+// checkProductKey returns why a skill and product id can't be sent, or "".
+func checkProductKey(k reconcile.Key) string {
+	if msg := checkSMAPIID("skillId", k.Group, SkillPrefix); msg != "" {
+		return msg
+	}
+	return checkSMAPIID("productId", k.ID, ProductPrefix)
+}
+
+// checkSMAPIID refuses what is not an id of the given prefix that can go
+// into a URL path as it is.
+func checkSMAPIID(field, v, prefix string) string {
+	switch {
+	case v == "":
+		return field + " is empty"
+	case utf8.RuneCountInString(v) > 255:
+		return fmt.Sprintf("%s is %d characters long; at most 255", field, utf8.RuneCountInString(v))
+	case !strings.HasPrefix(v, prefix) || len(v) == len(prefix):
+		return fmt.Sprintf("%s %q does not start with %s", field, v, prefix)
+	}
+	if i := strings.IndexFunc(v, func(r rune) bool {
+		return strings.ContainsRune("/?#%", r) || unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}); i >= 0 {
+		return fmt.Sprintf("%s %q contains %q, which can't go into a URL path", field, v, v[i])
+	}
+	return ""
+}
+
+// CheckSMAPIID refuses a command-line skill or product id that is not one;
+// name is what the caller calls it.
+func CheckSMAPIID(name, v, prefix string) error {
+	if msg := checkSMAPIID(name, v, prefix); msg != "" {
+		return usage("%s", msg)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+const (
+	s1 = "amzn1.ask.skill.1"
+	s2 = "amzn1.ask.skill.2"
+	p1 = "amzn1.adg.product.1"
+	p2 = "amzn1.adg.product.2"
+)
+
+func TestReadProducts(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.csv")
+	b := filepath.Join(dir, "b.csv")
+	os.WriteFile(a, []byte("skill;inSkillProductId;action\n"+
+		s1+";"+p1+";\n"+ // 2: valid
+		s1+";"+p1+";Associate\n"+ // 3: duplicate of 2
+		s1+";"+p2+";disassociate\n"+ // 4: conflicts with b:3
+		s2+";"+p1+";remove\n"+ // 5: bad action
+		"skill-2;"+p1+";\n"+ // 6: bad skill id
+		s2+";"+s1+";\n"+ // 7: columns swapped
+		s2+";amzn1.adg.product.a/b;\n"), 0o644) // 8: not one path segment
+	os.WriteFile(b, []byte("skillId,productId\n"+s2+","+p2+"\n"+s1+","+p2+"\n"), 0o644)
+	rows, err := readProducts(Input{Files: []string{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s:%d %v del=%v %s", filepath.Base(r.Src.File), r.Src.Line, r.Verdict, r.Delete, r.Reason))
+	}
+	conflict := "skill " + s1 + " and product " + p2 + " are given conflicting actions at " + a + ":4 and " + b + ":3"
+	want := []string{
+		"a.csv:2 0 del=false ",
+		"a.csv:3 1 del=false same as " + a + ":2",
+		"a.csv:4 2 del=true " + conflict,
+		`a.csv:5 2 del=false action "remove" is not associate or disassociate`,
+		`a.csv:6 2 del=false skillId "skill-2" does not start with amzn1.ask.skill.`,
+		`a.csv:7 2 del=false productId "amzn1.ask.skill.1" does not start with amzn1.adg.product.`,
+		`a.csv:8 2 del=false productId "amzn1.adg.product.a/b" contains '/', which can't go into a URL path`,
+		"b.csv:2 0 del=false ",
+		"b.csv:3 2 del=false " + conflict,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := readProducts(Input{Files: []string{filepath.Join(dir, "none.csv")}}); VerdictOf(err) != Usage {
+		t.Errorf("a missing file: %v, want a usage error", err)
+	}
+}
+
+func TestProductRecord(t *testing.T) {
+	sp := products(nil, Input{}, "development", testLog())
+	if strings.Join(sp.header, ",") != "file,line,skill_id,product_id,stage,action,outcome,http_status,error_type,error_message,attempts,duration_ms" {
+		t.Errorf("header: %v", sp.header)
+	}
+	row := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: "p.csv", Line: 4}, Key: reconcile.Key{Group: s1, ID: p1}}
+	got := sp.record(reconcile.Fate[reconcile.Associated]{Row: row, Action: report.ActCreate, Outcome: report.Created, Status: 204, Attempts: 1})
+	if strings.Join(got, "|") != "p.csv|4|"+s1+"|"+p1+"|development|create|created|204|||1|0" {
+		t.Errorf("record: %v", got)
+	}
+	for _, tt := range []struct {
+		w    reconcile.Write[reconcile.Associated]
+		want string
+	}{
+		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: s1, ID: p1}, Action: report.ActCreate}, ""},
+		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: s1, ID: p1}, Action: report.ActUpdate}, "nothing to update"},
+		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: "x", ID: p1}, Action: report.ActDelete}, "does not start with"},
+	} {
+		if got := sp.check(tt.w); tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("check %+v: %q, want %q", tt.w, got, tt.want)
+		}
+	}
+}
+
+func TestRunProductsStage(t *testing.T) {
+	for _, tt := range []struct {
+		stage  string
+		dryRun bool
+		want   string
+	}{
+		{"live", false, "written to the development stage"},
+		{"beta", true, `stage "beta"`},
+	} {
+		res, err := RunProducts(context.Background(), Config{DryRun: tt.dryRun}, nil, tt.stage, Deps{})
+		if res.Verdict != Usage || err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("stage %s dry %v: %v %v, want a usage error saying %q", tt.stage, tt.dryRun, res.Verdict, err, tt.want)
+		}
+	}
+}
