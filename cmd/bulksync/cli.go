@@ -14,6 +14,7 @@ type CLI struct {
 	Emulator emulatorCmd `cmd:"" help:"Run the local Alexa Smart Properties API emulator."`
 	Provider providerCmd `cmd:"" help:"Service provider onboarding: create, get, update, delete."`
 	Network  networkCmd  `cmd:"" help:"Network mapping of a provider to a skill: create, get, update, delete."`
+	Products productsCmd `cmd:"" help:"In-skill products: sync or plan skill associations from CSV; list, get, create, update, delete, skills."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 

@@ -19,13 +19,12 @@ type inputFlags struct {
 	Files             []string           `arg:"" optional:"" name:"FILE" help:"CSV files; several files are one input."`
 }
 
-// runFlags shape a sync or a plan.
+// runFlags shape a sync or a plan, of rooms or of products.
 type runFlags struct {
 	apiFlags         `embed:""`
-	inputFlags       `embed:""`
 	logFlags         `embed:""`
-	Prune            bool             `help:"Mirror mode: also delete the provider's associations whose externalUserId is in no file."`
-	MaxDeletes       reconcile.Limit  `default:"10%" placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of the provider's existing associations; -1: no limit; default ${default}."`
+	Prune            bool             `help:"Mirror mode: also delete the associations of each provider (skill) in the files that no row names."`
+	MaxDeletes       reconcile.Limit  `default:"10%" placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of a provider's (skill's) existing associations; -1: no limit; default ${default}."`
 	AllowEmpty       bool             `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
 	Strict           bool             `help:"Any invalid row aborts the run before the first call."`
 	Report           string           `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}."`
@@ -33,16 +32,18 @@ type runFlags struct {
 	Progress         string           `enum:"auto,on,off" default:"auto" help:"Live progress bar: auto shows it on a terminal and logs a progress line every 10 s otherwise; on forces the bar; off shows neither."`
 	ProgressInterval time.Duration    `default:"10s" hidden:"" help:"Interval of progress log lines."`
 	Pushgateway      string           `placeholder:"URL" help:"Push the run's metrics to this Prometheus Pushgateway at the end (also of an interrupted run)."`
-	Shard            *reconcile.Shard `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
+	Shard            *reconcile.Shard `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) or (skill, product) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
 }
 
 type syncCmd struct {
-	runFlags `embed:""`
-	Plan     string `placeholder:"FILE" help:"Apply exactly this saved plan (from plan --out), refusing (exit 3) if any id it touches changed since."`
+	runFlags   `embed:""`
+	inputFlags `embed:""`
+	Plan       string `placeholder:"FILE" help:"Apply exactly this saved plan (from plan --out), refusing (exit 3) if any id it touches changed since."`
 }
 
 type planCmd struct {
 	runFlags         `embed:""`
+	inputFlags       `embed:""`
 	Out              string `placeholder:"FILE" help:"Save the plan: the exact writes and the state each was computed from, for sync --plan."`
 	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
 }
@@ -86,21 +87,21 @@ Example:
 }
 
 func (c *syncCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config("sync", g)
+	cfg, err := c.config("sync", g, c.input(c.Emulate))
 	if err != nil {
 		return err
 	}
 	cfg.PlanIn = c.Plan
-	return runJob(ctx, g, &c.runFlags, cfg)
+	return runJob(ctx, g, &c.runFlags, cfg, runRooms)
 }
 
 func (c *planCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config("plan", g)
+	cfg, err := c.config("plan", g, c.input(c.Emulate))
 	if err != nil {
 		return err
 	}
 	cfg.DryRun, cfg.PlanOut, cfg.DetailedChanges = true, c.Out, c.DetailedExitcode
-	return runJob(ctx, g, &c.runFlags, cfg)
+	return runJob(ctx, g, &c.runFlags, cfg, runRooms)
 }
 
 func (c *validateCmd) Run(g *globals) error {
@@ -119,26 +120,33 @@ func (f *inputFlags) input(emulate bool) job.Input {
 	return in
 }
 
-// config is the job a sync or plan's flags ask for.
-func (f *runFlags) config(command string, g *globals) (job.Config, error) {
+// config is the job a sync or plan's flags ask for, of input in.
+func (f *runFlags) config(command string, g *globals, in job.Input) (job.Config, error) {
 	shard, err := shardOf(f.Shard, g.env)
 	if err != nil {
 		return job.Config{}, err
 	}
-	return job.Config{Command: command, Input: f.input(f.Emulate), Prune: f.Prune, MaxDeletes: f.MaxDeletes, AllowEmpty: f.AllowEmpty, Strict: f.Strict,
+	return job.Config{Command: command, Input: in, Prune: f.Prune, MaxDeletes: f.MaxDeletes, AllowEmpty: f.AllowEmpty, Strict: f.Strict,
 		Shard: shard, Report: f.Report, Summary: f.Summary, Progress: f.Progress, ProgressInterval: f.ProgressInterval,
 		Pushgateway: f.Pushgateway}, nil
 }
 
+// jobRun is one resource's sync or plan in an open session.
+type jobRun func(ctx context.Context, cfg job.Config, s *job.Session, d job.Deps) (job.Result, error)
+
+func runRooms(ctx context.Context, cfg job.Config, _ *job.Session, d job.Deps) (job.Result, error) {
+	return job.Run(ctx, cfg, d)
+}
+
 // runJob connects and runs a sync or plan.
-func runJob(ctx context.Context, g *globals, f *runFlags, cfg job.Config) error {
+func runJob(ctx context.Context, g *globals, f *runFlags, cfg job.Config, do jobRun) error {
 	log := newLogger(g, f.logFlags, newRunID()).With().Str("command", cfg.Command).Logger()
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
-	res, err := job.Run(ctx, cfg, job.Deps{API: sess.API, Pool: sess.Pool, Stdout: g.stdout, Stderr: g.stderr,
+	res, err := do(ctx, cfg, sess, job.Deps{API: sess.API, Pool: sess.Pool, Stdout: g.stdout, Stderr: g.stderr,
 		Terminal: g.term, Log: log, ExitCode: exitCode, OnReport: g.onReport})
 	return verdict(res, err)
 }

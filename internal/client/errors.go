@@ -33,6 +33,10 @@ type APIError struct {
 	// status, or a body that is not the documented JSON): nobody can say
 	// whether the call took effect.
 	Unexpected bool
+	// Refused marks an answer that lists what it refuses (the In-Skill
+	// Product APIs' violations): a 403 of that kind refuses the request (a
+	// live product, say), not the credentials.
+	Refused bool
 }
 
 func (e *APIError) Error() string {
@@ -58,7 +62,7 @@ func (e *APIError) Temporary() bool {
 }
 
 // AuthFailure reports whether the credentials were refused.
-func (e *APIError) AuthFailure() bool { return e.Status == 401 || e.Status == 403 }
+func (e *APIError) AuthFailure() bool { return e.Status == 401 || e.Status == 403 && !e.Refused }
 
 // TokenError is a failure to get an access token from the token endpoint.
 type TokenError struct{ Err error }
@@ -216,7 +220,7 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 				msgs = append(msgs, v.Message)
 			}
 		}
-		e.Message = clip(strings.Join(msgs, "; "))
+		e.Message, e.Refused = clip(strings.Join(msgs, "; ")), len(obj.Violations) > 0
 	case len(body) > 0:
 		e.Message = "answer is not an Error object: " + strings.TrimSpace(snippet(body))
 	}

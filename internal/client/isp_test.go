@@ -192,6 +192,10 @@ func TestISPErrorBodies(t *testing.T) {
 		if f.Status != tt.status || f.Type != tt.wantType || f.Message != tt.wantM {
 			t.Errorf("%s: got %d %q %q, want %d %q %q", tt.body, f.Status, f.Type, f.Message, tt.status, tt.wantType, tt.wantM)
 		}
+		// A 403 that lists violations refuses the request, not the credentials.
+		if wantAuth := tt.status == 401; f.Auth != wantAuth {
+			t.Errorf("%s: auth failure %v, want %v", tt.body, f.Auth, wantAuth)
+		}
 	}
 }
 

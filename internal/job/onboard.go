@@ -32,10 +32,16 @@ func Onboard(ctx context.Context, s *Session, log zerolog.Logger, out io.Writer,
 	if answer == nil {
 		return nil
 	}
+	return printJSON(out, answer)
+}
+
+// printJSON writes v as indented JSON, the only thing a management command
+// prints on stdout.
+func printJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // "Grand Hotel & Spa", not "\u0026"
-	return enc.Encode(answer)
+	return enc.Encode(v)
 }
 
 // CheckProvider refuses a serviceProviderId that is not one; name is what

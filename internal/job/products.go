@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"io"
 	"iter"
 	"strings"
 	"time"
@@ -143,7 +144,9 @@ func readProducts(in Input) ([]reconcile.Row[reconcile.Associated], error) {
 // conflict settles a row whose key an earlier row (rows[i], the first)
 // named already.
 func conflict(rows []reconcile.Row[reconcile.Associated], i int, r *reconcile.Row[reconcile.Associated]) {
-	at := func(x reconcile.Row[reconcile.Associated]) string { return fmt.Sprintf("%s:%d", x.Src.File, x.Src.Line) }
+	at := func(x reconcile.Row[reconcile.Associated]) string {
+		return fmt.Sprintf("%s:%d", x.Src.File, x.Src.Line)
+	}
 	if rows[i].Verdict != reconcile.Invalid && rows[i].Delete == r.Delete {
 		r.Verdict, r.Reason = reconcile.Duplicate, "same as "+at(rows[i])
 		return
@@ -196,4 +199,45 @@ func CheckSMAPIID(name, v, prefix string) error {
 		return usage("%s", msg)
 	}
 	return nil
+}
+
+// maxListPages bounds a list that a server keeps extending.
+const maxListPages = 10000
+
+// ListAll reads a list to its last page, one call per page through the pool
+// (rate limit and retries), and prints {field: [every item]} to out, and
+// only that.
+func ListAll[T any](ctx context.Context, s *Session, log zerolog.Logger, out io.Writer, op, field string,
+	page func(ctx context.Context, api *client.Client, token string) ([]T, string, error)) error {
+	all := []T{}
+	seen := map[string]bool{}
+	token := ""
+	for n := 1; ; n++ {
+		if n > maxListPages {
+			return fmt.Errorf("%s: still more pages after %d", op, maxListPages)
+		}
+		var items []T
+		var next string
+		res := s.Pool.Do(ctx, "list", func(ctx context.Context) error {
+			var err error
+			items, next, err = page(ctx, s.API, token)
+			return err
+		})
+		if res.Err != nil {
+			return fmt.Errorf("%s: %w", op, res.Err)
+		}
+		if res.Interrupted {
+			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
+		}
+		all = append(all, items...)
+		if next == "" {
+			log.Info().Str("op", op).Int("pages", n).Int("items", len(all)).Msg("done")
+			return printJSON(out, map[string][]T{field: all})
+		}
+		if seen[next] {
+			return fmt.Errorf("%s: page %d: %w %q", op, n+1, reconcile.ErrRepeatedToken, next)
+		}
+		seen[next] = true
+		token = next
+	}
 }
