@@ -23,12 +23,14 @@ type emulatorCmd struct {
 	FaultSeed           uint64        `default:"1" help:"Seed of the fault sequence: the same seed replays the same faults."`
 	SlowDelay           time.Duration `default:"35s" help:"How late a 'slow' fault answers (above the client's timeout)."`
 	SeedProvider        string        `default:"${demo_provider}" help:"Create this provider at start (- for none)."`
+	SeedProducts        int           `default:"0" help:"Create this many demo in-skill products of vendor ${demo_vendor} at start."`
 	RotateRefreshTokens bool          `help:"Answer every token grant with a new refresh token, as Login with Amazon may."`
 }
 
 func (c *emulatorCmd) Help() string {
-	return fmt.Sprintf(`Serves the service provider, network mapping and account association APIs and the
-Login with Amazon token endpoint (POST /auth/o2/token, also /auth/O2/token) on the address given. The token endpoint
+	return fmt.Sprintf(`Serves the service provider, network mapping, account association and in-skill product
+APIs and the Login with Amazon token endpoint (POST /auth/o2/token, also /auth/O2/token as the
+vendor's SDKs write it) on the address given. The token endpoint
 accepts client id %q, client secret %q and refresh token %q.
 GET /_emulator/stats counts calls per operation and status; POST /_emulator/reset empties the counts.
 
@@ -44,7 +46,7 @@ func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
 	srv, err := emulator.Listen(emulator.Options{
 		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Latency: c.Latency,
 		PageSize: c.PageSize, Faults: c.Faults, TokenFaults: c.TokenFaults, TotalCount: c.TotalCount, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
-		SeedProvider: c.SeedProvider, RotateRefreshTokens: c.RotateRefreshTokens,
+		SeedProvider: c.SeedProvider, SeedProducts: c.SeedProducts, RotateRefreshTokens: c.RotateRefreshTokens,
 	}, c.Addr)
 	if err != nil {
 		return usageErr("emulator: %v", err)

@@ -110,7 +110,7 @@ func runWith(ctx context.Context, args []string, g *globals) (code int) {
 		kong.WithHyphenPrefixedParameters(true), // --max-deletes -1, --report -
 		kong.Resolvers(envResolver(g.env)),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
-		kong.Vars{"version": version(), "demo_provider": emulator.DefaultProvider},
+		kong.Vars{"version": version(), "demo_provider": emulator.DefaultProvider, "demo_vendor": emulator.DefaultVendor},
 		kong.Bind(g),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
