@@ -212,7 +212,7 @@ func TestProductsPlanAndSavedPlan(t *testing.T) {
 	plan := filepath.Join(dir, "plan.json")
 	res := a.products(t, "plan", "--prune", "--detailed-exitcode", "--out", plan, "--report", filepath.Join(dir, "r.csv"), in)
 	if res.code != 5 || !strings.Contains(res.stderr, "plan for "+skillN(1)+": 1 to associate, 0 to disassociate") ||
-		!strings.Contains(res.stderr, "+ "+ids[0]) {
+		!strings.Contains(res.stderr, "\n  + "+ids[0]+"   "+in+":2\n") {
 		t.Fatalf("plan: exit %d\n%s", res.code, res.stderr)
 	}
 	data, _ := os.ReadFile(plan)
