@@ -161,7 +161,7 @@ func (c *productCmd) Run(ctx context.Context, g *globals, k *kong.Context) error
 
 // listAll connects and prints every page of a list as {field: [items]}.
 func listAll[T any](ctx context.Context, g *globals, f *onboardFlags, op, field string, page func(context.Context, *client.Client, string) ([]T, string, error)) error {
-	log := newLogger(g.stderr, f.logFlags, newRunID())
+	log := newLogger(g, f.logFlags, newRunID())
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
 		return err
