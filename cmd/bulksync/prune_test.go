@@ -5,7 +5,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/emulator"
@@ -168,5 +170,70 @@ func TestSavedPlans(t *testing.T) {
 	}
 	if res := b.cmd(t, "sync", nil, "--plan", planFile, in); res.code != 2 {
 		t.Errorf("--plan with files: exit %d, want 2", res.code)
+	}
+}
+
+// Shards of an Indexed Job prune at the same time: one shard's deletes
+// shift the offsets of another's listing. A run whose listing changed
+// while it was read reads it again; one whose listing never settles exits
+// 1 (the Job retries it), never 0.
+func TestPruneWhileAnotherShardDeletes(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		disturb int
+		code    int
+	}{{"disturbed once", 1, 0}, {"never settles", 1000, 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var a *api
+			var pages, disturbed atomic.Int32
+			var others []string // ids another shard deletes, one per disturbance
+			a = startAPI(t, emulator.Options{PageSize: 10, OnAnswer: func(op, status string) {
+				if op != "association.query" || pages.Add(1)%6 != 1 || int(disturbed.Load()) >= tt.disturb {
+					return // only after the first page of each listing of 60
+				}
+				if n := int(disturbed.Add(1)); n <= len(others) {
+					a.Remove(sp, others[n-1])
+				}
+			}})
+			existing := map[string]string{}
+			var b strings.Builder
+			b.WriteString("externalUserId,amazonId\n")
+			for i := 0; i < 50; i++ {
+				id := fmt.Sprint(5000 + i)
+				existing[id] = "amzn1.p"
+				if i%5 != 0 {
+					fmt.Fprintf(&b, "%s,amzn1.p\n", id) // every fifth vanished: 10 to prune
+				}
+			}
+			for i := 0; i < 10; i++ { // what the other shard deletes, sorting before ours
+				existing[fmt.Sprint(1000+i)] = "amzn1.other"
+				others = append(others, fmt.Sprint(1000+i))
+			}
+			a.seed(t, existing)
+			dir := t.TempDir()
+			in := writeFile(t, dir, "rooms.csv", b.String())
+			rep := filepath.Join(dir, "report.csv")
+			res := a.sync(t, nil, "--prune", "--max-deletes", "-1", "--report", rep, in)
+			if res.code != tt.code {
+				t.Fatalf("exit %d, want %d:\n%s", res.code, tt.code, res.stderr)
+			}
+			left := 0
+			for id := range a.Associations(sp) {
+				if n, _ := strconv.Atoi(id); n >= 5000 && (n-5000)%5 == 0 {
+					left++
+				}
+			}
+			if tt.code == 0 && left > 0 {
+				t.Errorf("%d vanished rooms left after a run that exited 0", left)
+			}
+			if tt.code == 1 && !strings.Contains(res.stderr, "run again") {
+				t.Errorf("stderr does not say to run again:\n%s", res.stderr)
+			}
+			for _, r := range readReport(t, rep) {
+				if r["file"] != "" && r["outcome"] != "unchanged" {
+					t.Errorf("input row %v", r)
+				}
+			}
+		})
 	}
 }

@@ -27,6 +27,13 @@ type fake struct {
 	// "op g/id" (op create, update, delete), "read SCOPE" (a filtered read)
 	// or "list SCOPE".
 	script map[string][]scripted
+	// afterPage, when set, runs (under the lock) after each page served:
+	// a test's way to change the state between pages, as another client would.
+	afterPage func(r Read, token string)
+	// firstTotal plays a server whose later pages repeat the Total the
+	// first page gave (a total kept in the page token).
+	firstTotal bool
+	total      int
 }
 
 // scripted is one scripted answer: err, after applying the operation when
@@ -95,8 +102,17 @@ func (f *fake) ReadPage(_ context.Context, r Read, token string) (Page[string], 
 	fmt.Sscan(token, &off)
 	end := min(off+size, len(match))
 	p := Page[string]{Found: match[off:end], Total: len(match)}
+	switch {
+	case token == "":
+		f.total = len(match)
+	case f.firstTotal:
+		p.Total = f.total
+	}
 	if end < len(match) {
 		p.Next = fmt.Sprint(end)
+	}
+	if f.afterPage != nil {
+		f.afterPage(r, token)
 	}
 	return p, nil
 }

@@ -20,6 +20,11 @@ type answer[V any] struct {
 	found    map[Key]V
 	total    int  // the first page's Total
 	complete bool // every page was read
+	// disturbed is a listing that changed while it was read: its Total
+	// moved between pages, or it ended with fewer associations than it
+	// said it had. Paging by offset while something deletes (another shard)
+	// skips entries: what it found is true, but not all there is.
+	disturbed bool
 }
 
 // follow reads r page by page through fetch (one call each, paced and
@@ -46,8 +51,11 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 		if err != nil {
 			return a, err
 		}
-		if page == 1 {
+		switch {
+		case page == 1:
 			a.total = p.Total
+		case asked == nil && p.Total >= 0 && p.Total != a.total:
+			a.disturbed = true
 		}
 		added := 0
 		for _, f := range p.Found {
@@ -59,6 +67,9 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 		}
 		if p.Next == "" {
 			a.complete = true
+			if asked == nil && len(a.found) < a.total {
+				a.disturbed = true
+			}
 			return a, nil
 		}
 		if sizeOnly {

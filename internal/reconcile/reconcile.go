@@ -25,6 +25,9 @@ var (
 	ErrGuard  = errors.New("guard tripped")
 	ErrAuth   = errors.New("authentication refused")
 	ErrStale  = errors.New("plan is stale")
+	// ErrIncomplete ends a run that went to its end but knows a listing it
+	// read was incomplete (it kept changing while read).
+	ErrIncomplete = errors.New("a listing kept changing while it was read")
 )
 
 // Key names one association. Group is what guards and pruning count by (a

@@ -136,6 +136,9 @@ type sched[V any] struct {
 	held   []*item[V] // writes waiting for the gate
 	stale  []string   // how the keys of a saved plan changed since
 	pruned []*item[V]
+	// disturbed are the listings that kept changing while they were read:
+	// what they did not show may exist still.
+	disturbed []string
 
 	mu     sync.Mutex // emits and what they count
 	counts report.Counts
@@ -207,6 +210,11 @@ func (s *sched[V]) execute(items []*item[V], prune []string) error {
 	}
 	s.skipAll(items, msg)
 	s.skipAll(s.pruned, msg)
+	if cause == nil && len(s.disturbed) > 0 {
+		slices.Sort(s.disturbed)
+		return fmt.Errorf("%w: %s, each read %d times; associations no row names may remain there: run again",
+			ErrIncomplete, strings.Join(s.disturbed, ", "), maxRelists+1)
+	}
 	return cause
 }
 
@@ -252,20 +260,33 @@ func (s *sched[V]) dispatch(tasks []*task[V]) {
 }
 
 // read runs a task's read through the pool, following pages.
+// A listing disturbed while it was read is read again, this many times.
+const maxRelists = 3
+
 func (s *sched[V]) read(t *task[V]) {
 	kind := "query"
 	if t.read.Listing() {
 		kind = "list"
 	}
-	t.ans, t.err = follow(s.ctx, t.read, t.sizeOnly, func(ctx context.Context, token string) (Page[V], error) {
-		var p Page[V]
-		res := s.Pool.Do(ctx, kind, func(ctx context.Context) error {
-			var err error
-			p, err = s.Res.ReadPage(ctx, t.read, token)
-			return err
+	for relist := 1; ; relist++ {
+		t.ans, t.err = follow(s.ctx, t.read, t.sizeOnly, func(ctx context.Context, token string) (Page[V], error) {
+			var p Page[V]
+			res := s.Pool.Do(ctx, kind, func(ctx context.Context) error {
+				var err error
+				p, err = s.Res.ReadPage(ctx, t.read, token)
+				return err
+			})
+			return p, s.failure(res)
 		})
-		return p, s.failure(res)
-	})
+		if t.err != nil || !t.ans.disturbed || relist > maxRelists {
+			return
+		}
+		s.Log.Warn().Str("scope", t.read.Scope).Int("found", len(t.ans.found)).Int("total", t.ans.total).
+			Msg("the listing changed while it was read; reading it again")
+		if !s.Pool.Pause(s.ctx, relist) {
+			return
+		}
+	}
 }
 
 // lookup re-reads one key: what the API has for it now (nil when absent).
@@ -343,8 +364,11 @@ func (s *sched[V]) settle(t *task[V]) {
 			g.size = max(t.ans.total, len(t.ans.found))
 		}
 		if s.Opts.Prune && t.ans.complete {
-			s.prune(t.read.Scope, t.ans.found)
+			s.prune(t.read.Scope, t.ans.found) // what it found is there, disturbed or not
 		}
+	}
+	if t.ans.disturbed {
+		s.disturbed = append(s.disturbed, fmt.Sprintf("%s (found %d of the %d it said it had)", t.read.Scope, len(t.ans.found), t.ans.total))
 	}
 	for _, it := range t.items {
 		it.prev = nil

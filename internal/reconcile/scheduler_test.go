@@ -361,3 +361,126 @@ func TestReReadFromTheOnlySide(t *testing.T) {
 		t.Errorf("got %+v, want created after a re-read of p1's groups:\n%s", x, strings.Join(f.calls, "\n"))
 	}
 }
+
+// Paging by offset while another client deletes skips entries. A prune
+// notices the listing changed while it was read and reads it again; one
+// that keeps changing ends the run with an error, never a clean exit, after
+// pruning what it did see.
+func TestPruneRelistsADisturbedListing(t *testing.T) {
+	seed := func() map[Key]string {
+		have := map[Key]string{}
+		for i := range 12 {
+			have[Key{"a", fmt.Sprintf("%02d", i)}] = "x"
+		}
+		return have
+	}
+	rows := []Row[string]{up("a", "00", "x", 2)}
+	for _, tt := range []struct {
+		name     string
+		disturb  int // listings disturbed
+		wantErr  bool
+		listings int
+	}{
+		{"disturbed once", 1, false, 2},
+		{"disturbed every time", 100, true, maxRelists + 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(seed())
+			f.page = [2]int{4, 0}
+			disturbed, listings := 0, 0
+			f.afterPage = func(r Read, token string) {
+				if !r.Listing() || token != "" {
+					return
+				}
+				listings++
+				if disturbed < tt.disturb {
+					disturbed++
+					// Another shard deletes two entries of the first page:
+					// the next page, by offset, skips two this run must see.
+					for _, id := range []string{"01", "02"} {
+						if _, ok := f.have[Key{"a", id}]; ok {
+							delete(f.have, Key{"a", id})
+							break
+						}
+					}
+					for id := 3; id < 12; id++ {
+						if _, ok := f.have[Key{"a", fmt.Sprintf("%02d", id)}]; ok {
+							delete(f.have, Key{"a", fmt.Sprintf("%02d", id)})
+							break
+						}
+					}
+				}
+			}
+			_, res, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, rows...)
+			if listings != tt.listings {
+				t.Errorf("listings: got %d, want %d", listings, tt.listings)
+			}
+			if tt.wantErr {
+				if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "run again") {
+					t.Errorf("got %v, want ErrIncomplete", err)
+				}
+				if res.Counts[report.Deleted] == 0 {
+					t.Errorf("nothing pruned: what it saw is still to be deleted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.have) != 1 {
+				t.Errorf("left %v, want only the named 00", f.have)
+			}
+		})
+	}
+}
+
+// An association created while a listing is read shifts the later pages
+// forward: the listing finds as many as it was told, but not the new one.
+// Only the moved total tells.
+func TestPruneNoticesAnInsertionDuringTheListing(t *testing.T) {
+	have := map[Key]string{}
+	for i := range 12 {
+		have[Key{"a", fmt.Sprintf("%02d", i)}] = "x"
+	}
+	f := newFake(have)
+	f.page = [2]int{4, 0}
+	inserted := false
+	f.afterPage = func(r Read, token string) {
+		if r.Listing() && token == "" && !inserted {
+			inserted = true
+			f.have[Key{"a", "000"}] = "x" // sorts first
+		}
+	}
+	_, _, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, up("a", "00", "x", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.have) != 1 {
+		t.Errorf("left %v, want only the named 00", f.have)
+	}
+}
+
+// A server that keeps the first page's total in its page tokens: a
+// deletion between pages shows only in finding fewer than that total.
+func TestPruneNoticesFewerThanTheTotal(t *testing.T) {
+	have := map[Key]string{}
+	for i := range 12 {
+		have[Key{"a", fmt.Sprintf("%02d", i)}] = "x"
+	}
+	f := newFake(have)
+	f.page, f.firstTotal = [2]int{4, 0}, true
+	deleted := false
+	f.afterPage = func(r Read, token string) {
+		if r.Listing() && token == "" && !deleted {
+			deleted = true
+			delete(f.have, Key{"a", "01"}) // seen on page 1; 04 slides onto it and is never seen
+		}
+	}
+	_, _, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, up("a", "00", "x", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.have) != 1 {
+		t.Errorf("left %v, want only the named 00", f.have)
+	}
+}

@@ -206,6 +206,12 @@ func (p *Pool) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return max(d, min(retryAfter, p.cfg.MaxRetryAfter))
 }
 
+// Pause waits the back-off of the given attempt (1 for the first retry),
+// for waits that are not a call's own retries; false when ctx ended first.
+func (p *Pool) Pause(ctx context.Context, attempt int) bool {
+	return sleep(ctx, p.backoff(attempt, 0))
+}
+
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
