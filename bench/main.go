@@ -121,7 +121,7 @@ func syncJob(url, file string, cfg worker.Config) (job.Result, *worker.Pool, err
 	defer os.Remove(rep.Name())
 	res, err := job.Run(context.Background(),
 		job.Config{Command: "sync", Input: job.Input{Files: []string{file}, DefaultProvider: sp},
-			MaxDeletes: reconcile.Limit{None: true}, Report: rep.Name(), Progress: "off"},
+			MaxDeletes: &reconcile.Limit{None: true}, Report: rep.Name(), Progress: "off"},
 		job.Deps{API: api, Pool: pool, Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(), ExitCode: func(job.Verdict) int { return 0 }})
 	if err == nil && res.Verdict != job.Clean {
 		err = fmt.Errorf("run ended %v: %s", res.Verdict, res.Summary.Message)

@@ -369,7 +369,7 @@ func TestReadmeProductsWalkthrough(t *testing.T) {
 		t.Fatalf("products sync: exit %d\n%s", res.code, res.stderr)
 	}
 	v2 := filepath.Join(samples, "products-v2.csv")
-	res = em("products", "plan", "--emulate", "--detailed-exitcode", "--report", filepath.Join(dir, "p.csv"), v2)
+	res = em("products", "plan", "--emulate", "--max-deletes", "1", "--detailed-exitcode", "--report", filepath.Join(dir, "p.csv"), v2)
 	if res.code != 5 || !strings.Contains(res.stderr, "2 to associate") || !strings.Contains(res.stderr, "1 to disassociate") {
 		t.Fatalf("products plan: exit %d\n%s", res.code, res.stderr)
 	}

@@ -127,21 +127,31 @@ func TestSavedPlans(t *testing.T) {
 		t.Fatalf("sync: exit %d:\n%s", res.code, res.stderr)
 	}
 
-	// ...a reviewed plan does too, with only the planned writes.
+	// ...a reviewed plan does too, with only the planned writes. Under the
+	// default guard (10%: none of 3) the plan says a sync would stop...
 	a := startAPI(t, emulator.Options{})
 	a.seed(t, start)
 	planFile := filepath.Join(dir, "plan.json")
-	res := a.cmd(t, "plan", nil, "--prune", "--out", planFile, "--report", rep, in)
+	res := a.cmd(t, "plan", nil, "--prune", "--detailed-exitcode", "--out", planFile, "--report", rep, in)
+	if res.code != 3 || !strings.Contains(res.stderr, "a sync would stop before its first write: max-deletes 10%: the plan deletes 1 of the 3") {
+		t.Fatalf("plan under the default guard: exit %d, want 3:\n%s", res.code, res.stderr)
+	}
+	// ...so it is reviewed with the deletes allowed, and applied as reviewed.
+	res = a.cmd(t, "plan", nil, "--prune", "--max-deletes", "-1", "--out", planFile, "--report", rep, in)
 	if res.code != 0 || !strings.Contains(res.stderr, "1 to create, 1 to update, 1 to delete") {
 		t.Fatalf("plan: exit %d:\n%s", res.code, res.stderr)
+	}
+	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--max-deletes", "0", "--report", rep); res.code != 3 ||
+		!strings.Contains(res.stderr, "max-deletes 0: the plan deletes 1") || writes(a.Stats()) != 0 {
+		t.Fatalf("a stricter limit at apply: exit %d with %d writes, want 3 and none:\n%s", res.code, writes(a.Stats()), res.stderr)
 	}
 	data, _ := os.ReadFile(planFile)
 	if !strings.Contains(string(data), `"before": null`) || !strings.Contains(string(data), `"amazonId": "amzn1.old"`) {
 		t.Errorf("plan file lacks the before-states:\n%s", data)
 	}
 	a.ResetStats()
-	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--max-deletes", "-1", "--report", rep); res.code != 0 {
-		t.Fatalf("sync --plan: exit %d:\n%s", res.code, res.stderr)
+	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--report", rep); res.code != 0 {
+		t.Fatalf("sync --plan, under the plan's own guard: exit %d:\n%s", res.code, res.stderr)
 	}
 	if got, want := a.Associations(sp), direct.Associations(sp); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("plan applied: %v; sync gave %v", got, want)
@@ -153,7 +163,7 @@ func TestSavedPlans(t *testing.T) {
 	// A plan whose ids changed since is refused whole.
 	b := startAPI(t, emulator.Options{})
 	b.seed(t, start)
-	if res := b.cmd(t, "plan", nil, "--prune", "--out", planFile, "--report", rep, in); res.code != 0 {
+	if res := b.cmd(t, "plan", nil, "--prune", "--max-deletes", "-1", "--out", planFile, "--report", rep, in); res.code != 0 {
 		t.Fatalf("plan: exit %d:\n%s", res.code, res.stderr)
 	}
 	b.seed(t, map[string]string{"5001": "amzn1.someone-else"})
@@ -235,5 +245,34 @@ func TestPruneWhileAnotherShardDeletes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// --prune --allow-empty with a header-only export says "wipe the provider":
+// it does, through the guards.
+func TestPruneEmptyExportWipesTheProvider(t *testing.T) {
+	existing := map[string]string{}
+	for i := 0; i < 30; i++ {
+		existing[fmt.Sprint(6000+i)] = "amzn1.p"
+	}
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n")
+	rep := filepath.Join(dir, "report.csv")
+
+	a := startAPI(t, emulator.Options{})
+	a.seed(t, existing)
+	if res := a.sync(t, nil, "--prune", "--allow-empty", "--report", rep, in); res.code != 3 ||
+		!strings.Contains(res.stderr, "deletes 30 of the 30 associations") || len(a.Associations(sp)) != 30 {
+		t.Errorf("guarded: exit %d with %d left, want 3 with 30:\n%s", res.code, len(a.Associations(sp)), res.stderr)
+	}
+	if res := a.sync(t, nil, "--prune", "--report", rep, in); res.code != 3 || !strings.Contains(res.stderr, "input has no valid row") {
+		t.Errorf("without --allow-empty: exit %d:\n%s", res.code, res.stderr)
+	}
+	res := a.sync(t, nil, "--prune", "--allow-empty", "--max-deletes", "-1", "--report", rep, in)
+	if res.code != 0 || len(a.Associations(sp)) != 0 {
+		t.Fatalf("unguarded: exit %d with %d left, want 0 with none:\n%s", res.code, len(a.Associations(sp)), res.stderr)
+	}
+	if rows := readReport(t, rep); len(rows) != 30 || rows[0]["outcome"] != "deleted" || rows[0]["file"] != "" {
+		t.Errorf("report: %d rows, first %v", len(rows), rows[0])
 	}
 }

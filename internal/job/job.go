@@ -30,8 +30,11 @@ type Config struct {
 	// DetailedChanges makes a dry run with writes to make end Changes.
 	DetailedChanges bool
 
-	Prune      bool
-	MaxDeletes reconcile.Limit
+	Prune bool
+	// MaxDeletes is the delete guard given; nil: DefaultMaxDeletes, or a
+	// saved plan's own. Applying a plan checks the plan's limit, or this one
+	// where it is stricter.
+	MaxDeletes *reconcile.Limit
 	AllowEmpty bool
 	Strict     bool
 	Shard      reconcile.Shard
@@ -66,6 +69,9 @@ type Deps struct {
 	OnReport func(flush func())
 	Now      func() time.Time
 }
+
+// DefaultMaxDeletes is the delete guard when none is given (SPEC 2).
+var DefaultMaxDeletes = reconcile.Limit{Percent: 10}
 
 // Verdict is how a run ended.
 type Verdict int

@@ -32,6 +32,15 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	if err != nil {
 		return Result{Verdict: VerdictOf(err)}, err
 	}
+	limit := DefaultMaxDeletes
+	switch {
+	case saved != nil && cfg.MaxDeletes != nil:
+		limit = saved.MaxDeletes.Stricter(*cfg.MaxDeletes)
+	case saved != nil:
+		limit = saved.MaxDeletes // as it was reviewed
+	case cfg.MaxDeletes != nil:
+		limit = *cfg.MaxDeletes
+	}
 	rep, err := openReport(cfg.Report, d.Stdout, sp.header)
 	if err != nil {
 		return Result{Verdict: VerdictOf(err)}, err
@@ -56,7 +65,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	}
 	view := newPlanView(sp.describe, sp.words)
 	eng := &reconcile.Engine[V]{Res: sp.res, Pool: d.Pool, Log: d.Log,
-		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: cfg.MaxDeletes, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
+		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: limit, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
 			Prune: cfg.Prune, Shard: cfg.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: cfg.PlanOut != ""},
 		Emit: func(f reconcile.Fate[V]) {
 			rep.Write(sp.record(f))
@@ -71,13 +80,13 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	var res reconcile.Result[V]
 	var runErr error
 	if saved != nil {
-		d.Log.Info().Str("plan", cfg.PlanIn).Int("writes", len(saved)).Msg("applying saved plan")
-		res, runErr = eng.Apply(ctx, saved)
+		d.Log.Info().Str("plan", cfg.PlanIn).Int("writes", len(saved.Writes)).Str("max_deletes", limit.String()).Msg("applying saved plan")
+		res, runErr = eng.Apply(ctx, saved.Writes)
 	} else {
 		res, runErr = eng.Run(ctx, rows)
 	}
 	if cfg.PlanOut != "" && runErr == nil {
-		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, res.Plan, d.Now()); err != nil {
+		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, d.Now()); err != nil {
 			runErr = &UsageError{err}
 		}
 	}
@@ -127,8 +136,8 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	return Result{Verdict: verdict, Summary: sum}, runErr
 }
 
-// input is the rows of the files, or the writes of a saved plan.
-func input[V any](cfg Config, d Deps, sp spec[V]) (iter.Seq[reconcile.Row[V]], int, []reconcile.Write[V], error) {
+// input is the rows of the files, or a saved plan.
+func input[V any](cfg Config, d Deps, sp spec[V]) (iter.Seq[reconcile.Row[V]], int, *reconcile.Plan[V], error) {
 	switch {
 	case cfg.PlanIn != "" && len(cfg.Input.Files) > 0:
 		return nil, 0, nil, usage("a saved plan is applied alone: give no FILE with it")
@@ -137,12 +146,12 @@ func input[V any](cfg Config, d Deps, sp spec[V]) (iter.Seq[reconcile.Row[V]], i
 		if err != nil {
 			return nil, 0, nil, &UsageError{err}
 		}
-		for i, w := range saved {
+		for i, w := range saved.Writes {
 			if msg := sp.check(w); msg != "" {
 				return nil, 0, nil, usage("plan %s: write %d: %s", cfg.PlanIn, i+1, msg)
 			}
 		}
-		return nil, len(saved), saved, nil
+		return nil, len(saved.Writes), &saved, nil
 	case len(cfg.Input.Files) == 0:
 		return nil, 0, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", cfg.Command)
 	}

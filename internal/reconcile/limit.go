@@ -8,11 +8,31 @@ import (
 )
 
 // Limit is the --max-deletes guard: a count, a share of the provider's
-// existing associations, or no limit at all.
+// existing associations, or no limit at all; or the stricter of two.
 type Limit struct {
 	Count   int     // used when Percent is 0
 	Percent float64 // share in percent, when given as "P%"
 	None    bool    // -1: no limit
+	and     *Limit  // also this one (Stricter)
+}
+
+// Stricter is the limit that allows, for any size, the fewer deletes of l
+// and o.
+func (l Limit) Stricter(o Limit) Limit {
+	switch {
+	case l.None:
+		return o
+	case o.None:
+		return l
+	}
+	l.and = &o
+	return l
+}
+
+// needsSize reports whether the limit depends on how many associations a
+// group has.
+func (l Limit) needsSize() bool {
+	return !l.None && (l.Percent > 0 || l.and != nil && l.and.needsSize())
 }
 
 // ParseLimit reads "25", "10%" or "-1".
@@ -35,6 +55,15 @@ func ParseLimit(s string) (Limit, error) {
 	return Limit{Count: n}, nil
 }
 
+// MarshalText writes a limit as ParseLimit reads it; the stricter of two
+// can't be read back and is refused.
+func (l Limit) MarshalText() ([]byte, error) {
+	if l.and != nil {
+		return nil, fmt.Errorf("max-deletes %s: one limit only", l)
+	}
+	return []byte(l.String()), nil
+}
+
 // UnmarshalText reads a limit as ParseLimit does, so a flag can be one.
 func (l *Limit) UnmarshalText(b []byte) error {
 	v, err := ParseLimit(string(b))
@@ -46,6 +75,13 @@ func (l *Limit) UnmarshalText(b []byte) error {
 
 // Max is the most deletes allowed against a provider with existing associations.
 func (l Limit) Max(existing int) int {
+	if l.and != nil {
+		return min(l.one(existing), l.and.Max(existing))
+	}
+	return l.one(existing)
+}
+
+func (l Limit) one(existing int) int {
 	switch {
 	case l.None:
 		return math.MaxInt
@@ -56,6 +92,9 @@ func (l Limit) Max(existing int) int {
 }
 
 func (l Limit) String() string {
+	if l.and != nil {
+		return Limit{Count: l.Count, Percent: l.Percent}.String() + " and " + l.and.String()
+	}
 	switch {
 	case l.None:
 		return "-1"

@@ -26,23 +26,31 @@ type Write[V any] struct {
 // only) are refused with a request to plan again.
 const planVersion = 2
 
+// Plan is a saved plan: its writes, and the delete guard it was reviewed
+// under (applying it checks the same limit, or a stricter one).
+type Plan[V any] struct {
+	Writes     []Write[V]
+	MaxDeletes Limit
+}
+
 type planFile struct {
-	Version   int               `json:"version"`
-	Resource  string            `json:"resource"`
-	CreatedAt time.Time         `json:"createdAt"`
-	Writes    []json.RawMessage `json:"writes"`
+	Version    int               `json:"version"`
+	Resource   string            `json:"resource"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	MaxDeletes *Limit            `json:"maxDeletes"`
+	Writes     []json.RawMessage `json:"writes"`
 }
 
 // SavePlan writes a plan atomically, sorted by key. Each write is one JSON
 // object: the wanted value's fields, the key under the resource's names,
 // the action, the state it was planned from, and where its row came from.
-func SavePlan[V any](path string, res Resource[V], writes []Write[V], now time.Time) error {
-	writes = slices.Clone(writes)
+func SavePlan[V any](path string, res Resource[V], p Plan[V], now time.Time) error {
+	writes := slices.Clone(p.Writes)
 	slices.SortFunc(writes, func(a, b Write[V]) int {
 		return cmp.Or(cmp.Compare(a.Key.Group, b.Key.Group), cmp.Compare(a.Key.ID, b.Key.ID))
 	})
 	n := res.Names()
-	f := planFile{Version: planVersion, Resource: res.Kind(), CreatedAt: now.UTC(), Writes: []json.RawMessage{}}
+	f := planFile{Version: planVersion, Resource: res.Kind(), CreatedAt: now.UTC(), MaxDeletes: &p.MaxDeletes, Writes: []json.RawMessage{}}
 	for _, w := range writes {
 		obj := map[string]any{}
 		if w.Action != report.ActDelete {
@@ -74,23 +82,30 @@ func SavePlan[V any](path string, res Resource[V], writes []Write[V], now time.T
 	return nil
 }
 
-// LoadPlan reads a saved plan of res and checks its form: a known action
-// per write, a key, and no key twice. The caller checks the values as it
-// checks input rows.
-func LoadPlan[V any](path string, res Resource[V]) ([]Write[V], error) {
+// LoadPlan reads a saved plan of res and checks its form: the guard it was
+// made under, a known action per write, a key, and no key twice. The caller
+// checks the values as it checks input rows.
+func LoadPlan[V any](path string, res Resource[V]) (Plan[V], error) {
+	writes, limit, err := loadPlan(path, res)
+	return Plan[V]{Writes: writes, MaxDeletes: limit}, err
+}
+
+func loadPlan[V any](path string, res Resource[V]) ([]Write[V], Limit, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", path, err)
+		return nil, Limit{}, fmt.Errorf("plan %s: %w", path, err)
 	}
 	var f planFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("plan %s: not a bulksync plan: %v", path, err)
+		return nil, Limit{}, fmt.Errorf("plan %s: not a bulksync plan: %v", path, err)
 	}
 	switch {
 	case f.Version != planVersion:
-		return nil, fmt.Errorf("plan %s: version %d, this bulksync reads version %d: make the plan again", path, f.Version, planVersion)
+		return nil, Limit{}, fmt.Errorf("plan %s: version %d, this bulksync reads version %d: make the plan again", path, f.Version, planVersion)
 	case f.Resource != res.Kind():
-		return nil, fmt.Errorf("plan %s: a plan of %q, not of %q", path, f.Resource, res.Kind())
+		return nil, Limit{}, fmt.Errorf("plan %s: a plan of %q, not of %q", path, f.Resource, res.Kind())
+	case f.MaxDeletes == nil:
+		return nil, Limit{}, fmt.Errorf("plan %s: it does not say which delete guard it was made under: make the plan again", path)
 	}
 	n := res.Names()
 	seen := map[Key]bool{}
@@ -99,14 +114,14 @@ func LoadPlan[V any](path string, res Resource[V]) ([]Write[V], error) {
 		where := fmt.Sprintf("plan %s: write %d", path, i+1)
 		var head map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, fmt.Errorf("%s: %v", where, err)
+			return nil, Limit{}, fmt.Errorf("%s: %v", where, err)
 		}
 		var w Write[V]
 		var action string
 		for name, dst := range map[string]any{n.Group: &w.Key.Group, n.ID: &w.Key.ID, "action": &action, "file": &w.Src.File, "line": &w.Src.Line} {
 			if v, ok := head[name]; ok {
 				if err := json.Unmarshal(v, dst); err != nil {
-					return nil, fmt.Errorf("%s: %s: %v", where, name, err)
+					return nil, Limit{}, fmt.Errorf("%s: %s: %v", where, name, err)
 				}
 			}
 		}
@@ -118,27 +133,27 @@ func LoadPlan[V any](path string, res Resource[V]) ([]Write[V], error) {
 		case "delete":
 			w.Action = report.ActDelete
 		default:
-			return nil, fmt.Errorf("%s: action %q is not create, update or delete", where, action)
+			return nil, Limit{}, fmt.Errorf("%s: action %q is not create, update or delete", where, action)
 		}
 		if w.Key.Group == "" || w.Key.ID == "" {
-			return nil, fmt.Errorf("%s: %s and %s are required", where, n.Group, n.ID)
+			return nil, Limit{}, fmt.Errorf("%s: %s and %s are required", where, n.Group, n.ID)
 		}
 		if b, ok := head["before"]; ok && !bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
 			w.Before = new(V)
 			if err := json.Unmarshal(b, w.Before); err != nil {
-				return nil, fmt.Errorf("%s: before: %v", where, err)
+				return nil, Limit{}, fmt.Errorf("%s: before: %v", where, err)
 			}
 		}
 		if w.Action != report.ActDelete {
 			if err := json.Unmarshal(raw, &w.Want); err != nil {
-				return nil, fmt.Errorf("%s: %v", where, err)
+				return nil, Limit{}, fmt.Errorf("%s: %v", where, err)
 			}
 		}
 		if seen[w.Key] {
-			return nil, fmt.Errorf("%s: %s appears twice", where, w.Key.ID)
+			return nil, Limit{}, fmt.Errorf("%s: %s appears twice", where, w.Key.ID)
 		}
 		seen[w.Key] = true
 		out = append(out, w)
 	}
-	return out, nil
+	return out, *f.MaxDeletes, nil
 }

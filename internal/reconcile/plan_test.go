@@ -19,19 +19,23 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		{Key: Key{"p", "7203"}, Action: report.ActUpdate, Want: Profile{"amzn1.b", "communication-profile"}, Before: &old, Src: Source{"rooms.csv", 4}},
 	}
 	res := Associations{}
-	if err := SavePlan(path, res, writes, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := SavePlan(path, res, Plan[Profile]{Writes: writes, MaxDeletes: Limit{Count: 5}}, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
 	for _, want := range []string{`"version": 2`, `"resource": "association"`, `"serviceProviderId": "p"`, `"externalUserId": "7201"`,
-		`"before": null`, `"amazonId": "amzn1.old"`, `"file": "rooms.csv"`} {
+		`"before": null`, `"amazonId": "amzn1.old"`, `"file": "rooms.csv"`, `"maxDeletes": "5"`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("plan file lacks %s:\n%s", want, data)
 		}
 	}
-	got, err := LoadPlan(path, res)
+	plan, err := LoadPlan(path, res)
 	if err != nil {
 		t.Fatal(err)
+	}
+	got := plan.Writes
+	if plan.MaxDeletes != (Limit{Count: 5}) {
+		t.Errorf("limit: got %v, want 5", plan.MaxDeletes)
 	}
 	if len(got) != 3 || got[0].Key.ID != "7201" || got[0].Want.AmazonID != "amzn1.new" || got[0].Before != nil || got[0].Src.Line != 2 ||
 		got[1].Action != report.ActDelete || got[1].Before == nil || got[1].Before.AmazonID != "amzn1.old" || got[1].Want != (Profile{}) ||
@@ -45,12 +49,14 @@ func TestLoadPlanRefuses(t *testing.T) {
 	tests := map[string]string{
 		"not json":      `{`,
 		"old version":   `{"version":1,"resource":"association","writes":[]}`,
-		"other kind":    `{"version":2,"resource":"product","writes":[]}`,
-		"bad action":    `{"version":2,"resource":"association","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"upsert"}]}`,
-		"no key":        `{"version":2,"resource":"association","writes":[{"action":"delete"}]}`,
-		"twice":         `{"version":2,"resource":"association","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete"},{"serviceProviderId":"p","externalUserId":"1","action":"delete"}]}`,
-		"bad before":    `{"version":2,"resource":"association","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete","before":7}]}`,
-		"bad key value": `{"version":2,"resource":"association","writes":[{"serviceProviderId":5,"externalUserId":"1","action":"delete"}]}`,
+		"no guard":      `{"version":2,"resource":"association","writes":[]}`,
+		"bad guard":     `{"version":2,"resource":"association","maxDeletes":"lots","writes":[]}`,
+		"other kind":    `{"version":2,"resource":"product","maxDeletes":"10%","writes":[]}`,
+		"bad action":    `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"upsert"}]}`,
+		"no key":        `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"action":"delete"}]}`,
+		"twice":         `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete"},{"serviceProviderId":"p","externalUserId":"1","action":"delete"}]}`,
+		"bad before":    `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete","before":7}]}`,
+		"bad key value": `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":5,"externalUserId":"1","action":"delete"}]}`,
 	}
 	for name, content := range tests {
 		path := filepath.Join(dir, name+".json")

@@ -173,7 +173,7 @@ type guard struct {
 
 // needsSize reports whether limit needs the group's size to decide.
 func (g *guard) needsSize(limit Limit) bool {
-	return limit.Percent > 0 && g.deleteRows > 0
+	return limit.needsSize() && g.deleteRows > 0
 }
 
 // GuardError is a tripped --max-deletes guard.
@@ -186,7 +186,7 @@ type GuardError struct {
 
 func (e *GuardError) Error() string {
 	of := ""
-	if e.Limit.Percent > 0 {
+	if e.Limit.needsSize() {
 		of = fmt.Sprintf(" of the %d associations", e.Size)
 	}
 	return fmt.Sprintf("max-deletes %s: the plan deletes %d%s of %s (at most %d allowed); nothing was written",

@@ -191,3 +191,48 @@ func TestGate(t *testing.T) {
 		}
 	}
 }
+
+func TestStricterLimit(t *testing.T) {
+	pct10, five, none := Limit{Percent: 10}, Limit{Count: 5}, Limit{None: true}
+	tests := []struct {
+		l         Limit
+		size      int
+		want      int
+		str       string
+		needsSize bool
+	}{
+		{pct10.Stricter(five), 400, 5, "10% and 5", true},
+		{pct10.Stricter(five), 20, 2, "10% and 5", true},
+		{five.Stricter(pct10), 20, 2, "5 and 10%", true},
+		{none.Stricter(five), 20, 5, "5", false},
+		{five.Stricter(none), 20, 5, "5", false},
+		{none.Stricter(none), 20, math.MaxInt, "-1", false},
+	}
+	for _, tt := range tests {
+		if got := tt.l.Max(tt.size); got != tt.want || tt.l.String() != tt.str || tt.l.needsSize() != tt.needsSize {
+			t.Errorf("%s of %d: got %d (%s, needs size %v), want %d", tt.str, tt.size, got, tt.l, tt.l.needsSize(), tt.want)
+		}
+	}
+	if _, err := pct10.Stricter(five).MarshalText(); err == nil {
+		t.Errorf("two limits saved as one: want an error")
+	}
+}
+
+// A dry run says whether a sync would stop at the guard.
+func TestDryRunEvaluatesTheGuard(t *testing.T) {
+	have := map[Key]string{}
+	for i := range 20 {
+		have[Key{"a", fmt.Sprint(i)}] = "x"
+	}
+	rows := []Row[string]{del("a", "0", 2), del("a", "1", 3), del("a", "2", 4)}
+	fates, _, err := run(t, newFake(have), Options{DryRun: true, MaxDeletes: Limit{Percent: 10}}, rows...)
+	if !errors.Is(err, ErrGuard) || !strings.Contains(err.Error(), "a sync would stop") {
+		t.Errorf("got %v, want the guard a sync would trip", err)
+	}
+	if fates["a/0"].Outcome != report.Planned {
+		t.Errorf("a dry run's rows are planned whatever the guard: %+v", fates["a/0"])
+	}
+	if _, _, err := run(t, newFake(have), Options{DryRun: true, MaxDeletes: Limit{Count: 3}}, rows...); err != nil {
+		t.Errorf("within the limit: %v", err)
+	}
+}

@@ -139,6 +139,7 @@ type sched[V any] struct {
 	// disturbed are the listings that kept changing while they were read:
 	// what they did not show may exist still.
 	disturbed []string
+	wouldStop error // a dry run's tripped guard
 
 	mu     sync.Mutex // emits and what they count
 	counts report.Counts
@@ -210,6 +211,9 @@ func (s *sched[V]) execute(items []*item[V], prune []string) error {
 	}
 	s.skipAll(items, msg)
 	s.skipAll(s.pruned, msg)
+	if cause == nil && s.wouldStop != nil {
+		return s.wouldStop
+	}
 	if cause == nil && len(s.disturbed) > 0 {
 		slices.Sort(s.disturbed)
 		return fmt.Errorf("%w: %s, each read %d times; associations no row names may remain there: run again",
@@ -418,9 +422,16 @@ func (s *sched[V]) hold(it *item[V]) {
 }
 
 // release starts the held writes once the guards allow it; a tripped guard,
-// or a stale saved plan, stops the run.
+// or a stale saved plan, stops the run. A dry run writes nothing but says
+// whether a sync would have been stopped.
 func (s *sched[V]) release() {
-	if s.Opts.DryRun || s.ctx.Err() != nil {
+	if s.Opts.DryRun {
+		if _, err := gate(s.guards, s.Opts.MaxDeletes); err != nil && s.wouldStop == nil {
+			s.wouldStop = fmt.Errorf("a sync would stop before its first write: %w", err)
+		}
+		return
+	}
+	if s.ctx.Err() != nil {
 		return
 	}
 	if !s.open {
@@ -473,6 +484,9 @@ func (s *sched[V]) write(it *item[V]) {
 
 // planned reports a dry run's write, keeping it for a saved plan.
 func (s *sched[V]) planned(it *item[V]) {
+	if it.action == report.ActDelete {
+		s.guard(it.row.Key.Group).deletes++
+	}
 	s.mu.Lock()
 	if s.Opts.KeepPlan {
 		w := Write[V]{Key: it.row.Key, Action: it.action, Before: it.prev, Src: it.row.Src}
