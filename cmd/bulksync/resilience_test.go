@@ -78,7 +78,7 @@ func sameState(t *testing.T, got, want map[string]string) {
 }
 
 func TestFaultMatrix(t *testing.T) {
-	faults := []string{"500:0.1", "503:0.1", "429:0.05", "reset:0.05", "commit500:0.1", "slow:0.03",
+	faults := []string{"500:0.1", "503:0.1", "429:0.05", "reset:0.05", "commit500:0.1", "slow:0.03", "garbage:0.25",
 		"500:0.05,503:0.05,429:0.02,reset:0.01,commit500:0.02,slow:0.01"}
 	for _, spec := range faults {
 		t.Run(spec, func(t *testing.T) {

@@ -193,6 +193,12 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 		return unexpected(fmt.Sprintf("answered %d where the operation documents %d", resp.StatusCode, want))
 	}
 	if out == nil {
+		// The operation documents no body. An empty one, or JSON (an empty
+		// object, say), reads as that; anything else (a proxy's HTML page)
+		// is not the API's answer.
+		if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+			return unexpected("answered with a body that is not JSON where the operation documents none")
+		}
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {

@@ -275,9 +275,15 @@ func TestUndocumentedSuccessIsNotSuccess(t *testing.T) {
 		{"create answered 202", 202, func(c *Client) error { return c.CreateAssociation(context.Background(), sp, assoc("1", "amzn1.x")) }},
 		{"update answered 204", 204, func(c *Client) error { return c.UpdateAssociation(context.Background(), sp, assoc("1", "amzn1.x")) }},
 		{"delete answered 201", 201, func(c *Client) error { return c.DeleteAssociation(context.Background(), sp, "1") }},
+		{"update answered 200 with a page of HTML", 200, func(c *Client) error { return c.UpdateAssociation(context.Background(), sp, assoc("1", "amzn1.x")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) }))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				if strings.Contains(tc.name, "HTML") {
+					w.Write([]byte("<html>hello from a proxy</html>"))
+				}
+			}))
 			defer srv.Close()
 			c, _ := New(Options{Endpoint: srv.URL})
 			err := tc.call(c)
@@ -321,5 +327,17 @@ func TestClassify(t *testing.T) {
 		if got := Classify(tt.err); got != tt.want {
 			t.Errorf("%s: Classify(%v):\n got %+v\nwant %+v", tt.name, tt.err, got, tt.want)
 		}
+	}
+}
+
+// A documented "no body" reads an empty body, or JSON, as that.
+func TestNoBodyAnswers(t *testing.T) {
+	for _, body := range []string{"", "  \n", "{}", `{"ok":true}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+		c, _ := New(Options{Endpoint: srv.URL})
+		if err := c.UpdateAssociation(context.Background(), sp, assoc("1", "amzn1.x")); err != nil {
+			t.Errorf("update answered 200 %q: %v", body, err)
+		}
+		srv.Close()
 	}
 }
