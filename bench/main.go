@@ -208,11 +208,22 @@ func calls(w io.Writer, c config) error {
 		return err
 	}
 	defer os.Remove(file)
-	r := csvmodel.NewReader(csvmodel.Options{DefaultProvider: sp})
+	r, err := csvmodel.NewReader(csvmodel.Options{DefaultProvider: sp})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	if err := r.ReadFile(file); err != nil {
 		return err
 	}
-	if err := naive(srv2.URL, r.Rows(), 16); err != nil {
+	var rows []csvmodel.Checked
+	for c, err := range r.Rows() {
+		if err != nil {
+			return err
+		}
+		rows = append(rows, c)
+	}
+	if err := naive(srv2.URL, rows, 16); err != nil {
 		return err
 	}
 	n := e2.Stats().Total

@@ -25,7 +25,7 @@ func main() {
 		last.say()
 		os.Exit(exitInterrupted)
 	}()
-	os.Exit(runWith(ctx, os.Args[1:], newGlobals(os.Environ(), os.Stdout, os.Stderr, &last)))
+	os.Exit(runWith(ctx, os.Args[1:], withStdin(newGlobals(os.Environ(), os.Stdout, os.Stderr, &last), os.Stdin)))
 }
 
 // interrupted is why a run stopped on a signal; it is a context.Canceled,

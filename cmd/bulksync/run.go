@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/reconcile"
@@ -52,6 +53,10 @@ func hint(err error) string {
 		return "--strict is set: fix the rows (bulksync validate lists them) or drop --strict"
 	case errors.As(err, &ge):
 		return "if these deletes are meant, raise --max-deletes (-1: no limit)"
+	case errors.Is(err, csvmodel.ErrAmbiguousColumn):
+		return "name the column to read with --column FIELD=HEADER, e.g. --column externalUserId=Extension"
+	case errors.Is(err, csvmodel.ErrColumnChoice):
+		return "--column takes FIELD=HEADER, e.g. --column externalUserId=\"Room Ext\""
 	}
 	return ""
 }
@@ -72,6 +77,7 @@ func parseEnv(kv []string) env {
 // globals are what every command is handed.
 type globals struct {
 	env    env
+	stdin  io.Reader // what the file name - reads
 	stdout io.Writer
 	stderr io.Writer  // shared by the logger and plain messages: writes are whole and never interleave
 	term   bool       // stderr is a terminal
@@ -80,6 +86,12 @@ type globals struct {
 
 func newGlobals(environ []string, stdout, stderr io.Writer, last *lastWords) *globals {
 	return &globals{env: parseEnv(environ), stdout: stdout, stderr: zerolog.SyncWriter(stderr), term: isTerminal(stderr), last: last}
+}
+
+// withStdin gives the globals what the file name - reads.
+func withStdin(g *globals, stdin io.Reader) *globals {
+	g.stdin = stdin
+	return g
 }
 
 // onReport registers a report's flush for a forced quit.

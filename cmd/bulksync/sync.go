@@ -16,7 +16,8 @@ import (
 type inputFlags struct {
 	ServiceProviderID string             `name:"service-provider-id" placeholder:"ID" help:"Provider for rows without a serviceProviderId value."`
 	Delimiter         csvmodel.Delimiter `default:"auto" placeholder:"C" help:"Field delimiter: , ; or tab; sniffed from the header line when auto (the default)."`
-	Files             []string           `arg:"" optional:"" name:"FILE" help:"CSV files; several files are one input."`
+	Column            []string           `sep:"none" placeholder:"FIELD=HEADER" help:"Read FIELD from the column named HEADER, whatever the aliases say (repeatable), e.g. --column externalUserId=\"Room Ext\"."`
+	Files             []string           `arg:"" optional:"" name:"FILE" help:"CSV files; several files are one input; - reads standard input."`
 }
 
 // runFlags shape a sync or a plan, of rooms or of products.
@@ -83,11 +84,12 @@ problem as FILE:LINE: reason. Exit 0 when every row is valid, 1 when some are no
 can't be read at all.
 
 Example:
-  bulksync validate --service-provider-id amzn1.comms.csp.id.hotel1 rooms.csv`
+  bulksync validate --service-provider-id amzn1.comms.csp.id.hotel1 rooms.csv
+  bulksync validate --service-provider-id amzn1.comms.csp.id.demo --column externalUserId=Extension samples/messy-export.csv`
 }
 
 func (c *syncCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config("sync", g, c.input(c.Emulate))
+	cfg, err := c.config("sync", g, c.input(c.Emulate, g))
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func (c *syncCmd) Run(ctx context.Context, g *globals) error {
 }
 
 func (c *planCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config("plan", g, c.input(c.Emulate))
+	cfg, err := c.config("plan", g, c.input(c.Emulate, g))
 	if err != nil {
 		return err
 	}
@@ -106,14 +108,14 @@ func (c *planCmd) Run(ctx context.Context, g *globals) error {
 
 func (c *validateCmd) Run(g *globals) error {
 	log := newLogger(g, c.logFlags, newRunID())
-	res, err := job.Validate(c.input(false), job.Deps{Stdout: g.stdout, Stderr: g.stderr, Log: log})
+	res, err := job.Validate(c.input(false, g), job.Deps{Stdout: g.stdout, Stderr: g.stderr, Log: log})
 	return verdict(res, err)
 }
 
 // input is what the input flags ask for; with --emulate, rows without a
 // provider go to the emulator's demo provider.
-func (f *inputFlags) input(emulate bool) job.Input {
-	in := job.Input{Files: f.Files, Delimiter: f.Delimiter, DefaultProvider: f.ServiceProviderID}
+func (f *inputFlags) input(emulate bool, g *globals) job.Input {
+	in := job.Input{Files: f.Files, Delimiter: f.Delimiter, DefaultProvider: f.ServiceProviderID, Columns: f.Column, Stdin: g.stdin}
 	if in.DefaultProvider == "" && emulate {
 		in.DefaultProvider = emulator.DefaultProvider
 	}

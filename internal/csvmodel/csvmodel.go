@@ -1,24 +1,31 @@
 // Package csvmodel reads the property management system's export: header
-// aliases, delimiter and BOM handling, row checks and duplicates across all
-// files. It yields valid rows, and invalid rows with their file and line.
+// aliases and column choices, delimiter and BOM handling, row checks and
+// duplicates across all files. It yields valid rows, and invalid rows with
+// their file and line.
+//
+// Reading is two passes. The first reads every file with encoding/csv
+// through a column index worked out once from each header, checks every row
+// and keeps, per valid row, a 64-bit hash of its key and what it asks for
+// (32 bytes): sorted once when every file is read, equal hashes are the few
+// candidates for duplicates, settled by comparing the keys themselves. Rows
+// then reads the files again and hands out each row with its verdict; no
+// row is kept.
 package csvmodel
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
+	"iter"
+	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode"
+	"time"
 	"unicode/utf8"
-
-	"github.com/gocarina/gocsv"
 )
 
 // Actions a row may ask for.
@@ -27,11 +34,16 @@ const (
 	ActionDelete = "delete"
 )
 
-// DefaultAmazonIDType is used when a row leaves amazonIdType empty.
+// DefaultAmazonIDType is used when a row leaves amazonIdType empty, and
+// the only type the API takes.
 const DefaultAmazonIDType = "communication-profile"
 
 // ProviderPrefix starts every service provider ACI.
 const ProviderPrefix = "amzn1.comms.csp.id."
+
+// StdinName is the file name of standard input in messages and reports
+// ("stdin:17").
+const StdinName = "stdin"
 
 // Row is one data line of an input file, trimmed and defaulted.
 type Row struct {
@@ -70,43 +82,12 @@ type Checked struct {
 	Reason string
 }
 
-// record is what gocsv decodes; the header is rewritten to these names
-// first, and _line is a column we add carrying the physical line number.
-type record struct {
-	ExternalUserID    string `csv:"externalUserId"`
-	AmazonID          string `csv:"amazonId"`
-	AmazonIDType      string `csv:"amazonIdType"`
-	ServiceProviderID string `csv:"serviceProviderId"`
-	Action            string `csv:"action"`
-	Line              int    `csv:"_line"`
-}
-
-// aliases map normalized header names to canonical columns.
-var aliases = map[string]string{
-	"externaluserid": "externalUserId", "extension": "externalUserId", "roomextension": "externalUserId", "room": "externalUserId",
-	"amazonid": "amazonId", "communicationprofileid": "amazonId", "profileid": "amazonId",
-	"amazonidtype":      "amazonIdType",
-	"serviceproviderid": "serviceProviderId", "provider": "serviceProviderId",
-	"action": "action",
-}
-
-func normalizeHeader(h string) string {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(h) {
-		switch r {
-		case ' ', '_', '-', '\t':
-			continue
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
-}
-
 // FileError rejects a whole file; Line is 0 when no line is to blame.
 type FileError struct {
 	File string
 	Line int
 	Msg  string
+	Err  error // a sentinel saying what kind of refusal, when there is one
 }
 
 func (e *FileError) Error() string {
@@ -116,406 +97,455 @@ func (e *FileError) Error() string {
 	return e.File + ": " + e.Msg
 }
 
+func (e *FileError) Unwrap() error { return e.Err }
+
 // Options control reading.
 type Options struct {
 	Delimiter       Delimiter // 0: sniffed from the header line
 	DefaultProvider string    // for rows without a serviceProviderId
-	// OnRow, when set, receives each row as it is read and the reader
-	// keeps none (validate of files too big to hold). A row found invalid
-	// later, by a conflicting duplicate, is delivered again as Invalid.
+	// Columns are choices FIELD=HEADER: the header named is the field's
+	// column, whatever the aliases say.
+	Columns []string
+	// Reports are the headers of bulksync's own reports: a file with one
+	// is refused (its columns would read as input).
+	Reports [][]string
+	// Stdin is what the file name "-" reads.
+	Stdin io.Reader
+	// Spool keeps a copy of an input that can't be read twice (standard
+	// input, a pipe) in a temporary file in TempDir (default: the
+	// system's), unlinked at once, so that Rows can read it again.
+	Spool   bool
+	TempDir string
+	// OnRow, when set, receives each row as the first pass reads it, with
+	// the verdict of its own checks: Valid or Invalid. Duplicates are
+	// decided once every file is read (Problems, Rows).
 	OnRow func(Checked)
 }
 
-// Reader reads several files as one input and remembers what it has seen,
-// so that duplicates are found across files. Per key it keeps a 128-bit
-// hash and 32 bytes, not the row, so a million rows fit in little memory.
+// Reader reads several files as one input.
 type Reader struct {
-	opts   Options
-	seeds  [3]maphash.Seed
-	seen   map[[2]uint64]seen
-	later  map[[2]uint64][]seen // later rows of a repeated key (rare)
-	files  []string
-	rows   []Checked
-	counts [3]int // by Status
+	opts  Options
+	cols  *columns
+	seeds [4]maphash.Seed // key, amazonId, amazonIdType, provider
+
+	provs  []provider // each distinct provider id, checked once
+	provIx map[string]int32
+	last   string // the provider of the previous row, and its index:
+	lastIx int32  // exports rarely change provider from row to row
+	types  [2]uint64
+
+	table    bool // ReadTable: rows are handed out once, no keys kept
+	srcs     []*source
+	stdin    bool
+	ord      uint32 // rows handed out so far
+	keys     []entry
+	arena    []byte // the externalUserIds of keys, length-prefixed
+	exc      []exception
+	resolved bool
+	counts   [3]int // by Status
 }
 
-// seen is where a key's row stands and what it asked for.
-type seen struct {
-	index  int32 // into rows, when they are kept
-	file   int32 // into files
-	line   int32
-	status Status
-	intent uint64 // hash of action, amazonId and amazonIdType
+type provider struct {
+	id     string
+	reason string // why it can't be used, or ""
+	hash   uint64
 }
 
-// NewReader starts an input.
-func NewReader(o Options) *Reader {
-	r := &Reader{opts: o, seen: map[[2]uint64]seen{}, later: map[[2]uint64][]seen{}}
+// NewReader starts an input; it refuses column choices that name no field.
+func NewReader(o Options) (*Reader, error) {
+	cols, err := RoomColumns().compile(o.Columns)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{opts: o, cols: cols, provIx: map[string]int32{}}
 	for i := range r.seeds {
 		r.seeds[i] = maphash.MakeSeed()
 	}
-	return r
+	r.types = [2]uint64{r.typeHash(""), r.typeHash(DefaultAmazonIDType)}
+	return r, nil
 }
 
-// ReadFile adds one file. A *FileError rejects the file whole.
+// ReadFile adds one file; "-" is Options.Stdin. A *FileError rejects the
+// file whole.
 func (r *Reader) ReadFile(path string) error {
+	if path == "-" {
+		switch {
+		case r.opts.Stdin == nil:
+			return &FileError{File: StdinName, Msg: "no standard input to read"}
+		case r.stdin:
+			return &FileError{File: StdinName, Msg: "standard input (-) is named twice; it can be read once"}
+		}
+		r.stdin = true
+		return r.Read(StdinName, r.opts.Stdin)
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return &FileError{File: path, Msg: "can't open: " + errors.Unwrap(err).Error()}
+		return &FileError{File: path, Msg: "can't open: " + unwrapPath(err).Error()}
 	}
-	defer f.Close()
-	return r.Read(path, f)
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		f.Close()
+		return &FileError{File: path, Msg: "can't read: " + unwrapPath(err).Error()}
+	case fi.IsDir():
+		f.Close()
+		return &FileError{File: path, Msg: "is a folder, not a CSV file"}
+	case !fi.Mode().IsRegular():
+		defer f.Close() // a pipe or device: read once, spooled if asked
+		return r.Read(path, f)
+	}
+	src := &source{name: filepath.Clean(path), ra: f, size: fi.Size(), file: f, mod: fi.ModTime()}
+	return r.first(src, io.NewSectionReader(f, 0, src.size))
 }
 
-// Read adds one input stream named name.
+// Read adds one input stream named name. An in-memory reader (with ReadAt
+// and Size) is read again by Rows; any other is read once, or spooled
+// (Options.Spool).
 func (r *Reader) Read(name string, in io.Reader) error {
-	name = filepath.Clean(name)
-	r.files = append(r.files, name)
-	br := bufio.NewReaderSize(in, 64<<10)
-	head, _ := br.Peek(4096)
-	if err := checkText(head); err != "" {
-		return &FileError{File: name, Msg: err}
+	src := &source{name: filepath.Clean(name)}
+	if ra, ok := in.(interface {
+		io.ReaderAt
+		Size() int64
+	}); ok {
+		src.ra, src.size = ra, ra.Size()
+		return r.first(src, io.NewSectionReader(ra, 0, src.size))
 	}
-	if bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
-		_, _ = br.Discard(3)
-		head = head[3:]
+	if r.opts.Spool {
+		f, err := os.CreateTemp(r.opts.TempDir, "bulksync-input-*.csv")
+		if err != nil {
+			return &FileError{File: src.name, Msg: fmt.Sprintf("can't keep a copy to read it a second time: %v; set TMPDIR to a writable folder", unwrapPath(err))}
+		}
+		if os.Remove(f.Name()) == nil { // gone with the last descriptor, even after kill -9
+			src.spoolName = ""
+		} else {
+			src.spoolName = f.Name()
+		}
+		src.spool = f
+		in = &tee{in: in, out: f, n: &src.size}
 	}
-	delim := rune(r.opts.Delimiter)
-	if delim == 0 {
-		delim = sniffDelimiter(head)
-	}
-	cr := csv.NewReader(br)
-	cr.Comma = delim
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
-	dec := &decoder{cr: cr, file: name}
-	if err := dec.readHeader(); err != nil {
+	if err := r.first(src, in); err != nil {
 		return err
 	}
-	ch := make(chan record, 256)
-	errc := make(chan error, 1)
-	go func() { errc <- gocsv.UnmarshalDecoderToChan(dec, ch) }()
-	for rec := range ch {
-		r.add(name, rec)
-	}
-	if err := <-errc; err != nil {
-		var fe *FileError
-		if errors.As(err, &fe) {
-			return fe
-		}
-		return &FileError{File: name, Line: dec.line, Msg: err.Error()}
+	if src.spool != nil {
+		src.ra = src.spool
 	}
 	return nil
 }
 
-// Rows returns every row read so far, in input order, with its verdict
-// (none with Options.OnRow). Rows of a key given with conflicting amazonIds
-// are all Invalid.
-func (r *Reader) Rows() []Checked { return r.rows }
+// first is the first pass over one source: checks, and keys for duplicates.
+func (r *Reader) first(src *source, in io.Reader) error {
+	r.srcs = append(r.srcs, src)
+	src.first = r.ord
+	return r.pass(src, in, true, func(rec []string, line int) error {
+		d, err := r.decode(src, rec, line)
+		if err != nil {
+			return err
+		}
+		if r.ord == math.MaxUint32 {
+			return &FileError{File: src.name, Line: line, Msg: "more rows than bulksync can read in one run (4 billion)"}
+		}
+		ord := r.ord
+		r.ord++
+		src.rows++
+		c := Checked{Row: d.row}
+		if d.reason != "" {
+			r.counts[Invalid]++
+			c.Status, c.Reason = Invalid, d.reason
+		} else {
+			r.counts[Valid]++
+			r.keep(d, ord, line)
+		}
+		if r.opts.OnRow != nil {
+			r.opts.OnRow(c)
+		}
+		return nil
+	})
+}
 
-// Counts returns how many rows are valid, duplicate and invalid.
+// keep remembers a valid row's key and intent for the duplicate check.
+func (r *Reader) keep(d decoded, ord uint32, line int) {
+	ext := d.row.ExternalUserID
+	intent := maphash.String(r.seeds[1], d.row.AmazonID) ^ bits.RotateLeft64(r.typeOf(d.row.AmazonIDType), 17)
+	if d.row.Action == ActionDelete {
+		intent = ^intent
+	}
+	r.keys = append(r.keys, entry{
+		hash:   maphash.String(r.seeds[0], ext) ^ r.provs[d.prov].hash,
+		intent: intent, ord: ord, line: uint32(min(line, math.MaxUint32)),
+		id: uint32(min(len(r.arena), math.MaxUint32)), prov: uint32(d.prov),
+	})
+	r.arena = append(r.arena, byte(len(ext)), byte(len(ext)>>8))
+	r.arena = append(r.arena, ext...)
+}
+
+func (r *Reader) typeOf(t string) uint64 {
+	switch t {
+	case "":
+		return r.types[0]
+	case DefaultAmazonIDType:
+		return r.types[1]
+	}
+	return r.typeHash(t)
+}
+
+func (r *Reader) typeHash(t string) uint64 { return maphash.String(r.seeds[2], t) }
+
+// decoded is one record as a row, with its provider's index and why it
+// can't be sent ("" when it can).
+type decoded struct {
+	row    Row
+	prov   int32
+	reason string
+}
+
+// decode reads a record through the file's column index: only the columns
+// bulksync uses must be UTF-8; values are trimmed and defaulted.
+func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
+	var f [5]string
+	bad := -1 // the leftmost column read that is not UTF-8
+	for col, i := range src.at {
+		if i < 0 || i >= len(rec) {
+			continue
+		}
+		if !utf8.ValidString(rec[i]) && (bad < 0 || i < src.at[bad]) {
+			bad = col
+		}
+		f[col] = strings.TrimSpace(rec[i])
+	}
+	if bad >= 0 {
+		return decoded{}, src.notUTF8(r.cols.schema, rec, line)
+	}
+	d := decoded{row: Row{File: src.name, Line: line, ExternalUserID: f[colExternalUserID], AmazonID: f[colAmazonID]}}
+	switch act := strings.ToLower(f[colAction]); act { // no copy when already lower case
+	case "", ActionUpsert:
+		d.row.Action = ActionUpsert
+	case ActionDelete:
+		d.row.Action = ActionDelete
+	default:
+		d.row.Action = act
+	}
+	switch typ := f[colAmazonIDType]; {
+	case typ == DefaultAmazonIDType || typ == "" && d.row.Action == ActionUpsert:
+		d.row.AmazonIDType = DefaultAmazonIDType
+	default:
+		d.row.AmazonIDType = typ
+	}
+	d.prov = r.provider(f[colServiceProviderID])
+	p := &r.provs[d.prov]
+	d.row.ServiceProviderID = p.id
+	d.reason = checkRow(d.row.Action, d.row.ExternalUserID, d.row.AmazonID, d.row.AmazonIDType, p.reason)
+	return d, nil
+}
+
+// provider interns a provider id (the default when empty), checking each
+// distinct one once.
+func (r *Reader) provider(id string) int32 {
+	if id == "" {
+		id = r.opts.DefaultProvider
+	}
+	if len(r.provs) > 0 && id == r.last {
+		return r.lastIx
+	}
+	i, ok := r.provIx[id]
+	if !ok {
+		id = strings.Clone(id) // not the record's memory
+		i = int32(len(r.provs))
+		r.provs = append(r.provs, provider{id: id, reason: CheckProvider(id), hash: maphash.String(r.seeds[3], id)})
+		r.provIx[id] = i
+	}
+	r.last, r.lastIx = r.provs[i].id, i
+	return i
+}
+
+// Counts returns how many rows are valid, duplicate and invalid, once
+// every file is read.
 func (r *Reader) Counts() (valid, duplicate, invalid int) {
+	r.resolve()
 	return r.counts[Valid], r.counts[Duplicate], r.counts[Invalid]
 }
 
-func (r *Reader) hash(i int, parts ...string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(r.seeds[i])
-	for _, p := range parts {
-		h.WriteString(p)
-		h.WriteByte(0)
+// Blank returns how many rows were skipped because every field was empty.
+func (r *Reader) Blank() int {
+	n := 0
+	for _, s := range r.srcs {
+		n += s.blank
 	}
-	return h.Sum64()
+	return n
 }
 
-// keep records a row's verdict: kept, or handed to OnRow.
-func (r *Reader) keep(c Checked) int32 {
-	r.counts[c.Status]++
-	if r.opts.OnRow != nil {
-		r.opts.OnRow(c)
-		return -1
-	}
-	r.rows = append(r.rows, c)
-	return int32(len(r.rows) - 1)
-}
-
-func (r *Reader) where(s seen) string { return r.files[s.file] + ":" + strconv.Itoa(int(s.line)) }
-
-// invalidate turns an earlier row of key into Invalid.
-func (r *Reader) invalidate(s seen, key Key, reason string) {
-	r.counts[s.status]--
-	r.counts[Invalid]++
-	if r.opts.OnRow != nil {
-		r.opts.OnRow(Checked{Row: Row{File: r.files[s.file], Line: int(s.line), ServiceProviderID: key.Provider,
-			ExternalUserID: key.ExternalUserID}, Status: Invalid, Reason: reason})
-		return
-	}
-	r.rows[s.index].Status, r.rows[s.index].Reason = Invalid, reason
-}
-
-func (r *Reader) add(file string, rec record) {
-	row := Row{
-		File:              file,
-		Line:              rec.Line,
-		ServiceProviderID: strings.TrimSpace(rec.ServiceProviderID),
-		ExternalUserID:    strings.TrimSpace(rec.ExternalUserID),
-		AmazonID:          strings.TrimSpace(rec.AmazonID),
-		AmazonIDType:      strings.TrimSpace(rec.AmazonIDType),
-		Action:            strings.ToLower(strings.TrimSpace(rec.Action)),
-	}
-	if row.ServiceProviderID == "" {
-		row.ServiceProviderID = r.opts.DefaultProvider
-	}
-	if row.Action == "" {
-		row.Action = ActionUpsert
-	}
-	if row.AmazonIDType == "" && row.Action == ActionUpsert {
-		row.AmazonIDType = DefaultAmazonIDType
-	}
-	c := Checked{Row: row}
-	if reason := Check(row); reason != "" {
-		c.Status, c.Reason = Invalid, reason
-		r.keep(c)
-		return
-	}
-	k := [2]uint64{r.hash(0, row.ServiceProviderID, row.ExternalUserID), r.hash(1, row.ServiceProviderID, row.ExternalUserID)}
-	here := seen{file: int32(len(r.files) - 1), line: int32(row.Line), intent: r.hash(2, row.Action, row.AmazonID, row.AmazonIDType)}
-	first, dup := r.seen[k]
-	switch {
-	case !dup:
-		here.index = r.keep(c)
-		r.seen[k] = here
-		return
-	case first.intent == here.intent && first.status != Invalid:
-		c.Status, c.Reason = Duplicate, "same as "+r.where(first)
-	default:
-		// Conflicting rows for one association: none can be trusted, so the
-		// earlier ones (and their duplicates) are not applied either.
-		c.Status = Invalid
-		c.Reason = fmt.Sprintf("externalUserId %s is given conflicting values at %s and %s", row.ExternalUserID, r.where(first), row.Where())
-		if first.status != Invalid {
-			r.invalidate(first, row.Key(), c.Reason)
-			first.status = Invalid
-			r.seen[k] = first
-			for i, s := range r.later[k] {
-				if s.status != Invalid {
-					r.invalidate(s, row.Key(), c.Reason)
-					r.later[k][i].status = Invalid
-				}
+// Problems returns the rows that the duplicate check made duplicate or
+// invalid, in input order, once every file is read. Their Row has File,
+// Line and ExternalUserID only.
+func (r *Reader) Problems() iter.Seq[Checked] {
+	r.resolve()
+	return func(yield func(Checked) bool) {
+		for _, e := range r.exc {
+			c := Checked{Row: Row{File: r.srcs[e.at.file].name, Line: int(e.at.line), ExternalUserID: e.id}, Status: e.status, Reason: r.reason(e)}
+			if !yield(c) {
+				return
 			}
 		}
 	}
-	here.status = c.Status
-	here.index = r.keep(c)
-	r.later[k] = append(r.later[k], here)
 }
 
-// Check returns why a row can't be sent, or "".
-func Check(r Row) string {
-	switch r.Action {
-	case ActionUpsert, ActionDelete:
-	default:
-		return fmt.Sprintf("action %q is not upsert or delete", r.Action)
+// errStop ends a pass early: the consumer of Rows stopped.
+var errStop = errors.New("stop")
+
+// Rows reads the input again, once every file is read, and yields every
+// row in input order with its verdict: rows of a key given with conflicting
+// values are all Invalid, repeats of a key's first row Duplicate. A file
+// that changed since the first pass, or an input that can't be read twice,
+// yields a *FileError and ends.
+func (r *Reader) Rows() iter.Seq2[Checked, error] {
+	r.resolve()
+	return func(yield func(Checked, error) bool) {
+		ord, next := uint32(0), 0
+		for _, src := range r.srcs {
+			if err := src.unchanged(); err != nil {
+				yield(Checked{}, err)
+				return
+			}
+			var rows uint32
+			err := r.pass(src, io.NewSectionReader(src.ra, 0, src.size), false, func(rec []string, line int) error {
+				d, err := r.decode(src, rec, line)
+				if err != nil {
+					return err
+				}
+				c := Checked{Row: d.row}
+				switch {
+				case d.reason != "":
+					c.Status, c.Reason = Invalid, d.reason
+				case next < len(r.exc) && r.exc[next].ord == ord:
+					c.Status, c.Reason = r.exc[next].status, r.reason(r.exc[next])
+				}
+				for next < len(r.exc) && r.exc[next].ord <= ord {
+					next++
+				}
+				ord++
+				rows++
+				if !yield(c, nil) {
+					return errStop
+				}
+				return nil
+			})
+			switch {
+			case err == errStop:
+				return
+			case err == nil && rows != src.rows:
+				err = src.changed()
+			case err == nil:
+				err = src.unchanged()
+			}
+			if err != nil {
+				yield(Checked{}, err)
+				return
+			}
+		}
 	}
-	if msg := checkID("externalUserId", r.ExternalUserID); msg != "" {
-		return msg
-	}
-	if r.Action == ActionUpsert {
-		if r.AmazonID == "" {
-			return "amazonId is required for action upsert"
-		}
-		if msg := checkID("amazonId", r.AmazonID); msg != "" {
-			return msg
-		}
-		if !strings.HasPrefix(r.AmazonID, "amzn1.") {
-			return fmt.Sprintf("amazonId %q does not start with amzn1.", r.AmazonID)
-		}
-		if msg := checkID("amazonIdType", r.AmazonIDType); msg != "" {
-			return msg
-		}
-	}
-	return CheckProvider(r.ServiceProviderID)
 }
 
-// CheckProvider returns why a serviceProviderId can't be used, or "".
-func CheckProvider(id string) string {
-	if id == "" {
-		return "serviceProviderId is empty and no default service provider is set"
+// Close releases the files kept for Rows.
+func (r *Reader) Close() error {
+	var errs []error
+	for _, s := range r.srcs {
+		if s.file != nil {
+			errs = append(errs, s.file.Close())
+		}
+		if s.spool != nil {
+			errs = append(errs, s.spool.Close())
+			if s.spoolName != "" {
+				errs = append(errs, os.Remove(s.spoolName))
+			}
+		}
 	}
-	if !strings.HasPrefix(id, ProviderPrefix) || len(id) == len(ProviderPrefix) {
-		return fmt.Sprintf("serviceProviderId %q is not an ACI starting %s", id, ProviderPrefix)
-	}
-	if i := strings.IndexFunc(id, func(r rune) bool { return strings.ContainsRune("/?#%", r) || unicode.IsSpace(r) }); i >= 0 {
-		return fmt.Sprintf("serviceProviderId %q contains %q, which can't go into a URL path", id, id[i])
-	}
-	return checkID("serviceProviderId", id)
+	return errors.Join(errs...)
 }
 
-func checkID(field, v string) string {
-	if v == "" {
-		return field + " is empty"
-	}
-	if n := utf8.RuneCountInString(v); n > 255 {
-		return fmt.Sprintf("%s is %d characters long; at most 255", field, n)
-	}
-	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
-		return field + " contains a control character"
-	}
-	return ""
+// source is one input file and what its first pass learned of it.
+type source struct {
+	name      string
+	ra        io.ReaderAt // where Rows reads it again; nil when it can't
+	size      int64
+	file      *os.File // a regular file, kept open: a replaced file is still read whole
+	mod       time.Time
+	spool     *os.File // the copy of a stream
+	spoolName string   // when it could not be unlinked at once
+
+	first, rows uint32 // ordinal of its first row; rows read
+	blank       int
+	bom, bareCR bool
+	delim       rune
+	header      []string
+	at          []int // by column: index in a record, or -1
 }
 
-// Delimiter is a field delimiter: , ; or TAB, or 0 to sniff it from the
-// header line.
-type Delimiter rune
+// notUTF8 refuses a record whose columns read are not all UTF-8, naming
+// the leftmost such column and its first bad byte; nil when they are.
+func (s *source) notUTF8(schema Schema, rec []string, line int) error {
+	bad := -1
+	for col, i := range s.at {
+		if i >= 0 && i < len(rec) && !utf8.ValidString(rec[i]) && (bad < 0 || i < s.at[bad]) {
+			bad = col
+		}
+	}
+	if bad < 0 {
+		return nil
+	}
+	b, at, _ := badByte(rec[s.at[bad]])
+	return &FileError{File: s.name, Line: line, Msg: fmt.Sprintf(
+		"not UTF-8 text in column %s: byte 0x%02X at character %d; export the file as UTF-8", s.column(schema, bad), b, at)}
+}
 
-// UnmarshalText reads a delimiter's name: , ; or TAB (also comma,
-// semicolon, tab), or auto.
-func (d *Delimiter) UnmarshalText(b []byte) error {
-	switch s := strings.ToLower(string(b)); s {
-	case "", "auto":
-		*d = 0
-	case ",", "comma":
-		*d = ','
-	case ";", "semicolon":
-		*d = ';'
-	case "\t", "tab", `\t`:
-		*d = '\t'
-	default:
-		return fmt.Errorf("delimiter %q: want , ; tab or auto", s)
+func (s *source) column(schema Schema, col int) string {
+	h := printable(s.header[s.at[col]])
+	if normalizeHeader(h) == normalizeHeader(schema[col].Name) {
+		return strconv.Quote(h)
+	}
+	return fmt.Sprintf("%q (%s)", h, schema[col].Name)
+}
+
+// unchanged checks, before and after a later pass, that a regular file is
+// as the first pass found it.
+func (s *source) unchanged() error {
+	if s.ra == nil {
+		return &FileError{File: s.name, Msg: "this input can be read only once"}
+	}
+	if s.file == nil {
+		return nil
+	}
+	fi, err := s.file.Stat()
+	if err != nil || fi.Size() != s.size || !fi.ModTime().Equal(s.mod) {
+		return s.changed()
 	}
 	return nil
 }
 
-// checkText refuses what is plainly not a UTF-8 text file.
-func checkText(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, []byte{0xff, 0xfe}), bytes.HasPrefix(head, []byte{0xfe, 0xff}):
-		return "file is UTF-16 text; export it as UTF-8 (CSV UTF-8 in spreadsheet programs)"
-	case bytes.IndexByte(head, 0) >= 0:
-		return "file is not text (it contains NUL bytes); is it a spreadsheet (.xlsx) rather than CSV?"
-	}
-	return ""
+func (s *source) changed() error {
+	return &FileError{File: s.name, Msg: "the file changed while bulksync was reading it; run again once it is written whole"}
 }
 
-// sniffDelimiter picks , ; or TAB: whichever occurs most in the header line
-// outside quotes (comma on a tie or none).
-func sniffDelimiter(head []byte) rune {
-	if i := bytes.IndexAny(head, "\r\n"); i >= 0 {
-		head = head[:i]
-	}
-	counts := map[rune]int{}
-	quoted := false
-	for _, c := range string(head) {
-		switch {
-		case c == '"':
-			quoted = !quoted
-		case !quoted && (c == ',' || c == ';' || c == '\t'):
-			counts[c]++
-		}
-	}
-	best := ','
-	for _, c := range []rune{';', '\t'} {
-		if counts[c] > counts[best] {
-			best = c
-		}
-	}
-	return best
+// tee copies a stream into its spool as it is read.
+type tee struct {
+	in  io.Reader
+	out io.Writer
+	n   *int64
 }
 
-// decoder feeds gocsv: the canonical header first, then each record padded
-// to the header's width with its physical line number appended.
-type decoder struct {
-	cr     *csv.Reader
-	file   string
-	header []string
-	line   int
+func (t *tee) Read(p []byte) (int, error) {
+	n, err := t.in.Read(p)
+	if n > 0 {
+		if _, werr := t.out.Write(p[:n]); werr != nil {
+			return n, fmt.Errorf("can't keep a copy to read it a second time: %w; set TMPDIR to a writable folder", werr)
+		}
+		*t.n += int64(n)
+	}
+	return n, err
 }
 
-func (d *decoder) readHeader() error {
-	h, err := d.cr.Read()
-	if err == io.EOF {
-		return &FileError{File: d.file, Msg: "file is empty: a header row is required"}
-	}
-	if err != nil {
-		return d.csvError(err)
-	}
-	d.header = make([]string, len(h)+1)
-	seen := map[string]string{}
-	for i, name := range h {
-		canon := aliases[normalizeHeader(name)]
-		if canon == "" {
-			d.header[i] = "_ignored"
-			continue
-		}
-		if prev, ok := seen[canon]; ok {
-			return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("columns %q and %q both mean %s", prev, name, canon)}
-		}
-		seen[canon] = name
-		d.header[i] = canon
-	}
-	d.header[len(h)] = "_line"
-	if _, ok := seen["externalUserId"]; !ok {
-		return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("required column externalUserId (or extension, roomExtension, room) is missing; the header has %s", strings.Join(h, ", "))}
-	}
-	if _, ok := seen["amazonId"]; !ok {
-		if _, hasAction := seen["action"]; !hasAction {
-			return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("required column amazonId (or communicationProfileId, profileId) is missing; the header has %s", strings.Join(h, ", "))}
-		}
-	}
-	return nil
-}
-
-// GetCSVRow implements gocsv.SimpleDecoder.
-func (d *decoder) GetCSVRow() ([]string, error) {
-	if d.line == 0 {
-		d.line = 1
-		return d.header, nil
-	}
-	rec, err := d.cr.Read()
-	if err != nil {
-		if err == io.EOF {
-			return nil, err
-		}
-		return nil, d.csvError(err)
-	}
-	d.line, _ = d.cr.FieldPos(0)
-	out := make([]string, len(d.header))
-	n := copy(out[:len(d.header)-1], rec)
-	for _, v := range out[:n] {
-		if !utf8.ValidString(v) {
-			return nil, &FileError{File: d.file, Line: d.line, Msg: "not UTF-8 text; export the file as UTF-8"}
-		}
-	}
-	out[len(out)-1] = strconv.Itoa(d.line)
-	return out, nil
-}
-
-// GetCSVRows implements gocsv.SimpleDecoder; gocsv's streaming path never calls it.
-func (d *decoder) GetCSVRows() ([][]string, error) {
-	var all [][]string
-	for {
-		r, err := d.GetCSVRow()
-		if err == io.EOF {
-			return all, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, r)
-	}
-}
-
-func (d *decoder) csvError(err error) error {
-	var pe *csv.ParseError
+func unwrapPath(err error) error {
+	var pe *os.PathError
 	if errors.As(err, &pe) {
-		msg := pe.Err.Error()
-		switch {
-		case errors.Is(pe.Err, csv.ErrQuote):
-			msg = "a quoted field is never closed (unbalanced \")"
-		case errors.Is(pe.Err, csv.ErrBareQuote):
-			msg = "a \" appears inside an unquoted field; quote the field and double the \""
-		}
-		return &FileError{File: d.file, Line: pe.StartLine, Msg: msg}
+		return pe.Err
 	}
-	return &FileError{File: d.file, Line: d.line, Msg: err.Error()}
+	return err
 }

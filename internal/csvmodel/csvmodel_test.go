@@ -9,15 +9,40 @@ import (
 
 const sp = "amzn1.comms.csp.id.demo"
 
+// reportHeader is the rooms report's header, as internal/job passes it.
+var reportHeader = strings.Split("file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms", ",")
+
 func read(t *testing.T, files ...string) (*Reader, error) {
 	t.Helper()
-	r := NewReader(Options{DefaultProvider: sp})
+	return readWith(t, Options{DefaultProvider: sp}, files...)
+}
+
+func readWith(t *testing.T, o Options, files ...string) (*Reader, error) {
+	t.Helper()
+	r, err := NewReader(o)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { r.Close() })
 	for i, f := range files {
 		if err := r.Read(fmt.Sprintf("f%d.csv", i+1), strings.NewReader(f)); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
+}
+
+// rows is every row of the second pass.
+func rows(t *testing.T, r *Reader) []Checked {
+	t.Helper()
+	var out []Checked
+	for c, err := range r.Rows() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func TestFormats(t *testing.T) {
@@ -47,7 +72,7 @@ func TestFormats(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []Row
-			for _, c := range r.Rows() {
+			for _, c := range rows(t, r) {
 				if c.Status != Valid {
 					t.Errorf("%s: got %v %q, want valid", c.Where(), c.Status, c.Reason)
 				}
@@ -72,19 +97,45 @@ func TestRowChecks(t *testing.T) {
 		{"7201,amzn1.p,amzn1.comms.csp.id.a?b", `f1.csv:2: serviceProviderId "amzn1.comms.csp.id.a?b" contains '?', which can't go into a URL path`},
 		{"7201,amzn1.p,amzn1.comms.csp.id.a b", `f1.csv:2: serviceProviderId "amzn1.comms.csp.id.a b" contains ' ', which can't go into a URL path`},
 		{"7201,amzn1.p,acme", `f1.csv:2: serviceProviderId "acme" is not an ACI starting amzn1.comms.csp.id.`},
+		{"\ufeff7202,amzn1.p,", "f1.csv:2: externalUserId contains an invisible format character (U+FEFF); retype the id"},
+		{"7201\u200b,amzn1.p,", "f1.csv:2: externalUserId contains an invisible format character (U+200B); retype the id"},
+		{"72\u00a001,amzn1.p,", "f1.csv:2: externalUserId contains a space character other than a plain space (U+00A0); retype the id"},
+		{"7201,amzn1.\u2060p,", "f1.csv:2: amazonId contains an invisible format character (U+2060); retype the id"},
+		{"7201,amzn1.p,amzn1.comms.csp.id.\u200dx", "f1.csv:2: serviceProviderId contains an invisible format character (U+200D); retype the id"},
 	}
 	for _, tt := range tests {
 		r, err := read(t, "externalUserId,amazonId,serviceProviderId\n"+tt.line+"\n")
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := r.Rows()[0]
+		c := rows(t, r)[0]
 		if got := c.Where() + ": " + c.Reason; c.Status != Invalid || got != tt.want {
 			t.Errorf("line %q: got %v %q, want %q", tt.line, c.Status, got, tt.want)
 		}
 	}
-	r, _ := read(t, "externalUserId,amazonId,action\n7201,amzn1.p,replace\n")
-	if c := r.Rows()[0]; c.Reason != `action "replace" is not upsert or delete` {
+	// Ids are exact after trimming spaces: fullwidth digits and a leading
+	// zero are other ids, not errors; spaces around are trimmed.
+	r, _ := read(t, "externalUserId,amazonId\n\uff17\uff12\uff10\uff11,amzn1.p\n07201,amzn1.p\n \u00a07201\u3000 ,amzn1.p\n")
+	var ids []string
+	for _, c := range rows(t, r) {
+		if c.Status != Valid {
+			t.Errorf("%s: %s", c.Where(), c.Reason)
+		}
+		ids = append(ids, c.ExternalUserID)
+	}
+	if fmt.Sprint(ids) != "[７２０１ 07201 7201]" {
+		t.Errorf("ids: %q", ids)
+	}
+	// amazonIdType is checked offline: the API takes one type, and a case
+	// variant would read as a change.
+	r, _ = read(t, "externalUserId,amazonId,amazonIdType\n1,amzn1.p,Communication-Profile\n2,amzn1.p,communication-profile\n3,amzn1.p,\n")
+	got := rows(t, r)
+	if got[0].Reason != `amazonIdType "Communication-Profile" is not communication-profile, the only type the API takes (values are case-sensitive)` ||
+		got[1].Status != Valid || got[2].Status != Valid || got[2].AmazonIDType != DefaultAmazonIDType {
+		t.Errorf("amazonIdType: %+v", got)
+	}
+	r, _ = read(t, "externalUserId,amazonId,action\n7201,amzn1.p,replace\n")
+	if c := rows(t, r)[0]; c.Reason != `action "replace" is not upsert or delete` {
 		t.Errorf("bad action: got %q", c.Reason)
 	}
 }
@@ -103,7 +154,7 @@ func TestDuplicatesAcrossFiles(t *testing.T) {
 		{"f1.csv:2", Valid}, {"f1.csv:3", Invalid}, {"f1.csv:4", Valid},
 		{"f2.csv:2", Duplicate}, {"f2.csv:3", Invalid}, {"f2.csv:4", Duplicate}, {"f2.csv:5", Duplicate},
 	}
-	rows := r.Rows()
+	rows := rows(t, r)
 	if len(rows) != len(want) {
 		t.Fatalf("got %d rows, want %d", len(rows), len(want))
 	}
@@ -122,7 +173,7 @@ func TestDuplicatesAcrossFiles(t *testing.T) {
 
 func TestConflictAfterDuplicateInvalidatesAll(t *testing.T) {
 	r, _ := read(t, "externalUserId,amazonId\n7201,amzn1.a\n7201,amzn1.a\n7201,amzn1.b\n")
-	for _, c := range r.Rows() {
+	for _, c := range rows(t, r) {
 		if c.Status != Invalid {
 			t.Errorf("%s: got %v, want invalid", c.Where(), c.Status)
 		}
@@ -138,12 +189,15 @@ func TestRejectedFiles(t *testing.T) {
 		{"utf-16", "\xff\xfee\x00x\x00", "f1.csv: file is UTF-16 text; export it as UTF-8 (CSV UTF-8 in spreadsheet programs)"},
 		{"unclosed quote", "externalUserId,amazonId\n7201,amzn1.a\n\"7202,amzn1.b\n7203,amzn1.c\n", "f1.csv:3: a quoted field is never closed (unbalanced \")"},
 		{"bare quote", "externalUserId,amazonId\n72\"01,amzn1.a\n", "f1.csv:2: a \" appears inside an unquoted field; quote the field and double the \""},
-		{"latin-1", "externalUserId,amazonId\nChambre \xe9t\xe9,amzn1.a\n", "f1.csv:2: not UTF-8 text; export the file as UTF-8"},
+		{"latin-1 in a column read", "Room,amazonId\nChambre \xe9t\xe9,amzn1.a\n", "f1.csv:2: not UTF-8 text in column \"Room\" (externalUserId): byte 0xE9 at character 9; export the file as UTF-8"},
+		{"latin-1 in a canonical column", "amazonId,externalUserId\namzn1.\xff,1\n", "f1.csv:2: not UTF-8 text in column \"amazonId\": byte 0xFF at character 7; export the file as UTF-8"},
+		{"a bulksync report", "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms\nrooms.csv,2,p,7201,amzn1.a,communication-profile,,create,created,201,,,1,3\n",
+			"f1.csv:1: this is a bulksync report, not an export: its header is the report's; keep reports out of the input files"},
 		{"two columns for one", "room,extension,amazonId\n", "f1.csv:1: columns \"room\" and \"extension\" both mean externalUserId"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := read(t, tt.in)
+			_, err := readWith(t, Options{DefaultProvider: sp, Reports: [][]string{reportHeader}}, tt.in)
 			var fe *FileError
 			if !errors.As(err, &fe) {
 				t.Fatalf("got %v, want a *FileError", err)
@@ -171,30 +225,32 @@ func TestSniffDelimiter(t *testing.T) {
 	}
 }
 
-// Streaming (validate) and collecting (sync) agree on every verdict.
-func TestStreamingMatchesCollecting(t *testing.T) {
+// The first pass (OnRow, then Problems: what validate prints) and the
+// second (Rows: what sync runs) agree on every verdict.
+func TestFirstPassMatchesRows(t *testing.T) {
 	files := []string{
 		"externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.b\n7203,amzn1.c\n7204,\n",
 		"externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.OTHER\n7203,amzn1.c\n7203,amzn1.c\n7201,amzn1.Z\n",
 	}
-	collect, _ := read(t, files...)
-	want := map[string]Status{}
-	for _, c := range collect.Rows() {
-		want[c.Where()] = c.Status
+	got := map[string]string{}
+	r, err := readWith(t, Options{DefaultProvider: sp, OnRow: func(c Checked) {
+		if c.Status != Valid {
+			got[c.Where()] = fmt.Sprint(c.Status, c.Reason)
+		}
+	}}, files...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := map[string]Status{}
-	s := NewReader(Options{DefaultProvider: sp, OnRow: func(c Checked) { got[c.Where()] = c.Status }})
-	for i, f := range files {
-		if err := s.Read(fmt.Sprintf("f%d.csv", i+1), strings.NewReader(f)); err != nil {
-			t.Fatal(err)
+	for c := range r.Problems() {
+		got[c.Where()] = fmt.Sprint(c.Status, c.Reason)
+	}
+	want := map[string]string{}
+	for _, c := range rows(t, r) {
+		if c.Status != Valid {
+			want[c.Where()] = fmt.Sprint(c.Status, c.Reason)
 		}
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("streaming: %v\ncollecting: %v", got, want)
-	}
-	v1, d1, i1 := collect.Counts()
-	v2, d2, i2 := s.Counts()
-	if v1 != v2 || d1 != d2 || i1 != i2 || len(s.Rows()) != 0 {
-		t.Errorf("counts: streaming %d/%d/%d, collecting %d/%d/%d", v2, d2, i2, v1, d1, i1)
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) != 8 {
+		t.Errorf("first pass: %v\nrows: %v", got, want)
 	}
 }

@@ -3,15 +3,17 @@ package csvmodel
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// FuzzRead feeds the reader hostile bytes: it must never panic, a file it
-// refuses must be refused with a *FileError, and every row it accepts must
-// pass the row checks and carry a physical line after the header.
-func FuzzRead(f *testing.F) {
-	for _, seed := range []string{
+// fuzzSeeds are FuzzRead's seeds; TestOracleAgrees runs them too.
+func fuzzSeeds() []string {
+	return []string{
 		"externalUserId,amazonId\n7201,amzn1.a\n",
 		"\ufeffExtension;Profile ID;action\r\n7201;amzn1.a;\r\n7202;;delete\r\n",
 		"room\tprofileId\tprovider\n\"72\n01\"\tamzn1.b\tamzn1.comms.csp.id.x/../y\n",
@@ -20,29 +22,139 @@ func FuzzRead(f *testing.F) {
 		"\xff\xfee\x00",
 		"PK\x03\x04\x00",
 		"externalUserId,amazonId\n=cmd|' /C calc'!A0,amzn1.a\n",
-	} {
+		"externalUserId,amazonId,notes\r7201,amzn1.a,caf\xe9\r,,\r",
+		"extension;profileId;action;provider\n7201;amzn1.a;UPSERT;amzn1.comms.csp.id.a\n7201;amzn1.a;;amzn1.comms.csp.id.b\n7201;;Delete;amzn1.comms.csp.id.a\n ; ; ;\n",
+		"externalUserId,amazonId,amazonIdType\n7201\u200b,amzn1.a,\n\ufeff7202,amzn1.b,Communication-Profile\n7203,amzn1.c,communication-profile\n",
+	}
+}
+
+// FuzzRead feeds the reader hostile bytes: it must never panic, a file it
+// refuses must be refused with a *FileError, every row it accepts must pass
+// the row checks and carry a physical line after the header, and it must
+// agree with the old reader (the oracle) on every verdict.
+func FuzzRead(f *testing.F) {
+	for _, seed := range fuzzSeeds() {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewReader(Options{DefaultProvider: "amzn1.comms.csp.id.fuzz"})
-		err := r.Read("fuzz.csv", bytes.NewReader(data))
+		r, err := NewReader(Options{DefaultProvider: "amzn1.comms.csp.id.fuzz"})
 		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if err := r.Read("fuzz.csv", bytes.NewReader(data)); err != nil {
 			var fe *FileError
 			if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "fuzz.csv") {
 				t.Fatalf("refusal is not a *FileError naming the file: %v", err)
 			}
-			return
+		} else {
+			for c, err := range r.Rows() {
+				if err != nil {
+					t.Fatalf("second pass: %v", err)
+				}
+				if c.Line < 2 {
+					t.Fatalf("row at line %d, before or on the header", c.Line)
+				}
+				if c.Status != Invalid && Check(c.Row) != "" {
+					t.Fatalf("%s accepted but fails its check: %s", c.Where(), Check(c.Row))
+				}
+				if c.Status == Invalid && c.Reason == "" {
+					t.Fatalf("%s invalid without a reason", c.Where())
+				}
+			}
 		}
-		for _, c := range r.Rows() {
-			if c.Line < 2 {
-				t.Fatalf("row at line %d, before or on the header", c.Line)
-			}
-			if c.Status != Invalid && Check(c.Row) != "" {
-				t.Fatalf("%s accepted but fails its check: %s", c.Where(), Check(c.Row))
-			}
-			if c.Status == Invalid && c.Reason == "" {
-				t.Fatalf("%s invalid without a reason", c.Where())
-			}
-		}
+		agree(t, data)
 	})
+}
+
+// agree reads files as one input with the new reader and the oracle and
+// fails on any difference: refusal, row, verdict, reason or count.
+func agree(t *testing.T, files ...[]byte) {
+	t.Helper()
+	o := Options{DefaultProvider: "amzn1.comms.csp.id.fuzz", Reports: [][]string{reportHeader}}
+	old := newOracle(o)
+	r, err := NewReader(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var oldErr, newErr error
+	for i, f := range files {
+		name := fmt.Sprintf("f%d.csv", i+1)
+		if oldErr == nil {
+			oldErr = old.Read(name, bytes.NewReader(f))
+		}
+		if newErr == nil {
+			newErr = r.Read(name, bytes.NewReader(f))
+		}
+	}
+	if fmt.Sprint(oldErr) != fmt.Sprint(newErr) {
+		t.Fatalf("refusal:\n old %v\n new %v", oldErr, newErr)
+	}
+	if oldErr != nil {
+		return
+	}
+	var got []Checked
+	for c, err := range r.Rows() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c)
+	}
+	for i := range max(len(got), len(old.rows)) {
+		var g, w Checked
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(old.rows) {
+			w = old.rows[i]
+		}
+		if g != w {
+			t.Fatalf("row %d:\n old %+v\n new %+v", i, w, g)
+		}
+	}
+	v1, d1, i1 := old.Counts()
+	if v2, d2, i2 := r.Counts(); v1 != v2 || d1 != d2 || i1 != i2 {
+		t.Fatalf("counts: old %d/%d/%d, new %d/%d/%d", v1, d1, i1, v2, d2, i2)
+	}
+}
+
+// The old reader and the new agree on the fuzz corpus, the seeds and the
+// samples, each alone and the samples as one input.
+func TestOracleAgrees(t *testing.T) {
+	inputs := map[string][]byte{}
+	for i, s := range fuzzSeeds() {
+		inputs[fmt.Sprintf("seed %d", i)] = []byte(s)
+	}
+	corpus, _ := filepath.Glob("testdata/fuzz/FuzzRead/*")
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(string(b), "\n", 3)
+		lit := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lines[1]), "[]byte("), ")")
+		v, err := strconv.Unquote(lit)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		inputs[p] = []byte(v)
+	}
+	samples, _ := filepath.Glob("../../samples/*.csv")
+	var all [][]byte
+	for _, p := range samples {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[p] = b
+		all = append(all, b)
+	}
+	if len(corpus) < 5 || len(samples) < 2 {
+		t.Fatalf("found %d corpus files and %d samples; is the working directory right?", len(corpus), len(samples))
+	}
+	for name, in := range inputs {
+		t.Run(filepath.Base(name), func(t *testing.T) { agree(t, in) })
+	}
+	t.Run("samples as one input", func(t *testing.T) { agree(t, all...) })
 }

@@ -27,7 +27,7 @@ func TestReadTable(t *testing.T) {
 		{"required column missing", "skillId,action\ns1,x\n", "in.csv:1: required column productId (or product, inSkillProductId) is missing; the header has skillId, action"},
 		{"two columns for one field", "skill,skillId,productId\n", `in.csv:1: columns "skill" and "skillId" both mean skillId`},
 		{"broken quote", "skillId,productId\ns1,p1\n\"s2,p2\n", "in.csv:3: a quoted field is never closed (unbalanced \")"},
-		{"not UTF-8 in a column read", "skillId,productId\ns1,p\xff\n", "in.csv:2: column productId is not UTF-8 text; export the file as UTF-8"},
+		{"not UTF-8 in a column read", "skillId,productId\ns1,p\xff\n", "in.csv:2: not UTF-8 text in column \"productId\": byte 0xFF at character 2; export the file as UTF-8"},
 		{"not UTF-8 elsewhere is fine", "skillId,productId,notes\ns1,p1,caf\xe9\n", "2:[s1 p1 ]"},
 		{"UTF-16", "\xff\xfes\x00", "in.csv: file is UTF-16 text; export it as UTF-8 (CSV UTF-8 in spreadsheet programs)"},
 		{"empty", "", "in.csv: file is empty: a header row is required"},

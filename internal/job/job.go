@@ -48,9 +48,11 @@ type Config struct {
 
 // Input is where the rows come from and how to read them.
 type Input struct {
-	Files           []string
+	Files           []string           // "-" is Stdin
 	Delimiter       csvmodel.Delimiter // 0: sniffed
 	DefaultProvider string             // for rows without a serviceProviderId
+	Columns         []string           // FIELD=HEADER choices, winning over the aliases
+	Stdin           io.Reader
 }
 
 // Deps are what a run works with.
@@ -132,38 +134,60 @@ func Run(ctx context.Context, cfg Config, d Deps) (Result, error) {
 }
 
 // Validate reads and checks the files as a run would, with no network,
-// printing every problem to Stdout as FILE:LINE: reason.
+// printing every problem to Stdout as FILE:LINE: reason. It reads each file
+// once: a row's own problems as it is read, duplicates once all are.
 func Validate(in Input, d Deps) (Result, error) {
-	r, err := readInput(in, func(row csvmodel.Checked) {
+	r, err := readInput(in, false, func(row csvmodel.Checked) {
+		if row.Status == csvmodel.Invalid {
+			fmt.Fprintf(d.Stdout, "%s: %s\n", row.Where(), row.Reason)
+		}
+	})
+	if err != nil {
+		return Result{Verdict: VerdictOf(err)}, err
+	}
+	defer r.Close()
+	for row := range r.Problems() {
 		switch row.Status {
 		case csvmodel.Invalid:
 			fmt.Fprintf(d.Stdout, "%s: %s\n", row.Where(), row.Reason)
 		case csvmodel.Duplicate:
 			fmt.Fprintf(d.Stdout, "%s: duplicate, %s (not sent twice)\n", row.Where(), row.Reason)
 		}
-	})
-	if err != nil {
-		return Result{Verdict: VerdictOf(err)}, err
 	}
 	valid, dups, invalid := r.Counts()
-	d.Log.Info().Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Strs("files", in.Files).Msg("validated")
-	fmt.Fprintf(d.Stderr, "%d rows: %d valid, %d duplicate, %d invalid\n", valid+dups+invalid, valid, dups, invalid)
+	d.Log.Info().Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).Strs("files", in.Files).Msg("validated")
+	blank := ""
+	if n := r.Blank(); n > 0 {
+		blank = fmt.Sprintf("; %d blank rows skipped", n)
+	}
+	fmt.Fprintf(d.Stderr, "%d rows: %d valid, %d duplicate, %d invalid%s\n", valid+dups+invalid, valid, dups, invalid, blank)
 	if invalid > 0 {
 		return Result{Verdict: RowsFailed}, nil
 	}
 	return Result{Verdict: Clean}, nil
 }
 
-// readInput reads and checks every file; a rejected file is an error.
-func readInput(in Input, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
+// reportHeaders are the headers of the reports bulksync writes: a file
+// with one is refused as input (a report's columns alias the input's, and
+// a previous report matched by *.csv would read as 200 invalid rows).
+var reportHeaders = [][]string{roomsHeader}
+
+// readInput reads and checks every file (the first pass); a rejected file
+// is an error. spool keeps a copy of standard input for a second pass.
+func readInput(in Input, spool bool, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
 	if in.DefaultProvider != "" {
 		if msg := csvmodel.CheckProvider(in.DefaultProvider); msg != "" {
 			return nil, usage("default service provider: %s", msg)
 		}
 	}
-	r := csvmodel.NewReader(csvmodel.Options{Delimiter: in.Delimiter, DefaultProvider: in.DefaultProvider, OnRow: onRow})
+	r, err := csvmodel.NewReader(csvmodel.Options{Delimiter: in.Delimiter, DefaultProvider: in.DefaultProvider, Columns: in.Columns,
+		Reports: reportHeaders, Stdin: in.Stdin, Spool: spool, OnRow: onRow})
+	if err != nil {
+		return nil, &UsageError{err}
+	}
 	for _, path := range in.Files {
 		if err := r.ReadFile(path); err != nil {
+			r.Close()
 			return nil, err
 		}
 	}

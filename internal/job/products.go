@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"iter"
 	"strings"
 	"time"
 	"unicode"
@@ -67,10 +66,10 @@ func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logg
 		header:   productsHeader,
 		describe: func(reconcile.Associated) string { return "" },
 		words:    planWords{create: "associate", delete: "disassociate"},
-		rows: func(shard reconcile.Shard) (iter.Seq[reconcile.Row[reconcile.Associated]], int, error) {
+		rows: func(shard reconcile.Shard) (source[reconcile.Associated], error) {
 			rows, err := readProducts(in)
 			if err != nil {
-				return nil, 0, err
+				return source[reconcile.Associated]{}, err
 			}
 			total, counts := 0, map[reconcile.Verdict]int{}
 			for _, r := range rows {
@@ -81,13 +80,13 @@ func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logg
 			}
 			log.Info().Strs("files", in.Files).Int("valid", counts[reconcile.Valid]).Int("duplicate", counts[reconcile.Duplicate]).
 				Int("invalid", counts[reconcile.Invalid]).Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
-			return func(yield func(reconcile.Row[reconcile.Associated]) bool) {
+			return source[reconcile.Associated]{total: total, rows: func(yield func(reconcile.Row[reconcile.Associated], error) bool) {
 				for _, r := range rows {
-					if !yield(r) {
+					if !yield(r, nil) {
 						return
 					}
 				}
-			}, total, nil
+			}}, nil
 		},
 		check: func(w reconcile.Write[reconcile.Associated]) string {
 			if w.Action == report.ActUpdate {

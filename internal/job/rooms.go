@@ -1,8 +1,6 @@
 package job
 
 import (
-	"iter"
-
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
@@ -21,28 +19,33 @@ func rooms(api reconcile.AssociationAPI, in Input, log zerolog.Logger) spec[reco
 		header:       roomsHeader,
 		defaultGroup: in.DefaultProvider,
 		describe:     func(p reconcile.Profile) string { return p.AmazonID },
-		rows: func(shard reconcile.Shard) (iter.Seq[reconcile.Row[reconcile.Profile]], int, error) {
-			r, err := readInput(in, nil)
-			if err != nil {
-				return nil, 0, err
-			}
-			checked := r.Rows()
-			total := 0
-			for _, c := range checked {
+		rows: func(shard reconcile.Shard) (source[reconcile.Profile], error) {
+			total := 0 // for progress only: the engine decides what is the shard's
+			r, err := readInput(in, true, func(c csvmodel.Checked) {
 				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
-					total++ // for progress only: the engine decides what is the shard's
+					total++
 				}
+			})
+			if err != nil {
+				return source[reconcile.Profile]{}, err
 			}
 			valid, dups, invalid := r.Counts()
-			log.Info().Strs("files", in.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).
+			log.Info().Strs("files", in.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
 				Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
-			return func(yield func(reconcile.Row[reconcile.Profile]) bool) {
-				for _, c := range checked {
-					if !yield(roomRow(c)) {
-						return
+			return source[reconcile.Profile]{
+				rows: func(yield func(reconcile.Row[reconcile.Profile], error) bool) {
+					for c, err := range r.Rows() {
+						if err != nil {
+							yield(reconcile.Row[reconcile.Profile]{}, err)
+							return
+						}
+						if !yield(roomRow(c), nil) {
+							return
+						}
 					}
-				}
-			}, total, nil
+				},
+				total: total, blank: r.Blank(), close: r.Close,
+			}, nil
 		},
 		check: func(w reconcile.Write[reconcile.Profile]) string {
 			row := csvmodel.Row{ServiceProviderID: w.Key.Group, ExternalUserID: w.Key.ID, AmazonID: w.Want.AmazonID,

@@ -14,8 +14,9 @@ import (
 // Resource: its input, its report columns, and how people see a value.
 type spec[V any] struct {
 	res reconcile.Resource[V]
-	// rows reads the input: every row, and how many of them are the shard's.
-	rows func(shard reconcile.Shard) (iter.Seq[reconcile.Row[V]], int, error)
+	// rows reads the input: its first pass checks every row; the rows are
+	// then ranged by the engine (twice).
+	rows func(shard reconcile.Shard) (source[V], error)
 	// check says why a saved plan's write could not have come from a valid row.
 	check        func(reconcile.Write[V]) string
 	header       []string
@@ -25,10 +26,18 @@ type spec[V any] struct {
 	defaultGroup string
 }
 
+// source is a run's input, checked and ready to be ranged.
+type source[V any] struct {
+	rows  iter.Seq2[reconcile.Row[V], error]
+	total int // rows of the shard, for progress
+	blank int // rows skipped because every field was empty
+	close func() error
+}
+
 // run is a sync or plan of one resource.
 func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, error) {
 	start := d.Now()
-	rows, total, saved, err := input(cfg, d, sp)
+	in, saved, err := input(cfg, d, sp)
 	if err != nil {
 		return Result{Verdict: VerdictOf(err)}, err
 	}
@@ -41,6 +50,10 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	case cfg.MaxDeletes != nil:
 		limit = *cfg.MaxDeletes
 	}
+	if in.close != nil {
+		defer in.close()
+	}
+	total := in.total
 	rep, err := openReport(cfg.Report, d.Stdout, sp.header)
 	if err != nil {
 		return Result{Verdict: VerdictOf(err)}, err
@@ -83,7 +96,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		d.Log.Info().Str("plan", cfg.PlanIn).Int("writes", len(saved.Writes)).Str("max_deletes", limit.String()).Msg("applying saved plan")
 		res, runErr = eng.Apply(ctx, saved.Writes)
 	} else {
-		res, runErr = eng.Run(ctx, rows)
+		res, runErr = eng.Run(ctx, in.rows)
 	}
 	if cfg.PlanOut != "" && runErr == nil {
 		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, d.Now()); err != nil {
@@ -102,6 +115,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	if cfg.Report != "-" {
 		sum.Report = cfg.Report
 	}
+	sum.BlankRows = in.blank
 	if cfg.DryRun {
 		view.write(d.Stderr)
 	}
@@ -137,26 +151,26 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 }
 
 // input is the rows of the files, or a saved plan.
-func input[V any](cfg Config, d Deps, sp spec[V]) (iter.Seq[reconcile.Row[V]], int, *reconcile.Plan[V], error) {
+func input[V any](cfg Config, d Deps, sp spec[V]) (source[V], *reconcile.Plan[V], error) {
 	switch {
 	case cfg.PlanIn != "" && len(cfg.Input.Files) > 0:
-		return nil, 0, nil, usage("a saved plan is applied alone: give no FILE with it")
+		return source[V]{}, nil, usage("a saved plan is applied alone: give no FILE with it")
 	case cfg.PlanIn != "":
 		saved, err := reconcile.LoadPlan(cfg.PlanIn, sp.res)
 		if err != nil {
-			return nil, 0, nil, &UsageError{err}
+			return source[V]{}, nil, &UsageError{err}
 		}
 		for i, w := range saved.Writes {
 			if msg := sp.check(w); msg != "" {
-				return nil, 0, nil, usage("plan %s: write %d: %s", cfg.PlanIn, i+1, msg)
+				return source[V]{}, nil, usage("plan %s: write %d: %s", cfg.PlanIn, i+1, msg)
 			}
 		}
-		return nil, len(saved.Writes), &saved, nil
+		return source[V]{total: len(saved.Writes)}, &saved, nil
 	case len(cfg.Input.Files) == 0:
-		return nil, 0, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", cfg.Command)
+		return source[V]{}, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", cfg.Command)
 	}
-	rows, total, err := sp.rows(cfg.Shard)
-	return rows, total, nil, err
+	in, err := sp.rows(cfg.Shard)
+	return in, nil, err
 }
 
 // cells of a report record shared by every resource.

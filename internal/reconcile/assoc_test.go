@@ -90,7 +90,7 @@ func TestAssociationsResource(t *testing.T) {
 	var fates []Fate[Profile]
 	e := &Engine[Profile]{Res: Associations{API: api}, Pool: testPool(1), Log: zerolog.Nop(), Emit: func(f Fate[Profile]) { fates = append(fates, f) },
 		Opts: Options{Prune: true, MaxDeletes: Limit{None: true}}}
-	res, err := e.Run(context.Background(), slices.Values(rows))
+	res, err := e.Run(context.Background(), values(rows))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestAssociationsResource(t *testing.T) {
 	// Without --prune: one query of the 4 ids.
 	api.queries = nil
 	e.Opts = Options{MaxDeletes: Limit{None: true}}
-	if _, err := e.Run(context.Background(), slices.Values(rows)); err != nil {
+	if _, err := e.Run(context.Background(), values(rows)); err != nil {
 		t.Fatal(err)
 	}
 	if len(api.queries) != 1 || len(api.queries[0].Filters.ExternalUserIDs) != 4 {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -180,7 +181,7 @@ func run(t *testing.T, f *fake, opts Options, rows ...Row[string]) (map[string]F
 		}
 		fates[id] = x
 	}}
-	res, err := e.Run(context.Background(), slices.Values(rows))
+	res, err := e.Run(context.Background(), values(rows))
 	return fates, res, err
 }
 
@@ -199,4 +200,15 @@ func outcomes(fates map[string]Fate[string]) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, " ")
+}
+
+// values yields rows as an input that reads without error.
+func values[V any](rows []Row[V]) iter.Seq2[Row[V], error] {
+	return func(yield func(Row[V], error) bool) {
+		for _, r := range rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
 }

@@ -32,17 +32,29 @@ type shape struct {
 	sized func(string) bool
 }
 
-// readPlan is one read with the rows it answers.
-type readPlan struct {
-	read  Read
-	rows  []int    // indexes of the rows it answers
-	group []string // the groups whose guard waits for it
-	// sizeOnly: only the first page is read, for the group's size.
-	sizeOnly bool
+// tally is what a first look at the rows of a run learns: counts, never
+// the rows themselves.
+type tally struct {
+	valid, invalid int
+	groups         []string        // groups of the valid rows, first seen first
+	deletes        map[string]int  // valid rows asking for a delete, by group
+	named          map[string]bool // groups any row names
+	// Valid rows by group and by ID, and the IDs first seen first: counted
+	// only when reads may go by ID (cheaperByID).
+	byGroup, byID map[string]int
+	ids           []string
 }
 
-// planReads chooses the reads that learn what exists for keys (the rows'
-// keys, in input order) with the fewest calls:
+// reads is how a run learns what exists.
+type reads struct {
+	side  Side
+	batch int      // > 0: filtered reads of up to batch ids per group, formed as rows stream
+	list  []string // else: the scopes listed whole (from side) before any row is diffed
+	sized []string // groups whose size a guard needs and no listing gives: the first page of their listing
+}
+
+// planReads chooses the reads that learn what exists for the rows with the
+// fewest calls:
 //   - with prune, each group in prune is listed whole (pruning needs every
 //     id; the listing costs ⌈existing/page⌉ calls, never more than queries
 //     that would find the same associations and still miss the others);
@@ -54,99 +66,118 @@ type readPlan struct {
 //
 // A group whose size a guard needs (s.sized) and that no listing reads gets
 // a read of the first page of its listing.
-func planReads(keys []Key, prune []string, s shape) []readPlan {
-	var plans []readPlan
-	byGroup := groupIndex(keys, func(k Key) string { return k.Group })
-	listed := map[string]bool{}
+func planReads(t tally, prune []string, s shape) reads {
+	var r reads
 	switch {
-	case len(prune) > 0 || s.batch == 0 && !cheaperByID(keys, s):
-		groups := byGroup.order
-		if len(prune) > 0 {
-			groups = prune
-		}
-		for _, g := range groups {
-			plans = append(plans, readPlan{read: Read{Side: ByGroup, Scope: g}, rows: byGroup.rows[g], group: []string{g}})
-			listed[g] = true
-		}
+	case len(prune) > 0:
+		r.list = prune
+	case s.batch == 0 && !cheaperByID(t, s):
+		r.list = t.groups
 	case s.batch > 0:
-		for _, g := range byGroup.order {
-			rows := byGroup.rows[g]
-			for start := 0; start < len(rows); start += s.batch {
-				b := rows[start:min(start+s.batch, len(rows))]
-				ids := make([]string, len(b))
-				for i, r := range b {
-					ids[i] = keys[r].ID
-				}
-				plans = append(plans, readPlan{read: Read{Side: ByGroup, Scope: g, IDs: ids}, rows: b, group: []string{g}})
-			}
-		}
+		r.batch = s.batch
 	default:
-		byID := groupIndex(keys, func(k Key) string { return k.ID })
-		for _, id := range byID.order {
-			rows := byID.rows[id]
-			var groups []string
-			for _, r := range rows {
-				groups = append(groups, keys[r].Group)
-			}
-			slices.Sort(groups)
-			plans = append(plans, readPlan{read: Read{Side: ByID, Scope: id}, rows: rows, group: slices.Compact(groups)})
-		}
+		r.side, r.list = ByID, t.ids
 	}
 	if s.sized != nil {
-		for _, g := range byGroup.order {
-			if !listed[g] && s.sized(g) {
-				plans = append(plans, readPlan{read: Read{Side: ByGroup, Scope: g}, group: []string{g}, sizeOnly: true})
+		for _, g := range t.groups {
+			if (r.side != ByGroup || r.batch > 0 || !slices.Contains(r.list, g)) && s.sized(g) {
+				r.sized = append(r.sized, g)
 			}
 		}
 	}
-	return plans
+	return r
 }
 
 // cheaperByID reports whether reading each ID's groups costs fewer pages
 // than listing each group, counting the pages the named associations fill.
-func cheaperByID(keys []Key, s shape) bool {
+func cheaperByID(t tally, s shape) bool {
 	if s.page[ByID] == 0 || s.page[ByGroup] == 0 {
 		return s.page[ByGroup] == 0
 	}
 	if s.sized != nil {
-		for _, k := range keys {
-			if s.sized(k.Group) {
+		for _, g := range t.groups {
+			if s.sized(g) {
 				return false // a guard needs group sizes, which only group listings give
 			}
 		}
 	}
-	return pages(keys, s.page[ByID], func(k Key) string { return k.ID }) < pages(keys, s.page[ByGroup], func(k Key) string { return k.Group })
+	return pages(t.byID, s.page[ByID]) < pages(t.byGroup, s.page[ByGroup])
 }
 
-// pages is Σ over scopes of ⌈keys in the scope / page⌉: what listing every
+// pages is Σ over scopes of ⌈rows of the scope / page⌉: what listing every
 // scope costs when the named associations exist.
-func pages(keys []Key, page int, scope func(Key) string) int {
-	n := map[string]int{}
-	for _, k := range keys {
-		n[scope(k)]++
-	}
+func pages(rows map[string]int, page int) int {
 	total := 0
-	for _, c := range n {
+	for _, c := range rows {
 		total += (c + page - 1) / page
 	}
 	return total
 }
 
-type index struct {
+// batcher forms filtered reads as rows stream in: per group, ids in input
+// order; a batch leaves when it is full, the rest when the input ends,
+// groups first seen first. Only the rows of unfinished batches wait here.
+type batcher[V any] struct {
+	size  int
+	open  map[string][]*item[V]
 	order []string
-	rows  map[string][]int
 }
 
-func groupIndex(keys []Key, by func(Key) string) index {
-	ix := index{rows: map[string][]int{}}
-	for i, k := range keys {
-		s := by(k)
-		if _, ok := ix.rows[s]; !ok {
-			ix.order = append(ix.order, s)
-		}
-		ix.rows[s] = append(ix.rows[s], i)
+func newBatcher[V any](size int) *batcher[V] {
+	return &batcher[V]{size: size, open: map[string][]*item[V]{}}
+}
+
+// add takes an item; it returns a full batch, or nil.
+func (b *batcher[V]) add(it *item[V]) []*item[V] {
+	g := it.row.Key.Group
+	cur, seen := b.open[g]
+	if !seen {
+		b.order = append(b.order, g)
 	}
-	return ix
+	cur = append(cur, it)
+	if len(cur) < b.size {
+		b.open[g] = cur
+		return nil
+	}
+	b.open[g] = nil
+	return cur
+}
+
+// rest returns the batches not full yet, groups first seen first.
+func (b *batcher[V]) rest() [][]*item[V] {
+	var out [][]*item[V]
+	for _, g := range b.order {
+		if len(b.open[g]) > 0 {
+			out = append(out, b.open[g])
+		}
+	}
+	b.open, b.order = map[string][]*item[V]{}, nil
+	return out
+}
+
+// pruneGroups is the groups --prune empties of what no row names: those of
+// the valid rows or, when there is none, those any row names (sorted), or
+// else the default group.
+func pruneGroups(valid []string, named map[string]bool, def string) []string {
+	switch {
+	case len(valid) > 0:
+		return valid
+	case len(named) > 0:
+		var groups []string
+		for g := range named {
+			if g != "" {
+				groups = append(groups, g)
+			}
+		}
+		if len(groups) > 0 {
+			slices.Sort(groups)
+			return groups
+		}
+	}
+	if def != "" {
+		return []string{def}
+	}
+	return nil
 }
 
 // pruneKeys is, sorted, every key of a group's complete listing that no row

@@ -41,22 +41,71 @@ func keys(spec string) []Key {
 	return out
 }
 
-func describeReads(plans []readPlan) string {
+// tallyOf is the tally of keys as valid upsert rows.
+func tallyOf(keys []Key, byID bool) tally {
+	t := tally{deletes: map[string]int{}, named: map[string]bool{}}
+	if byID {
+		t.byGroup, t.byID = map[string]int{}, map[string]int{}
+	}
+	for _, k := range keys {
+		t.valid++
+		t.named[k.Group] = true
+		if _, ok := t.deletes[k.Group]; !ok {
+			t.deletes[k.Group] = 0
+			t.groups = append(t.groups, k.Group)
+		}
+		if byID {
+			t.byGroup[k.Group]++
+			if t.byID[k.ID] == 0 {
+				t.ids = append(t.ids, k.ID)
+			}
+			t.byID[k.ID]++
+		}
+	}
+	return t
+}
+
+// planFor describes the reads a run of keys makes: the filtered batches as
+// the rows stream in (or the listings, with the rows each answers), then
+// the size reads.
+func planFor(keys []Key, prune []string, s shape) string {
+	r := planReads(tallyOf(keys, s.batch == 0 && len(prune) == 0), prune, s)
 	var out []string
-	for _, p := range plans {
+	if r.batch > 0 {
+		b := newBatcher[string](r.batch)
+		describe := func(items []*item[string]) {
+			var ids []string
+			var rows []int
+			for _, it := range items {
+				ids = append(ids, it.row.Key.ID)
+				rows = append(rows, it.row.Src.Line)
+			}
+			out = append(out, fmt.Sprintf("g:%s%v%v", items[0].row.Key.Group, ids, rows))
+		}
+		for i, k := range keys {
+			if full := b.add(&item[string]{row: Row[string]{Key: k, Src: Source{Line: i}}}); full != nil {
+				describe(full)
+			}
+		}
+		for _, rest := range b.rest() {
+			describe(rest)
+		}
+	}
+	for _, scope := range r.list {
 		side := "g"
-		if p.read.Side == ByID {
+		if r.side == ByID {
 			side = "i"
 		}
-		s := fmt.Sprintf("%s:%s", side, p.read.Scope)
-		if p.read.IDs != nil {
-			s += fmt.Sprint(p.read.IDs)
+		rows := []int{}
+		for i, k := range keys {
+			if r.side == ByGroup && k.Group == scope || r.side == ByID && k.ID == scope {
+				rows = append(rows, i)
+			}
 		}
-		if p.sizeOnly {
-			s += "(size)"
-		}
-		s += fmt.Sprint(p.rows)
-		out = append(out, s)
+		out = append(out, fmt.Sprintf("%s:%s%v", side, scope, rows))
+	}
+	for _, g := range r.sized {
+		out = append(out, "g:"+g+"(size)[]")
 	}
 	return strings.Join(out, " ")
 }
@@ -100,7 +149,7 @@ func TestPlanReads(t *testing.T) {
 		{"only the ID side", "s1/p1 s2/p1", nil, shape{page: [2]int{0, 100}}, "i:p1[0 1]"},
 	}
 	for _, tt := range tests {
-		got := describeReads(planReads(keys(tt.keys), tt.prune, tt.shape))
+		got := planFor(keys(tt.keys), tt.prune, tt.shape)
 		if tt.want == "" {
 			// 250 products of s1 (3 pages) + s2, s3 = 5 by group; by ID 252.
 			if !strings.HasPrefix(got, "g:s1[") || strings.Contains(got, "i:") {
@@ -138,18 +187,17 @@ func TestPruneKeys(t *testing.T) {
 }
 
 func TestPruneGroups(t *testing.T) {
-	items := []*item[string]{{row: up("b", "1", "x", 1)}, {row: up("a", "1", "x", 2)}, {row: up("b", "2", "x", 3)}}
-	if got := fmt.Sprint(pruneGroups(items, nil, "d")); got != "[b a]" {
+	if got := fmt.Sprint(pruneGroups(tallyOf(keys("b/1 a/1 b/2"), false).groups, nil, "d")); got != "[b a]" {
 		t.Errorf("valid rows: got %s", got)
 	}
-	named := map[Key]bool{{"z", "1"}: true, {"y", "1"}: true, {"", "1"}: true}
-	if got := fmt.Sprint(pruneGroups[string](nil, named, "d")); got != "[y z]" {
+	named := map[string]bool{"z": true, "y": true, "": true}
+	if got := fmt.Sprint(pruneGroups(nil, named, "d")); got != "[y z]" {
 		t.Errorf("only invalid rows: got %s, want the groups they name", got)
 	}
-	if got := fmt.Sprint(pruneGroups[string](nil, nil, "d")); got != "[d]" {
+	if got := fmt.Sprint(pruneGroups(nil, nil, "d")); got != "[d]" {
 		t.Errorf("empty input: got %s, want the default group", got)
 	}
-	if got := fmt.Sprint(pruneGroups[string](nil, nil, "")); got != "[]" {
+	if got := fmt.Sprint(pruneGroups(nil, nil, "")); got != "[]" {
 		t.Errorf("empty input, no default: got %s", got)
 	}
 }

@@ -115,7 +115,7 @@ func runProducts(t *testing.T, f *fakeISP, opts Options, rows []Row[Associated])
 			}
 			fates[x.Row.Key] = x
 		}}
-	_, err := e.Run(context.Background(), slices.Values(rows))
+	_, err := e.Run(context.Background(), values(rows))
 	return fates, err
 }
 

@@ -38,72 +38,120 @@ type item[V any] struct {
 }
 
 // Run reconciles rows: all of them as read, invalid and duplicate ones too
-// (they are reported here, like every other). It returns a nil error when the
-// run went to its end, even with failed rows; ErrStrict, ErrEmpty, a
-// *GuardError or ErrAuth (wrapped with the reason) when it stopped early;
-// ctx's cause when it was interrupted.
-func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq[Row[V]]) (Result[V], error) {
+// (they are reported here, like every other). rows is ranged twice: once to
+// count what the guards and the reads need to know, once to run. Nothing is
+// kept of a row but while its read is in flight or its write waits for the
+// guards. It returns a nil error when the run went to its end, even with
+// failed rows; ErrStrict, ErrEmpty, a *GuardError or ErrAuth (wrapped with
+// the reason) when it stopped early; ctx's cause when it was interrupted;
+// the error rows yielded, when reading them failed (the rows after it are
+// not reported).
+func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Result[V], error) {
 	s := e.newSched(ctx)
 	defer s.cancel(nil)
-	var items []*item[V]
-	invalid := 0
-	for r := range rows {
-		if !e.Opts.Shard.Has(r.Key.Group, r.Key.ID) {
-			continue // another shard's row
+	t, err := s.tally(rows)
+	if err != nil {
+		return s.result(), err
+	}
+	stop := func(err error) (Result[V], error) {
+		why := err.Error()
+		if rerr := s.each(rows, nil, func(it *item[V]) { s.skip(it, why) }); rerr != nil {
+			return s.result(), rerr
 		}
-		s.named[r.Key] = true // an invalid row still protects its id from pruning
-		it := &item[V]{row: r}
-		switch r.Verdict {
-		case Valid:
-			items = append(items, it)
-		case Duplicate:
-			s.emit(it, Fate[V]{Outcome: report.Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
-		default:
-			invalid++
-			s.emit(it, Fate[V]{Outcome: report.Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
-		}
+		return s.result(), err
 	}
 	switch {
-	case e.Opts.Strict && invalid > 0:
-		err := fmt.Errorf("%w: %s; nothing was sent", ErrStrict, plural(invalid, "invalid row"))
-		s.skipAll(items, err.Error())
-		return s.result(), err
-	case len(items) == 0 && !e.Opts.AllowEmpty:
-		return s.result(), ErrEmpty
+	case e.Opts.Strict && t.invalid > 0:
+		return stop(fmt.Errorf("%w: %s; nothing was sent", ErrStrict, plural(t.invalid, "invalid row")))
+	case t.valid == 0 && !e.Opts.AllowEmpty:
+		return stop(ErrEmpty)
 	}
 	var prune []string
 	if e.Opts.Prune {
-		prune = pruneGroups(items, s.named, e.Opts.DefaultGroup)
+		prune = pruneGroups(t.groups, t.named, e.Opts.DefaultGroup)
 	}
-	err := s.execute(items, prune)
+	for _, g := range t.groups {
+		s.guard(g).deleteRows = t.deletes[g]
+	}
+	for _, p := range prune {
+		g := s.guard(p)
+		g.deleteRows, g.waitAll = math.MaxInt, true // unknown until the listing is in
+	}
+	err = s.execute(t, prune, func(take func(*item[V])) error {
+		return s.each(rows, prune, take)
+	})
 	return s.result(), err
 }
 
-// pruneGroups is the groups --prune empties of what no row names: those of
-// the valid rows or, when there is none, those any row names, or else the
-// default group.
-func pruneGroups[V any](items []*item[V], named map[Key]bool, def string) []string {
-	var groups []string
-	seen := map[string]bool{}
-	add := func(g string) {
-		if g != "" && !seen[g] {
-			seen[g] = true
-			groups = append(groups, g)
+// tally counts what the guards and the reads need: valid and invalid rows,
+// the groups, their deletes, and (when reads may go by ID) rows per scope.
+func (s *sched[V]) tally(rows iter.Seq2[Row[V], error]) (tally, error) {
+	t := tally{deletes: map[string]int{}, named: map[string]bool{}}
+	byID := s.Res.BatchSize() == 0 && !s.Opts.Prune && s.Res.PageSize(ByID) > 0
+	if byID {
+		t.byGroup, t.byID = map[string]int{}, map[string]int{}
+	}
+	for r, err := range rows {
+		if err != nil {
+			return t, err
+		}
+		if !s.Opts.Shard.Has(r.Key.Group, r.Key.ID) {
+			continue
+		}
+		t.named[r.Key.Group] = true
+		switch r.Verdict {
+		case Valid:
+		case Invalid:
+			t.invalid++
+			continue
+		default:
+			continue
+		}
+		t.valid++
+		g := r.Key.Group
+		if _, ok := t.deletes[g]; !ok {
+			t.deletes[g] = 0
+			t.groups = append(t.groups, g)
+		}
+		if r.Delete {
+			t.deletes[g]++
+		}
+		if byID {
+			t.byGroup[g]++
+			if t.byID[r.Key.ID] == 0 {
+				t.ids = append(t.ids, r.Key.ID)
+			}
+			t.byID[r.Key.ID]++
 		}
 	}
-	for _, it := range items {
-		add(it.row.Key.Group)
-	}
-	if len(groups) == 0 {
-		for k := range named {
-			add(k.Group)
+	return t, nil
+}
+
+// each ranges rows, reporting duplicate and invalid ones and handing valid
+// ones to take; a row of a group in prune protects its id from pruning,
+// whatever its verdict.
+func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func(*item[V])) error {
+	for r, err := range rows {
+		if err != nil {
+			return err
 		}
-		slices.Sort(groups)
+		if !s.Opts.Shard.Has(r.Key.Group, r.Key.ID) {
+			continue // another shard's row
+		}
+		if len(prune) > 0 {
+			s.name(r.Key)
+		}
+		it := &item[V]{row: r}
+		switch r.Verdict {
+		case Valid:
+			take(it)
+		case Duplicate:
+			s.emit(it, Fate[V]{Outcome: report.Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
+		default:
+			s.emit(it, Fate[V]{Outcome: report.Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
+		}
 	}
-	if len(groups) == 0 {
-		add(def)
-	}
-	return groups
+	return nil
 }
 
 // Apply makes exactly the writes of a saved plan: it re-reads every key
@@ -112,15 +160,39 @@ func pruneGroups[V any](items []*item[V], named map[Key]bool, def string) []stri
 func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], error) {
 	s := e.newSched(ctx)
 	defer s.cancel(nil)
-	items := make([]*item[V], 0, len(writes))
-	for _, w := range writes {
-		items = append(items, &item[V]{row: Row[V]{Src: w.Src, Key: w.Key, Want: w.Want, Delete: w.Action == report.ActDelete},
-			action: w.Action, planned: true, before: w.Before})
-	}
-	if len(items) == 0 {
+	if len(writes) == 0 {
 		return s.result(), nil
 	}
-	err := s.execute(items, nil)
+	t := tally{valid: len(writes), deletes: map[string]int{}}
+	for _, w := range writes {
+		if _, ok := t.deletes[w.Key.Group]; !ok {
+			t.groups = append(t.groups, w.Key.Group)
+			t.deletes[w.Key.Group] = 0
+		}
+		if w.Action == report.ActDelete {
+			t.deletes[w.Key.Group]++
+		}
+	}
+	if e.Res.BatchSize() == 0 && e.Res.PageSize(ByID) > 0 {
+		t.byGroup, t.byID = map[string]int{}, map[string]int{}
+		for _, w := range writes {
+			t.byGroup[w.Key.Group]++
+			if t.byID[w.Key.ID] == 0 {
+				t.ids = append(t.ids, w.Key.ID)
+			}
+			t.byID[w.Key.ID]++
+		}
+	}
+	for _, g := range t.groups {
+		s.guard(g).deleteRows, s.guard(g).waitAll = t.deletes[g], true // a saved plan is checked whole before any write
+	}
+	err := s.execute(t, nil, func(take func(*item[V])) error {
+		for _, w := range writes {
+			take(&item[V]{row: Row[V]{Src: w.Src, Key: w.Key, Want: w.Want, Delete: w.Action == report.ActDelete},
+				action: w.Action, planned: true, before: w.Before})
+		}
+		return nil
+	})
 	return s.result(), err
 }
 
@@ -130,12 +202,14 @@ type sched[V any] struct {
 	cancel context.CancelCauseFunc
 	app    applier[V]
 
-	named  map[Key]bool // every key a row names
-	guards map[string]*guard
-	open   bool       // writes may start: no guard can trip any more
-	held   []*item[V] // writes waiting for the gate
-	stale  []string   // how the keys of a saved plan changed since
-	pruned []*item[V]
+	guards   map[string]*guard
+	open     bool       // writes may start: no guard can trip any more
+	held     []*item[V] // writes waiting for the gate
+	stale    []string   // how the keys of a saved plan changed since
+	pruned   []*item[V]
+	listed   map[string]*listing[V] // by scope, when scopes are listed whole
+	inflight int                    // reads started and not settled
+	answers  queue[V]
 	// disturbed are the listings that kept changing while they were read:
 	// what they did not show may exist still.
 	disturbed []string
@@ -146,9 +220,19 @@ type sched[V any] struct {
 	plan   []Write[V]
 }
 
+// listing is a scope read whole: what it has, and which of its keys the
+// rows name (they are not pruned).
+type listing[V any] struct {
+	found    map[Key]V
+	named    map[Key]bool
+	complete bool
+	err      error
+}
+
 func (e *Engine[V]) newSched(ctx context.Context) *sched[V] {
 	ctx, cancel := context.WithCancelCause(ctx)
-	s := &sched[V]{Engine: e, ctx: ctx, cancel: cancel, named: map[Key]bool{}, guards: map[string]*guard{}}
+	s := &sched[V]{Engine: e, ctx: ctx, cancel: cancel, guards: map[string]*guard{}, listed: map[string]*listing[V]{},
+		answers: queue[V]{ready: make(chan struct{}, 1)}}
 	s.app = applier[V]{res: e.Res, pool: e.Pool, lookup: s.lookup}
 	return s
 }
@@ -161,65 +245,162 @@ func (s *sched[V]) result() Result[V] {
 
 // task is a read on its way, with the items it answers.
 type task[V any] struct {
-	readPlan
-	items []*item[V]
-	ans   answer[V]
-	err   error
+	read     Read
+	group    []string // the groups whose guard waits for it
+	sizeOnly bool     // only the first page is read, for the group's size
+	items    []*item[V]
+	ans      answer[V]
+	err      error
 }
 
-// execute reads, diffs, guards and writes items; prune lists the groups to
-// empty of what no row names.
-func (s *sched[V]) execute(items []*item[V], prune []string) error {
-	keys := make([]Key, len(items))
-	for i, it := range items {
-		keys[i] = it.row.Key
-		g := s.guard(it.row.Key.Group)
-		g.waitAll = g.waitAll || it.planned // a saved plan is checked whole before any write
-		if it.row.Delete {
-			g.deleteRows++
+// queue hands answered reads from the pool's goroutines to the run's: it
+// never blocks a read (a read holds a pool slot that the run may be waiting
+// for), and it holds at most the reads in flight.
+type queue[V any] struct {
+	mu    sync.Mutex
+	q     []*task[V]
+	ready chan struct{}
+}
+
+func (q *queue[V]) push(t *task[V]) {
+	q.mu.Lock()
+	q.q = append(q.q, t)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pop returns the next answered read; with wait, it waits for one.
+func (q *queue[V]) pop(wait bool) *task[V] {
+	for {
+		q.mu.Lock()
+		if len(q.q) > 0 {
+			t := q.q[0]
+			q.q[0] = nil
+			q.q = q.q[1:]
+			q.mu.Unlock()
+			return t
 		}
+		q.mu.Unlock()
+		if !wait {
+			return nil
+		}
+		<-q.ready
 	}
-	for _, p := range prune {
-		g := s.guard(p)
-		g.deleteRows, g.waitAll = math.MaxInt, true // unknown until the listing is in
-	}
+}
+
+// execute reads, diffs, guards and writes the items feed hands it; prune
+// lists the groups to empty of what no row names. Every group's guard
+// waits for the end of the feed as for a read: deletes are counted as rows
+// come.
+func (s *sched[V]) execute(t tally, prune []string, feed func(take func(*item[V])) error) error {
 	sh := shape{batch: s.Res.BatchSize(), page: [2]int{s.Res.PageSize(ByGroup), s.Res.PageSize(ByID)},
 		sized: func(g string) bool { return s.guards[g] != nil && s.guards[g].needsSize(s.Opts.MaxDeletes) }}
-	plans := planReads(keys, prune, sh)
-	tasks := make([]*task[V], len(plans))
-	for i, p := range plans {
-		t := &task[V]{readPlan: p}
-		for _, r := range p.rows {
-			t.items = append(t.items, items[r])
-		}
-		for _, g := range p.group {
-			s.guard(g).pending++
-		}
-		tasks[i] = t
+	plan := planReads(t, prune, sh)
+	for _, g := range s.guards {
+		g.pending++ // the feed
 	}
-	s.dispatch(tasks)
+	for _, scope := range plan.list {
+		tk := &task[V]{read: Read{Side: plan.side, Scope: scope}}
+		if plan.side == ByGroup {
+			tk.group = []string{scope}
+		}
+		s.launch(tk)
+	}
+	for _, g := range plan.sized {
+		s.launch(&task[V]{read: Read{Side: ByGroup, Scope: g}, group: []string{g}, sizeOnly: true})
+	}
+	for len(s.listed) < len(plan.list) && s.inflight > 0 { // listings first: rows are diffed against them
+		s.settle(s.answers.pop(true))
+	}
+	var batches *batcher[V]
+	if plan.batch > 0 {
+		batches = newBatcher[V](plan.batch)
+	}
+	err := feed(func(it *item[V]) {
+		for t := s.answers.pop(false); t != nil; t = s.answers.pop(false) {
+			s.settle(t)
+		}
+		switch {
+		case s.ctx.Err() != nil:
+			s.skip(it, s.why())
+		case batches == nil:
+			s.decide(it, s.listingOf(plan.side, it))
+			if len(s.held) >= max(plan.batch, 30) {
+				s.release() // a batch's worth of writes
+			}
+		default:
+			if b := batches.add(it); b != nil {
+				s.launchBatch(b)
+			}
+		}
+	})
+	if err != nil {
+		s.cancel(&inputError{err})
+	}
+	if batches != nil {
+		for _, b := range batches.rest() {
+			if s.ctx.Err() != nil {
+				s.skipAll(b, s.why())
+				continue
+			}
+			s.launchBatch(b)
+		}
+	}
+	if s.Opts.Prune {
+		for _, g := range prune {
+			if l := s.listed[g]; l != nil && l.complete && s.ctx.Err() == nil {
+				s.prune(g, l)
+			}
+		}
+	}
+	for _, g := range s.guards {
+		g.pending-- // the feed is done
+	}
+	s.release()
+	for s.inflight > 0 {
+		s.settle(s.answers.pop(true))
+	}
 	s.Pool.Wait()
-
+	why := s.why()
+	s.skipAll(s.held, why)
+	s.skipAll(s.pruned, why)
 	cause := context.Cause(s.ctx)
-	msg := "not attempted"
-	var ge *GuardError
+	var ie *inputError
 	switch {
-	case errors.Is(cause, ErrAuth), errors.As(cause, &ge), errors.Is(cause, ErrStale):
-		msg = cause.Error()
-	case cause != nil:
-		msg = "interrupted before this row was sent"
-	}
-	s.skipAll(items, msg)
-	s.skipAll(s.pruned, msg)
-	if cause == nil && s.wouldStop != nil {
+	case errors.As(cause, &ie):
+		return ie.error
+	case cause == nil && s.wouldStop != nil:
 		return s.wouldStop
-	}
-	if cause == nil && len(s.disturbed) > 0 {
+	case cause == nil && len(s.disturbed) > 0:
 		slices.Sort(s.disturbed)
 		return fmt.Errorf("%w: %s, each read %d times; associations no row names may remain there: run again",
 			ErrIncomplete, strings.Join(s.disturbed, ", "), maxRelists+1)
 	}
 	return cause
+}
+
+// inputError is the feed failing: the rows can't be read further.
+type inputError struct{ error }
+
+func (e *inputError) Unwrap() error { return e.error }
+
+// why a row is skipped: what stopped the run, or nothing did.
+func (s *sched[V]) why() string {
+	cause := context.Cause(s.ctx)
+	var ge *GuardError
+	var ie *inputError
+	switch {
+	case errors.Is(cause, ErrAuth), errors.As(cause, &ge), errors.Is(cause, ErrStale):
+		return cause.Error()
+	case errors.As(cause, &ie):
+		return "not attempted: reading the input failed: " + ie.Error()
+	case cause != nil:
+		return "interrupted before this row was sent"
+	}
+	return "not attempted"
 }
 
 func (s *sched[V]) guard(g string) *guard {
@@ -231,35 +412,43 @@ func (s *sched[V]) guard(g string) *guard {
 	return st
 }
 
-// dispatch runs the reads and, as each answers, the writes it calls for.
-func (s *sched[V]) dispatch(tasks []*task[V]) {
-	answered := make(chan *task[V], len(tasks))
-	next, waiting := 0, 0
-	for next < len(tasks) || waiting > 0 {
-		// Answers first: writes are what the run is for, and the sooner a
-		// batch's writes start the fewer answers sit waiting.
-		select {
-		case t := <-answered:
-			waiting--
-			s.settle(t)
-			continue
-		default:
+// launchBatch starts the filtered read of a batch of one group's items.
+func (s *sched[V]) launchBatch(items []*item[V]) {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.row.Key.ID
+	}
+	g := items[0].row.Key.Group
+	s.launch(&task[V]{read: Read{Side: ByGroup, Scope: g, IDs: ids}, group: []string{g}, items: items})
+}
+
+// launch starts a read in the pool; the pool's limit is what bounds the
+// rows waiting for an answer.
+func (s *sched[V]) launch(t *task[V]) {
+	for _, g := range t.group {
+		s.guard(g).pending++
+	}
+	s.inflight++
+	if !s.Pool.Go(s.ctx, func() { s.read(t); s.answers.push(t) }) {
+		s.inflight--
+		s.skipAll(t.items, s.why())
+	}
+}
+
+// listingOf is the listing that answers an item.
+func (s *sched[V]) listingOf(side Side, it *item[V]) *listing[V] {
+	if side == ByID {
+		return s.listed[it.row.Key.ID]
+	}
+	return s.listed[it.row.Key.Group]
+}
+
+// name marks a key as named by a row: its listing must not prune it.
+func (s *sched[V]) name(k Key) {
+	if l := s.listed[k.Group]; l != nil && l.found != nil {
+		if _, ok := l.found[k]; ok {
+			l.named[k] = true
 		}
-		if next < len(tasks) && s.ctx.Err() == nil {
-			t := tasks[next]
-			next++
-			waiting++
-			if !s.Pool.Go(s.ctx, func() { s.read(t); answered <- t }) {
-				waiting--
-			}
-			continue
-		}
-		if s.ctx.Err() != nil && next < len(tasks) {
-			next = len(tasks) // the rest are skipped by the caller
-			continue
-		}
-		s.settle(<-answered)
-		waiting--
 	}
 }
 
@@ -336,12 +525,14 @@ func (s *sched[V]) failure(res worker.Result) error {
 	return res.Err
 }
 
-// settle takes a read's answer: what exists, what each item calls for, what
-// --prune deletes, and the writes it starts or holds.
+// settle takes a read's answer: what exists, the size a guard needs, what
+// each item calls for, and the writes it starts or holds.
 func (s *sched[V]) settle(t *task[V]) {
+	s.inflight--
 	for _, g := range t.group {
 		s.guard(g).pending--
 	}
+	whole := t.read.Listing() && !t.sizeOnly
 	if t.err != nil {
 		if t.sizeOnly && s.ctx.Err() == nil {
 			s.cancel(fmt.Errorf("can't check the delete guard of %s: reading how many associations it has failed: %w", t.read.Scope, t.err))
@@ -350,11 +541,11 @@ func (s *sched[V]) settle(t *task[V]) {
 		if t.read.Side == ByGroup && t.read.Listing() {
 			s.guard(t.read.Scope).size = 0 // its rows failed with it: it writes nothing
 		}
-		if s.ctx.Err() == nil {
-			f := client.Classify(t.err)
-			for _, it := range t.items {
-				s.emit(it, Fate[V]{Outcome: report.Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message})
-			}
+		if whole {
+			s.listed[t.read.Scope] = &listing[V]{err: t.err}
+		}
+		for _, it := range t.items {
+			s.fail(it, t.err)
 		}
 		s.release()
 		return
@@ -367,48 +558,76 @@ func (s *sched[V]) settle(t *task[V]) {
 		case t.sizeOnly:
 			g.size = max(t.ans.total, len(t.ans.found))
 		}
-		if s.Opts.Prune && t.ans.complete {
-			s.prune(t.read.Scope, t.ans.found) // what it found is there, disturbed or not
-		}
+	}
+	if whole {
+		s.listed[t.read.Scope] = &listing[V]{found: t.ans.found, named: map[Key]bool{}, complete: t.ans.complete}
 	}
 	if t.ans.disturbed {
 		s.disturbed = append(s.disturbed, fmt.Sprintf("%s (found %d of the %d it said it had)", t.read.Scope, len(t.ans.found), t.ans.total))
 	}
 	for _, it := range t.items {
-		it.prev = nil
-		if v, ok := t.ans.found[it.row.Key]; ok {
-			it.prev = &v
-		}
-		if it.planned {
-			if !s.same(it.before, it.prev) {
-				s.stale = append(s.stale, fmt.Sprintf("%s: planned from %s, now %s", it.row.Key.ID, describe(it.before), describe(it.prev)))
-			}
-			s.hold(it)
-			continue
-		}
-		it.action = diff(s.Res.Equal, it.row, it.prev)
-		switch {
-		case it.action == report.ActNone:
-			s.emit(it, Fate[V]{Outcome: report.Unchanged})
-		case s.Opts.DryRun:
-			s.planned(it)
-		default:
-			s.hold(it)
-		}
+		s.diff(it, t.ans.found)
 	}
 	s.release()
 }
 
-// prune adds a delete for every association of group that no row names.
-func (s *sched[V]) prune(group string, found map[Key]V) {
-	for _, k := range pruneKeys(group, found, s.named, s.Opts.Shard) {
-		v := found[k]
+// decide diffs an item against its scope's listing.
+func (s *sched[V]) decide(it *item[V], l *listing[V]) {
+	switch {
+	case l == nil:
+		s.skip(it, "not attempted: no read answered it")
+	case l.err != nil:
+		s.fail(it, l.err)
+	default:
+		s.diff(it, l.found)
+	}
+}
+
+// fail reports an item whose read failed (skipped when the run stopped).
+func (s *sched[V]) fail(it *item[V], err error) {
+	if s.ctx.Err() != nil {
+		s.skip(it, s.why())
+		return
+	}
+	f := client.Classify(err)
+	s.emit(it, Fate[V]{Outcome: report.Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message})
+}
+
+// diff decides what an item calls for, given what exists.
+func (s *sched[V]) diff(it *item[V], found map[Key]V) {
+	it.prev = nil
+	if v, ok := found[it.row.Key]; ok {
+		it.prev = &v
+	}
+	if it.planned {
+		if !s.same(it.before, it.prev) {
+			s.stale = append(s.stale, fmt.Sprintf("%s: planned from %s, now %s", it.row.Key.ID, describe(it.before), describe(it.prev)))
+		}
+		s.hold(it)
+		return
+	}
+	it.action = diff(s.Res.Equal, it.row, it.prev)
+	switch {
+	case it.action == report.ActNone:
+		s.emit(it, Fate[V]{Outcome: report.Unchanged})
+	case s.Opts.DryRun:
+		s.planned(it)
+	default:
+		s.hold(it)
+	}
+}
+
+// prune adds a delete for every association of a complete listing that no
+// row names.
+func (s *sched[V]) prune(group string, l *listing[V]) {
+	for _, k := range pruneKeys(group, l.found, l.named, s.Opts.Shard) {
+		v := l.found[k]
 		it := &item[V]{row: Row[V]{Key: k, Delete: true}, prev: &v, action: report.ActDelete}
-		s.pruned = append(s.pruned, it)
 		if s.Opts.DryRun {
 			s.planned(it)
 			continue
 		}
+		s.pruned = append(s.pruned, it)
 		s.hold(it)
 	}
 }
@@ -453,8 +672,9 @@ func (s *sched[V]) release() {
 	}
 	writes := s.held
 	s.held = nil
-	for _, it := range writes {
+	for i, it := range writes {
 		if !s.Pool.Go(s.ctx, func() { s.write(it) }) {
+			s.skipAll(writes[i:], s.why())
 			return
 		}
 	}
@@ -534,9 +754,14 @@ func (s *sched[V]) emit(it *item[V], f Fate[V]) {
 // skipAll reports every item not reported yet as skipped, with why.
 func (s *sched[V]) skipAll(items []*item[V], why string) {
 	for _, it := range items {
-		if !it.done {
-			s.emit(it, Fate[V]{Outcome: report.Skipped, ErrType: "SKIPPED", ErrMsg: why})
-		}
+		s.skip(it, why)
+	}
+}
+
+// skip reports an item as skipped, with why, unless it was reported.
+func (s *sched[V]) skip(it *item[V], why string) {
+	if !it.done {
+		s.emit(it, Fate[V]{Outcome: report.Skipped, ErrType: "SKIPPED", ErrMsg: why})
 	}
 }
 

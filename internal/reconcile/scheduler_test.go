@@ -66,7 +66,7 @@ func TestEveryRowReportedOnce(t *testing.T) {
 	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}},
 		Emit: func(x Fate[string]) { got = append(got, fmt.Sprintf("%d:%v", x.Row.Src.Line, x.Outcome)) }}
 	rows := []Row[string]{up("a", "1", "x", 2), {Src: Source{"in.csv", 3}, Key: Key{"a", "1"}, Want: "x", Verdict: Duplicate}}
-	if _, err := e.Run(context.Background(), slices.Values(rows)); err != nil {
+	if _, err := e.Run(context.Background(), values(rows)); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(got)
@@ -181,7 +181,7 @@ func TestInterruptedRunSkipsTheRest(t *testing.T) {
 	cancel(cause)
 	var got []Fate[string]
 	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Emit: func(x Fate[string]) { got = append(got, x) }}
-	_, err := e.Run(ctx, slices.Values([]Row[string]{up("a", "1", "x", 2), up("a", "2", "x", 3)}))
+	_, err := e.Run(ctx, values([]Row[string]{up("a", "1", "x", 2), up("a", "2", "x", 3)}))
 	if !errors.Is(err, cause) || len(f.calls) != 0 {
 		t.Errorf("got %v after %d calls", err, len(f.calls))
 	}

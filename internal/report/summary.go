@@ -13,6 +13,7 @@ import (
 type Summary struct {
 	Command     string         `json:"command"`
 	Rows        int            `json:"rows"`
+	BlankRows   int            `json:"blank_rows,omitempty"` // skipped, every field empty: not in Rows
 	Outcomes    map[string]int `json:"outcomes"`
 	Calls       map[string]int `json:"calls"`
 	Retries     int            `json:"retries"`
@@ -57,7 +58,11 @@ func (s Summary) WriteText(w io.Writer) {
 	if len(parts) == 0 {
 		parts = []string{"no rows"}
 	}
-	fmt.Fprintf(w, "\n%s: %d rows: %s\n", s.Command, s.Rows, strings.Join(parts, ", "))
+	blank := ""
+	if s.BlankRows > 0 {
+		blank = fmt.Sprintf("; %d blank rows skipped", s.BlankRows)
+	}
+	fmt.Fprintf(w, "\n%s: %d rows: %s%s\n", s.Command, s.Rows, strings.Join(parts, ", "), blank)
 	kinds := make([]string, 0, len(s.Calls))
 	total := 0
 	for k, n := range s.Calls {
