@@ -9,8 +9,8 @@ import (
 
 func TestMain(m *testing.M) {
 	// The input step runs this binary again to read a child's peak memory.
-	if len(os.Args) == 3 && os.Args[1] == "-validate-child" {
-		os.Exit(validateChild(os.Args[2]))
+	if len(os.Args) == 4 && os.Args[1] == "-input-child" {
+		os.Exit(inputChild(os.Args[2], os.Args[3]))
 	}
 	os.Exit(m.Run())
 }
@@ -20,14 +20,15 @@ func TestMain(m *testing.M) {
 // the call count, which is a count.
 func TestQuickBench(t *testing.T) {
 	var buf bytes.Buffer
-	if err := bench(&buf, config{rows: 300, rateCalls: 60, throttledCalls: 30, overheadCalls: 100, validateRows: 2000}); err != nil {
+	if err := bench(&buf, config{rows: 300, rateCalls: 60, throttledCalls: 30, overheadCalls: 100, inputRows: []int{2000}}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
 	for _, want := range []string{
 		"| calls, 300 rows, 30% changes, server page limit 30 | 100 calls = 1.00 × ⌈ids/30⌉+changes (100)",
 		"page limit 10 | 117 calls", "1.00 × what the page limit forces (117)",
-		"| rate at saturation", "| throttled", "| overhead", "| input, validate 2000 rows",
+		"| rate at saturation", "| throttled", "| overhead", "| input, 2000 rows: bare encoding/csv read",
+		"| input, 2000 rows: validate", "| input, 2000 rows: plan",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

@@ -4,11 +4,11 @@
 // against a bare net/http loop, and the input reader's speed and memory.
 //
 //	go run ./bench                 # the figures in BENCHMARKS.md
+//	go run ./bench -only input     # reading: floor, validate, plan at 100k and 1M rows
 //	go run ./bench -quick          # tiny sizes, a smoke run
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -17,13 +17,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
@@ -41,13 +40,14 @@ const (
 )
 
 type config struct {
-	rows, rateCalls, throttledCalls, overheadCalls, validateRows int
-	only                                                         string
+	rows, rateCalls, throttledCalls, overheadCalls int
+	inputRows                                      []int
+	only                                           string
 }
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "-validate-child" {
-		os.Exit(validateChild(os.Args[2]))
+	if len(os.Args) == 4 && os.Args[1] == "-input-child" {
+		os.Exit(inputChild(os.Args[2], os.Args[3]))
 	}
 	quick := flag.Bool("quick", false, "tiny sizes: a smoke run, not a measurement")
 	c := config{}
@@ -55,7 +55,7 @@ func main() {
 	flag.IntVar(&c.rateCalls, "rate-calls", 3000, "calls of the saturation run")
 	flag.IntVar(&c.throttledCalls, "throttled-calls", 1000, "calls of the throttled run")
 	flag.IntVar(&c.overheadCalls, "overhead-calls", 20000, "calls of the overhead run")
-	flag.IntVar(&c.validateRows, "validate-rows", 1000000, "rows of the input run")
+	inputRows := flag.String("input-rows", "100000,1000000", "sizes of the input runs (floor, validate, plan), comma-separated")
 	only := flag.String("only", "", "run one measure: calls, rate, throttled, overhead or input")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
@@ -66,8 +66,16 @@ func main() {
 		}
 	}
 	c.only = *only
+	for _, f := range strings.Split(*inputRows, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -input-rows: %q is not a row count\n", f)
+			os.Exit(2)
+		}
+		c.inputRows = append(c.inputRows, n)
+	}
 	if *quick {
-		c = config{rows: 300, rateCalls: 100, throttledCalls: 60, overheadCalls: 300, validateRows: 5000, only: c.only}
+		c = config{rows: 300, rateCalls: 100, throttledCalls: 60, overheadCalls: 300, inputRows: []int{5000}, only: c.only}
 	}
 	if err := bench(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -390,59 +398,6 @@ func overhead(w io.Writer, c config) error {
 	fmt.Fprintf(w, "| overhead, latency 0, concurrency %d, %d creates | %.0f calls/s vs bare net/http %.0f calls/s = %.2f | ≥ 0.8 |\n",
 		conc, c.overheadCalls, got, bare, got/bare)
 	return nil
-}
-
-func input(w io.Writer, c config) error {
-	f, err := os.CreateTemp("", "bench-*.csv")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	var b bytes.Buffer
-	b.WriteString("Extension,Communication Profile ID,Room Type,Floor\n")
-	for i := 0; i < c.validateRows; i++ {
-		fmt.Fprintf(&b, "%d,amzn1.alexa.communications.profile.did.%024X,King,%d\n", 1000000+i, i*7919, i/100)
-		if b.Len() > 1<<20 {
-			if _, err := f.Write(b.Bytes()); err != nil {
-				return err
-			}
-			b.Reset()
-		}
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		return err
-	}
-	f.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(self, "-validate-child", f.Name())
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("validate child: %w", err)
-	}
-	d := time.Since(start)
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	peak := float64(ru.Maxrss) / 1024 // KiB -> MiB
-	fmt.Fprintf(w, "| input, validate %d rows | %.0f rows/s, peak RSS %.0f MiB | < 256 MiB |\n", c.validateRows, float64(c.validateRows)/d.Seconds(), peak)
-	return nil
-}
-
-// validateChild runs the shipped validate over a file, in its own process
-// so that its peak memory can be read.
-func validateChild(path string) int {
-	res, err := job.Validate(job.Input{Files: []string{path}, DefaultProvider: sp},
-		job.Deps{Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if res.Verdict != job.Clean {
-		return 1
-	}
-	return 0
 }
 
 func cpuModel() string {

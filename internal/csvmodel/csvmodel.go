@@ -13,6 +13,7 @@
 package csvmodel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -137,7 +138,7 @@ type Reader struct {
 	table    bool // ReadTable: rows are handed out once, no keys kept
 	srcs     []*source
 	stdin    bool
-	ord      uint32 // rows handed out so far
+	nrows    uint32 // rows read so far
 	keys     []entry
 	arena    []byte // the externalUserIds of keys, length-prefixed
 	exc      []exception
@@ -235,17 +236,16 @@ func (r *Reader) Read(name string, in io.Reader) error {
 // first is the first pass over one source: checks, and keys for duplicates.
 func (r *Reader) first(src *source, in io.Reader) error {
 	r.srcs = append(r.srcs, src)
-	src.first = r.ord
+	src.firstValid = uint32(len(r.keys))
 	return r.pass(src, in, true, func(rec []string, line int) error {
 		d, err := r.decode(src, rec, line)
 		if err != nil {
 			return err
 		}
-		if r.ord == math.MaxUint32 {
-			return &FileError{File: src.name, Line: line, Msg: "more rows than bulksync can read in one run (4 billion)"}
+		if r.nrows == math.MaxUint32 || len(r.arena) > math.MaxUint32-2048 {
+			return &FileError{File: src.name, Line: line, Msg: "more rows than bulksync can read in one run"}
 		}
-		ord := r.ord
-		r.ord++
+		r.nrows++
 		src.rows++
 		c := Checked{Row: d.row}
 		if d.reason != "" {
@@ -253,7 +253,8 @@ func (r *Reader) first(src *source, in io.Reader) error {
 			c.Status, c.Reason = Invalid, d.reason
 		} else {
 			r.counts[Valid]++
-			r.keep(d, ord, line)
+			r.keep(d, line)
+			src.valid++
 		}
 		if r.opts.OnRow != nil {
 			r.opts.OnRow(c)
@@ -263,7 +264,7 @@ func (r *Reader) first(src *source, in io.Reader) error {
 }
 
 // keep remembers a valid row's key and intent for the duplicate check.
-func (r *Reader) keep(d decoded, ord uint32, line int) {
+func (r *Reader) keep(d decoded, line int) {
 	ext := d.row.ExternalUserID
 	intent := maphash.String(r.seeds[1], d.row.AmazonID) ^ bits.RotateLeft64(r.typeOf(d.row.AmazonIDType), 17)
 	if d.row.Action == ActionDelete {
@@ -271,10 +272,10 @@ func (r *Reader) keep(d decoded, ord uint32, line int) {
 	}
 	r.keys = append(r.keys, entry{
 		hash:   maphash.String(r.seeds[0], ext) ^ r.provs[d.prov].hash,
-		intent: intent, ord: ord, line: uint32(min(line, math.MaxUint32)),
-		id: uint32(min(len(r.arena), math.MaxUint32)), prov: uint32(d.prov),
+		intent: intent, line: uint32(min(line, math.MaxUint32)), id: uint32(len(r.arena)),
 	})
-	r.arena = append(r.arena, byte(len(ext)), byte(len(ext)>>8))
+	r.arena = binary.AppendUvarint(r.arena, uint64(d.prov))
+	r.arena = binary.AppendUvarint(r.arena, uint64(len(ext)))
 	r.arena = append(r.arena, ext...)
 }
 
@@ -399,7 +400,7 @@ var errStop = errors.New("stop")
 func (r *Reader) Rows() iter.Seq2[Checked, error] {
 	r.resolve()
 	return func(yield func(Checked, error) bool) {
-		ord, next := uint32(0), 0
+		vi, next := uint32(0), 0 // valid rows so far; the next exception
 		for _, src := range r.srcs {
 			if err := src.unchanged(); err != nil {
 				yield(Checked{}, err)
@@ -415,13 +416,13 @@ func (r *Reader) Rows() iter.Seq2[Checked, error] {
 				switch {
 				case d.reason != "":
 					c.Status, c.Reason = Invalid, d.reason
-				case next < len(r.exc) && r.exc[next].ord == ord:
+				case next < len(r.exc) && r.exc[next].vi == vi:
 					c.Status, c.Reason = r.exc[next].status, r.reason(r.exc[next])
-				}
-				for next < len(r.exc) && r.exc[next].ord <= ord {
 					next++
+					vi++
+				default:
+					vi++
 				}
-				ord++
 				rows++
 				if !yield(c, nil) {
 					return errStop
@@ -471,12 +472,13 @@ type source struct {
 	spool     *os.File // the copy of a stream
 	spoolName string   // when it could not be unlinked at once
 
-	first, rows uint32 // ordinal of its first row; rows read
-	blank       int
-	bom, bareCR bool
-	delim       rune
-	header      []string
-	at          []int // by column: index in a record, or -1
+	rows              uint32 // rows read, blank ones aside
+	firstValid, valid uint32 // index of its first valid row among all the input's; its valid rows
+	blank             int
+	bom, bareCR       bool
+	delim             rune
+	header            []string
+	at                []int // by column: index in a record, or -1
 }
 
 // notUTF8 refuses a record whose columns read are not all UTF-8, naming

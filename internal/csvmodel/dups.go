@@ -2,6 +2,7 @@ package csvmodel
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -9,14 +10,19 @@ import (
 )
 
 // entry is what the first pass keeps of a valid row for the duplicate
-// check: 32 bytes, not the row.
+// check: 24 bytes, not the row. Its place among the valid rows is its
+// index in Reader.keys.
 type entry struct {
 	hash   uint64 // of (provider, externalUserId)
 	intent uint64 // of (action, amazonId, amazonIdType)
-	ord    uint32 // the row's place in the input
 	line   uint32
-	id     uint32 // offset of its externalUserId in the arena
-	prov   uint32
+	id     uint32 // offset of its provider index and externalUserId in the arena
+}
+
+// candidate is a valid row whose key hash repeats, with its index.
+type candidate struct {
+	vi uint32
+	entry
 }
 
 // where is a row's file (index into the sources) and line.
@@ -25,7 +31,7 @@ type where struct{ file, line uint32 }
 // exception is a valid row that the duplicate check made a duplicate or
 // invalid.
 type exception struct {
-	ord          uint32
+	vi           uint32 // its index among the valid rows
 	status       Status
 	at           where
 	first, other where  // the key's first row; the row that conflicts with it
@@ -42,31 +48,31 @@ func (r *Reader) resolve() {
 	r.resolved = true
 	repeats := repeated(r.keys)
 	if len(repeats) > 0 {
-		for _, k := range r.keys { // in input order
+		for i, k := range r.keys { // in input order
 			if run, ok := repeats[k.hash]; ok {
-				repeats[k.hash] = append(run, k)
+				repeats[k.hash] = append(run, candidate{uint32(i), k})
 			}
 		}
 		for _, run := range repeats {
 			r.settleRun(run)
 		}
-		slices.SortFunc(r.exc, func(a, b exception) int { return cmp.Compare(a.ord, b.ord) })
+		slices.SortFunc(r.exc, func(a, b exception) int { return cmp.Compare(a.vi, b.vi) })
 	}
 	r.keys, r.arena = nil, nil
 }
 
 // settleRun splits rows of equal hash by their real key, each in input
 // order.
-func (r *Reader) settleRun(run []entry) {
+func (r *Reader) settleRun(run []candidate) {
 	done := make([]bool, len(run))
-	var group []entry
+	var group []candidate
 	for i := range run {
 		if done[i] {
 			continue
 		}
 		group = append(group[:0], run[i])
 		for j := i + 1; j < len(run); j++ {
-			if !done[j] && run[j].prov == run[i].prov && r.idOf(run[j]) == r.idOf(run[i]) {
+			if !done[j] && r.keyOf(run[j].entry) == r.keyOf(run[i].entry) {
 				done[j] = true
 				group = append(group, run[j])
 			}
@@ -77,18 +83,27 @@ func (r *Reader) settleRun(run []entry) {
 	}
 }
 
+// keyOf is a kept row's key as the arena holds it: provider index and
+// externalUserId, each length as a uvarint.
+func (r *Reader) keyOf(e entry) string {
+	_, a := binary.Uvarint(r.arena[e.id:])
+	n, b := binary.Uvarint(r.arena[int(e.id)+a:])
+	return string(r.arena[e.id : int(e.id)+a+b+int(n)])
+}
+
 func (r *Reader) idOf(e entry) string {
-	n := int(r.arena[e.id]) | int(r.arena[e.id+1])<<8
-	return string(r.arena[e.id+2 : int(e.id)+2+n])
+	_, a := binary.Uvarint(r.arena[e.id:])
+	n, b := binary.Uvarint(r.arena[int(e.id)+a:])
+	return string(r.arena[int(e.id)+a+b : int(e.id)+a+b+int(n)])
 }
 
 // settleKey decides the rows of one key, in input order: repeats of the
 // first row's values are duplicates; once a row asks for something else,
 // none can be trusted, so every row of the key is invalid, those before
 // included.
-func (r *Reader) settleKey(group []entry) {
+func (r *Reader) settleKey(group []candidate) {
 	first := r.where(group[0])
-	id := r.idOf(group[0])
+	id := r.idOf(group[0].entry)
 	status := make([]Status, len(group))
 	other := make([]where, len(group))
 	conflict := -1
@@ -105,27 +120,27 @@ func (r *Reader) settleKey(group []entry) {
 			status[j], other[j] = Invalid, r.where(group[j])
 		}
 	}
-	for k, e := range group {
+	for k, c := range group {
 		if status[k] == Valid {
 			continue
 		}
 		r.counts[Valid]--
 		r.counts[status[k]]++
-		r.exc = append(r.exc, exception{ord: e.ord, status: status[k], at: r.where(e), first: first, other: other[k], id: id})
+		r.exc = append(r.exc, exception{vi: c.vi, status: status[k], at: r.where(c), first: first, other: other[k], id: id})
 	}
 }
 
-// where is the file and line of a kept row: the file is the last whose
-// first row is at or before the row's.
-func (r *Reader) where(e entry) where {
-	i, found := slices.BinarySearchFunc(r.srcs, e.ord, func(s *source, ord uint32) int { return cmp.Compare(s.first, ord) })
+// where is the file and line of a kept row: the last file whose first
+// valid row is at or before it, among those with valid rows.
+func (r *Reader) where(c candidate) where {
+	i, found := slices.BinarySearchFunc(r.srcs, c.vi, func(s *source, vi uint32) int { return cmp.Compare(s.firstValid, vi) })
 	if !found {
 		i--
 	}
-	for i+1 < len(r.srcs) && r.srcs[i+1].first == e.ord && r.srcs[i].rows == 0 {
-		i++ // files with no rows share their first ordinal with the next
+	for i+1 < len(r.srcs) && r.srcs[i+1].firstValid == c.vi && r.srcs[i].valid == 0 {
+		i++ // files with no valid row share their first index with the next
 	}
-	return where{file: uint32(i), line: e.line}
+	return where{file: uint32(i), line: c.line}
 }
 
 func (r *Reader) whereText(w where) string {
@@ -144,8 +159,8 @@ func (r *Reader) reason(e exception) string {
 // hashes the cheap way, as they are uniform: one counting pass spreads them
 // into buckets by their top bits (a dozen or so per bucket), and each
 // bucket is sorted alone.
-func repeated(keys []entry) map[uint64][]entry {
-	out := map[uint64][]entry{}
+func repeated(keys []entry) map[uint64][]candidate {
+	out := map[uint64][]candidate{}
 	if len(keys) < 2 {
 		return out
 	}

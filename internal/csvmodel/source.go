@@ -204,4 +204,5 @@ func (r *Reader) expect(size int64, head []byte) {
 	}
 	rows := int(size / int64(len(head)/lines))
 	r.keys = slices.Grow(r.keys, rows+rows/16)
+	r.arena = slices.Grow(r.arena, (rows+rows/16)*12)
 }
