@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,11 +13,12 @@ import (
 	"github.com/bulksync/bulksync/internal/emulator"
 )
 
-// runStdin is runCLI with standard input.
+// runStdin is runCLI with standard input, a stream that can be read once
+// (as a pipe).
 func runStdin(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runWith(context.Background(), args, &globals{env: parseEnv(env), stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb})
+	code := runWith(context.Background(), args, &globals{env: parseEnv(env), stdin: io.MultiReader(strings.NewReader(stdin)), stdout: &out, stderr: &errb})
 	return result{code, out.String(), errb.String()}
 }
 
