@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -32,6 +33,35 @@ func TestQuickBench(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// BenchmarkInput is the input measure under go test: the floor, validate
+// and plan at 100k and 1M rows, each iteration a child process so that its
+// peak memory is its own.
+//
+//	go test -run '^$' -bench Input -benchtime 3x ./bench
+func BenchmarkInput(b *testing.B) {
+	for _, n := range []int{100000, 1000000} {
+		file, err := writeExport(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.Remove(file) })
+		for _, kind := range inputKinds {
+			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
+				var secs, peak float64
+				for b.Loop() {
+					m, err := runInputChild(kind, file)
+					if err != nil {
+						b.Fatal(err)
+					}
+					secs, peak = secs+m.seconds, max(peak, m.peakMiB)
+				}
+				b.ReportMetric(float64(b.N*n)/secs, "rows/s")
+				b.ReportMetric(peak, "peak-RSS-MiB")
+			})
 		}
 	}
 }

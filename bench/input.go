@@ -32,7 +32,7 @@ const secondProvider = "amzn1.comms.csp.id.second"
 var inputKinds = []string{"floor", "validate", "plan"}
 
 // inputRuns is how many times each input measure runs.
-const inputRuns = 3
+const inputRuns = 5
 
 // inputMeasure is one child's figures.
 type inputMeasure struct {

@@ -9,25 +9,26 @@ import (
 
 // Check returns why a row can't be sent, or "".
 func Check(r Row) string {
-	return checkRow(r.Action, r.ExternalUserID, r.AmazonID, r.AmazonIDType, CheckProvider(r.ServiceProviderID))
+	return checkRow(r.Action, r.ExternalUserID, r.AmazonID, r.AmazonIDType, CheckProvider(r.ServiceProviderID), false, false)
 }
 
-// checkRow is Check with the provider's verdict already known: the reader
-// checks each distinct provider once, not on every row.
-func checkRow(action, ext, amz, typ, provider string) string {
+// checkRow is Check with the provider's verdict already known (the reader
+// checks each distinct provider once, not on every row) and, for the
+// reader's fast path, whether the ids are known to be printable ASCII.
+func checkRow(action, ext, amz, typ, provider string, extPlain, amzPlain bool) string {
 	switch action {
 	case ActionUpsert, ActionDelete:
 	default:
 		return fmt.Sprintf("action %q is not upsert or delete", action)
 	}
-	if msg := checkID("externalUserId", ext); msg != "" {
+	if msg := checkKnownID("externalUserId", ext, extPlain); msg != "" {
 		return msg
 	}
 	if action == ActionUpsert {
 		if amz == "" {
 			return "amazonId is required for action upsert"
 		}
-		if msg := checkID("amazonId", amz); msg != "" {
+		if msg := checkKnownID("amazonId", amz, amzPlain); msg != "" {
 			return msg
 		}
 		if !strings.HasPrefix(amz, "amzn1.") {
@@ -57,6 +58,15 @@ func CheckProvider(id string) string {
 		return fmt.Sprintf("serviceProviderId %q contains %q, which can't go into a URL path", id, id[i])
 	}
 	return checkID("serviceProviderId", id)
+}
+
+// checkKnownID is checkID of an id already known to be printable ASCII,
+// or not known to be.
+func checkKnownID(field, v string, plain bool) string {
+	if plain && v != "" && len(v) <= 255 {
+		return ""
+	}
+	return checkID(field, v)
 }
 
 // checkID checks an id's length and characters. Ids are compared exactly

@@ -303,15 +303,17 @@ type decoded struct {
 // bulksync uses must be UTF-8; values are trimmed and defaulted.
 func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
 	var f [5]string
-	bad := -1 // the leftmost column read that is not UTF-8
+	var plain [5]bool // printable ASCII: UTF-8, and no id check needed beyond its length
+	bad := -1         // the leftmost column read that is not UTF-8
 	for col, i := range src.at {
 		if i < 0 || i >= len(rec) {
 			continue
 		}
-		if !utf8.ValidString(rec[i]) && (bad < 0 || i < src.at[bad]) {
+		v := strings.TrimSpace(rec[i])
+		f[col], plain[col] = v, plainASCII(v)
+		if !plain[col] && !utf8.ValidString(rec[i]) && (bad < 0 || i < src.at[bad]) {
 			bad = col
 		}
-		f[col] = strings.TrimSpace(rec[i])
 	}
 	if bad >= 0 {
 		return decoded{}, src.notUTF8(r.cols.schema, rec, line)
@@ -334,7 +336,8 @@ func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
 	d.prov = r.provider(f[colServiceProviderID])
 	p := &r.provs[d.prov]
 	d.row.ServiceProviderID = p.id
-	d.reason = checkRow(d.row.Action, d.row.ExternalUserID, d.row.AmazonID, d.row.AmazonIDType, p.reason)
+	d.reason = checkRow(d.row.Action, d.row.ExternalUserID, d.row.AmazonID, d.row.AmazonIDType, p.reason,
+		plain[colExternalUserID], plain[colAmazonID])
 	return d, nil
 }
 
