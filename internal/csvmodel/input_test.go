@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -227,5 +228,22 @@ func TestPlainASCII(t *testing.T) {
 				t.Errorf("byte 0x%02X at %d: got %v, want %v", c, pos, got, want)
 			}
 		}
+	}
+}
+
+// A message that repeats a header repeats little of a huge one, and never
+// half a character.
+func TestHugeHeaderIsCutInMessages(t *testing.T) {
+	head := strings.Repeat("é", 3<<20) + ",note"
+	r, err := NewReader(Options{DefaultProvider: "amzn1.comms.csp.id.p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Read("big.csv", strings.NewReader(head+"\n1,2\n"))
+	if err == nil {
+		t.Fatal("want the missing column refused")
+	}
+	if msg := err.Error(); len(msg) > 1000 || !utf8.ValidString(msg) || !strings.Contains(msg, "...") {
+		t.Errorf("message of %d bytes (valid UTF-8: %v): %.200s", len(msg), utf8.ValidString(msg), msg)
 	}
 }

@@ -163,10 +163,16 @@ func (c *columns) resolve(cells []string) (at []int, msg string, cause error) {
 }
 
 // printable is a header cell fit for a message.
+// printable is a value fit to repeat in a message: valid UTF-8, and cut
+// (on a rune boundary) when long, since a header may be a 50 MB line.
 func printable(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) > 80 {
-		s = s[:77] + "..."
+		cut := 77
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
