@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/report"
@@ -461,6 +462,7 @@ func (s *sched[V]) read(t *task[V]) {
 	if t.read.Listing() {
 		kind = "list"
 	}
+	var last worker.Result
 	for relist := 1; ; relist++ {
 		t.ans, t.err = follow(s.ctx, t.read, t.sizeOnly, func(ctx context.Context, token string) (Page[V], error) {
 			var p Page[V]
@@ -469,9 +471,14 @@ func (s *sched[V]) read(t *task[V]) {
 				p, err = s.Res.ReadPage(ctx, t.read, token)
 				return err
 			})
+			last = res
 			return p, s.failure(res)
 		})
-		if t.err != nil || !t.ans.disturbed || relist > maxRelists {
+		if t.err != nil {
+			t.err = &readError{t.err, last.Attempts, last.Duration}
+			return
+		}
+		if !t.ans.disturbed || relist > maxRelists {
 			return
 		}
 		s.Log.Warn().Str("scope", t.read.Scope).Int("found", len(t.ans.found)).Int("total", t.ans.total).
@@ -590,8 +597,27 @@ func (s *sched[V]) fail(it *item[V], err error) {
 		return
 	}
 	f := client.Classify(err)
-	s.emit(it, Fate[V]{Outcome: report.Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message})
+	fate := Fate[V]{Outcome: report.Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message}
+	var re *readError
+	if errors.As(err, &re) {
+		fate.Attempts, fate.Duration = re.attempts, re.took
+		if re.attempts > 1 {
+			fate.ErrMsg = fmt.Sprintf("%s (after %d attempts)", fate.ErrMsg, re.attempts)
+		}
+	}
+	s.emit(it, fate)
 }
+
+// readError is a read that failed, with what its last call tried: the
+// rows it fails report those attempts, not 0.
+type readError struct {
+	err      error
+	attempts int
+	took     time.Duration
+}
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // diff decides what an item calls for, given what exists.
 func (s *sched[V]) diff(it *item[V], found map[Key]V) {

@@ -149,6 +149,43 @@ func TestFailedReadFailsItsRows(t *testing.T) {
 	}
 }
 
+// A read that fails after retries reports, on each of its rows, the
+// attempts it made (not 0).
+func TestFailedReadReportsItsAttempts(t *testing.T) {
+	tests := []struct {
+		name     string
+		read     string // the scripted read: a query of the rows' ids, or a listing (--prune)
+		answers  []scripted
+		attempts int
+		msg      string
+	}{
+		{"query refused at once", "read a", []scripted{{err: err400}}, 1, "amazonId is not valid"},
+		{"query failing every retry", "read a", []scripted{{err: err500}, {err: err500}, {err: err500}}, 3, "oops (after 3 attempts)"},
+		{"listing failing every retry", "list a", []scripted{{err: err500}, {err: err500}, {err: err500}}, 3, "oops (after 3 attempts)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(nil)
+			f.on(tt.read, tt.answers...)
+			opts := Options{}
+			if strings.HasPrefix(tt.read, "list") {
+				opts = Options{Prune: true, MaxDeletes: Limit{None: true}}
+			}
+			fates, _, err := run(t, f, opts, up("a", "1", "x", 2), up("a", "2", "y", 3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"a/1", "a/2"} {
+				x := fates[id]
+				if x.Outcome != report.Failed || x.Attempts != tt.attempts || x.ErrMsg != tt.msg {
+					t.Errorf("%s: got %v, %d attempts, %q; want %v, %d attempts, %q", id, x.Outcome, x.Attempts, x.ErrMsg,
+						report.Failed, tt.attempts, tt.msg)
+				}
+			}
+		})
+	}
+}
+
 func TestFailedSizeReadStopsTheRun(t *testing.T) {
 	f := newFake(map[Key]string{{"a", "1"}: "x"})
 	f.on("list a", scripted{err: err400}) // the batch's query answers; the size listing fails
