@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math"
+
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/worker"
@@ -21,10 +23,18 @@ func connect(g *globals, f *apiFlags, log zerolog.Logger) (*job.Session, error) 
 	}, g.env, log)
 }
 
+// minRPS is one call a day: below it not even a run of two calls (a read
+// and a write) could finish within a day.
+const minRPS = 1.0 / (24 * 60 * 60)
+
 func checkAPIFlags(f *apiFlags) error {
 	switch {
+	case math.IsNaN(f.RPS) || math.IsInf(f.RPS, 0):
+		return usageErr("--rps must be a finite number of calls per second, got %v", f.RPS)
 	case f.RPS <= 0:
 		return usageErr("--rps must be above 0, got %v", f.RPS)
+	case f.RPS < minRPS:
+		return usageErr("--rps %g is less than one call a day: no run could finish within a day", f.RPS)
 	case f.Burst < 0:
 		return usageErr("--burst must be 0 or more, got %d", f.Burst)
 	case f.Concurrency < 1:

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/emulator"
@@ -117,4 +119,68 @@ func byID(t *testing.T, rows []map[string]string) map[string]map[string]string {
 
 func writes(s emulator.Stats) int {
 	return s.Count("association.create", "") + s.Count("association.update", "") + s.Count("association.delete", "")
+}
+
+// endEvent is the "run finished" event of a run's JSON logs; it fails the
+// test unless there is exactly one, and it is the last line.
+func endEvent(t *testing.T, stderr string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var ev map[string]any
+	n := 0
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("stderr line %d is not JSON: %q", i+1, l)
+		}
+		if m["message"] == "run finished" {
+			ev = m
+			n++
+			if k := repeatedKey(l); k != "" {
+				t.Errorf("run finished has %q twice: %s", k, l)
+			}
+			if i != len(lines)-1 {
+				t.Errorf("run finished is line %d of %d: want it last", i+1, len(lines))
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("got %d run finished events, want 1:\n%s", n, stderr)
+	}
+	return ev
+}
+
+// repeatedKey is a key that a JSON object line has twice at its top level
+// (which json.Unmarshal would quietly take the last of), or "".
+func repeatedKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	seen := map[string]bool{}
+	depth := 0
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			if v == '{' || v == '[' {
+				depth++
+			} else {
+				depth--
+			}
+			expectKey = depth == 1 && v != '['
+			continue
+		case string:
+			if depth == 1 && expectKey {
+				if seen[v] {
+					return v
+				}
+				seen[v] = true
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = depth == 1
+	}
 }

@@ -23,8 +23,14 @@ func newLogger(g *globals, f logFlags, runID string) zerolog.Logger {
 		level = zerolog.InfoLevel
 	}
 	var out io.Writer = g.stderr
-	if f.LogFormat == "console" || f.LogFormat == "auto" && g.term {
+	if !jsonLogs(g, f) {
 		out = zerolog.ConsoleWriter{Out: g.stderr, TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Str("run_id", runID).Logger()
+}
+
+// jsonLogs says whether logs to stderr are JSON lines: a run then ends
+// with one event, not text.
+func jsonLogs(g *globals, f logFlags) bool {
+	return f.LogFormat == "json" || f.LogFormat == "auto" && !g.term
 }

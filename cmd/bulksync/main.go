@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -16,6 +18,16 @@ func main() {
 	var last lastWords
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// Without Notify, a write to a closed pipe on stdout (--report - | head)
+	// kills the process by SIGPIPE mid-run, with no summary. With it, the
+	// write fails with EPIPE: the report's writer sees it and the run ends
+	// as an interrupted one does, telling what it did. Nothing needs to read
+	// the channel.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	var stdout io.Writer = os.Stdout
+	if stdoutClosedAtStart() {
+		stdout = closedStdout{}
+	}
 	go func() {
 		// The first signal stops the run: no new call starts, calls in
 		// flight finish, the rest is reported skipped. The second quits at
@@ -25,7 +37,7 @@ func main() {
 		last.say()
 		os.Exit(exitInterrupted)
 	}()
-	os.Exit(runWith(ctx, os.Args[1:], withStdin(newGlobals(os.Environ(), os.Stdout, os.Stderr, &last), os.Stdin)))
+	os.Exit(runWith(ctx, os.Args[1:], withStdin(newGlobals(os.Environ(), stdout, os.Stderr, &last), os.Stdin)))
 }
 
 // interrupted is why a run stopped on a signal; it is a context.Canceled,
@@ -47,3 +59,12 @@ func (l *lastWords) say() {
 		(*f)()
 	}
 }
+
+// errStdoutClosed is a write to a standard output that was closed.
+var errStdoutClosed = errors.New("standard output is closed")
+
+// closedStdout is a standard output that was closed when bulksync started:
+// what is written to it is lost, so every write fails.
+type closedStdout struct{}
+
+func (closedStdout) Write([]byte) (int, error) { return 0, errStdoutClosed }

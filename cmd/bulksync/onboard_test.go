@@ -86,7 +86,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	dir := t.TempDir()
 	em := func(args ...string) result {
 		t.Helper()
-		args = append(args, "--emulate-state", state, "--log-format", "json")
+		args = append(args, "--emulate-state", state, "--log-format", "console") // as at a terminal
 		return runCLI(t, nil, args...)
 	}
 	res := em("provider", "create", "--emulate", "--logical-id", "grand-hotel", "--display-name", "Grand Hotel")

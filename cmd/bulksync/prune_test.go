@@ -138,7 +138,7 @@ func TestSavedPlans(t *testing.T) {
 	}
 	// ...so it is reviewed with the deletes allowed, and applied as reviewed.
 	res = a.cmd(t, "plan", nil, "--prune", "--max-deletes", "-1", "--out", planFile, "--report", rep, in)
-	if res.code != 0 || !strings.Contains(res.stderr, "1 to create, 1 to update, 1 to delete") {
+	if res.code != 0 || !strings.Contains(res.stderr, `"create":1,"update":1,"delete":1,`) {
 		t.Fatalf("plan: exit %d:\n%s", res.code, res.stderr)
 	}
 	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--max-deletes", "0", "--report", rep); res.code != 3 ||

@@ -19,8 +19,10 @@ import (
 const exitInterrupted = 4
 
 // exitCodes is the one table from a run's verdict to its exit code (SPEC
-// section 6).
-var exitCodes = [...]int{job.Clean: 0, job.RowsFailed: 1, job.Usage: 2, job.Aborted: 3, job.Interrupted: exitInterrupted, job.Changes: 5}
+// section 6). An output that can't be written (6) is not a row failure
+// (1): the rows may all be fine, but their record is not whole.
+var exitCodes = [...]int{job.Clean: 0, job.RowsFailed: 1, job.Usage: 2, job.Aborted: 3, job.Interrupted: exitInterrupted, job.Changes: 5,
+	job.OutputLost: 6}
 
 func exitCode(v job.Verdict) int { return exitCodes[v] }
 
@@ -46,7 +48,18 @@ func usageErr(format string, args ...any) error {
 // hint is what to do about an error that ended a run, in flag terms.
 func hint(err error) string {
 	var ge *reconcile.GuardError
+	var oe *job.OutputError
 	switch {
+	case errors.Is(err, job.ErrSamePath):
+		return "give --report, --summary and plan --out paths of their own, apart from the input files"
+	case errors.Is(err, job.ErrTooSlow):
+		return "raise --rps: a run must be able to finish within a day"
+	case errors.As(err, &oe) && oe.Early:
+		return "fix the path (or free the disk) and run again"
+	case errors.As(err, &oe) && oe.What == "report":
+		return "rows finished after the failure are missing from the report; what was sent is done: run again once the report can be written (a second run makes no needless write)"
+	case errors.As(err, &oe):
+		return "fix the path (or free the disk) and run again: a second run makes no needless write"
 	case errors.Is(err, reconcile.ErrEmpty):
 		return "refusing to run without --allow-empty: an empty export must never wipe a property"
 	case errors.Is(err, reconcile.ErrStrict):
@@ -156,10 +169,16 @@ func runWith(ctx context.Context, args []string, g *globals) (code int) {
 	if h := hint(err); h != "" {
 		fmt.Fprintf(g.stderr, "bulksync: %s\n", h)
 	}
+	return exitCode(verdictOf(err))
+}
+
+// verdictOf is the verdict an error ends a command with.
+func verdictOf(err error) job.Verdict {
+	var ve *verdictError
 	if errors.As(err, &ve) {
-		return exitCode(ve.verdict)
+		return ve.verdict
 	}
-	return exitCode(job.VerdictOf(err))
+	return job.VerdictOf(err)
 }
 
 // envResolver reads flags' BULKSYNC_* variables from the environment given

@@ -10,6 +10,8 @@ import (
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
 )
 
 // inputFlags say how to read the files.
@@ -66,7 +68,8 @@ Example:
 
 Exit codes: 0 all rows in their desired state; 1 some rows invalid or failed (see the report);
 2 usage or input error, nothing written; 3 a guard tripped or authentication was refused;
-4 interrupted by SIGINT/SIGTERM.`
+4 interrupted by SIGINT/SIGTERM; 6 an output (--report, --summary, stdout) could not be
+written: up front nothing was sent; mid-run the run stopped as on SIGTERM.`
 }
 
 func (c *planCmd) Help() string {
@@ -143,13 +146,23 @@ func runRooms(ctx context.Context, cfg job.Config, _ *job.Session, d job.Deps) (
 // runJob connects and runs a sync or plan.
 func runJob(ctx context.Context, g *globals, f *runFlags, cfg job.Config, do jobRun) error {
 	log := newLogger(g, f.logFlags, newRunID()).With().Str("command", cfg.Command).Logger()
+	asJSON := jsonLogs(g, f.logFlags)
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
-		return err
+		if !asJSON {
+			return err
+		}
+		v := verdictOf(err)
+		sum := report.Summary{Command: cfg.Command, ExitCode: exitCode(v), Message: err.Error(), Hint: hint(err)}
+		sum.Log(log, zerolog.ErrorLevel)
+		return &verdictError{v, nil}
 	}
 	defer sess.Close()
 	res, err := do(ctx, cfg, sess, job.Deps{API: sess.API, Pool: sess.Pool, Stdout: g.stdout, Stderr: g.stderr,
-		Terminal: g.term, Log: log, ExitCode: exitCode, OnReport: g.onReport})
+		Terminal: g.term, JSONLogs: asJSON, Log: log, Hint: hint, ExitCode: exitCode, OnReport: g.onReport})
+	if asJSON && err != nil { // the closing event told it
+		return &verdictError{res.Verdict, nil}
+	}
 	return verdict(res, err)
 }
 

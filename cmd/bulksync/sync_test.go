@@ -48,8 +48,8 @@ func TestSyncMix(t *testing.T) {
 			t.Errorf("row %s: got %v, want line %s %s/%s prev %q status %q", e.id, r, e.line, e.action, e.outcome, e.prev, e.status)
 		}
 	}
-	if !strings.Contains(res.stderr, "5 rows: 1 created, 1 updated, 1 deleted, 2 unchanged") {
-		t.Errorf("summary: %s", res.stderr)
+	if ev := endEvent(t, res.stderr); fmt.Sprint(ev["outcomes"]) != "map[created:1 deleted:1 unchanged:2 updated:1]" || ev["rows"] != 5.0 {
+		t.Errorf("closing event: %v", ev)
 	}
 
 	a.ResetStats()
@@ -225,7 +225,7 @@ func TestGuards(t *testing.T) {
 	}{
 		{"max-deletes share", deletes.String(), nil, 3, "max-deletes 10%: the plan deletes 3 of the 20 associations"},
 		{"max-deletes count", deletes.String(), []string{"--max-deletes", "2"}, 3, "max-deletes 2: the plan deletes 3"},
-		{"max-deletes off", deletes.String(), []string{"--max-deletes", "-1"}, 0, "3 deleted"},
+		{"max-deletes off", deletes.String(), []string{"--max-deletes", "-1"}, 0, `"deleted":3`},
 		{"empty input", "externalUserId,amazonId\n", nil, 3, "input has no valid row"},
 		{"strict", "externalUserId,amazonId\n9100,amzn1.a\n9101,\n", []string{"--strict"}, 2, "strict mode: 1 invalid row; nothing was sent"},
 	}
@@ -333,7 +333,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if n := writes(a.Stats()); n != 0 {
 		t.Errorf("plan made %d writes", n)
 	}
-	if !strings.Contains(res.stderr, "1 to create, 1 to update, 0 to delete") {
+	if !strings.Contains(res.stderr, `"create":1,"update":1,"delete":0,`) {
 		t.Errorf("plan summary:\n%s", res.stderr)
 	}
 	for _, r := range readReport(t, rep) {

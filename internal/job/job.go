@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
@@ -62,7 +61,13 @@ type Deps struct {
 	Stdout   io.Writer
 	Stderr   io.Writer
 	Terminal bool // Stderr is a terminal: progress as a bar
+	// JSONLogs is set when Log writes JSON lines: the run then ends with one
+	// "run finished" event instead of text (and shows a plan as events).
+	JSONLogs bool
 	Log      zerolog.Logger
+	// Hint, when set, is the caller's advice about an error that ended a
+	// run, in its own terms, for the summary and the closing event.
+	Hint func(error) string
 	// ExitCode is the number a verdict exits with, for the summary and the
 	// metrics; the caller owns the numbers.
 	ExitCode func(Verdict) int
@@ -86,6 +91,7 @@ const (
 	Usage                      // bad input or configuration: nothing written
 	Aborted                    // a guard tripped, a plan was stale, or credentials were refused
 	Interrupted                // the context ended: no new call, the rest skipped
+	OutputLost                 // an output could not be written (an *OutputError): the record is not whole
 )
 
 // Result is what a run did and how it ended.
@@ -109,9 +115,12 @@ func usage(format string, args ...any) error {
 func VerdictOf(err error) Verdict {
 	var ue *UsageError
 	var fe *csvmodel.FileError
+	var oe *OutputError
 	switch {
 	case err == nil:
 		return Clean
+	case errors.As(err, &oe):
+		return OutputLost
 	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
 		return Usage
 	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
@@ -192,30 +201,4 @@ func readInput(in Input, spool bool, onRow func(csvmodel.Checked)) (*csvmodel.Re
 		}
 	}
 	return r, nil
-}
-
-func openReport(path string, stdout io.Writer, header []string) (*report.Writer, error) {
-	switch path {
-	case "":
-		return report.NewWriter(io.Discard, nil, header)
-	case "-":
-		return report.NewWriter(stdout, nil, header)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, usage("report: %v", err)
-	}
-	return report.NewWriter(f, f, header)
-}
-
-func writeSummary(path string, s report.Summary) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := s.WriteJSON(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -30,6 +30,10 @@ func TestVerdictOf(t *testing.T) {
 		{&client.APIError{Status: 401}, Aborted},
 		{fmt.Errorf("stopped: %w", context.Canceled), Interrupted},
 		{errors.New("report: disk full"), RowsFailed},
+		{&OutputError{What: "report", Path: "-", Err: errors.New("broken pipe")}, OutputLost},
+		// An output that failed wins over how the run itself ended: its
+		// record is not whole.
+		{errors.Join(fmt.Errorf("stopped: %w", context.Canceled), &OutputError{What: "summary", Err: errors.New("disk full")}), OutputLost},
 	}
 	for _, tt := range tests {
 		if got := VerdictOf(tt.err); got != tt.want {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/rs/zerolog"
 )
 
 // planView gathers what a plan would write, for people: counts per group
@@ -45,6 +46,20 @@ func (p *planView[V]) add(f reconcile.Fate[V]) {
 	p.byGroup[g][f.Action]++
 	if len(p.first[g][f.Action]) < planViewFirst {
 		p.first[g][f.Action] = append(p.first[g][f.Action], f)
+	}
+}
+
+// log tells the plan as one event per group, for log pipelines; the
+// report has every write.
+func (p *planView[V]) log(log zerolog.Logger, groupField string) {
+	if len(p.byGroup) == 0 {
+		log.Info().Msg("plan: no changes")
+		return
+	}
+	for _, g := range slices.Sorted(maps.Keys(p.byGroup)) {
+		n := p.byGroup[g]
+		log.Info().Str(groupField, g).Int("create", n[report.ActCreate]).Int("update", n[report.ActUpdate]).
+			Int("delete", n[report.ActDelete]).Msg("plan")
 	}
 }
 

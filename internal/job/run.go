@@ -2,12 +2,18 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/worker"
+	"github.com/rs/zerolog"
 )
 
 // spec is what a run needs to know of one resource beyond the engine's
@@ -36,10 +42,36 @@ type source[V any] struct {
 
 // run is a sync or plan of one resource.
 func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, error) {
-	start := d.Now()
-	in, saved, err := input(cfg, d, sp)
+	e := &ending{cfg: cfg, d: d, start: d.Now()}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var in source[V]
+	var saved *reconcile.Plan[V]
+	err := checkPaths(cfg)
+	if err == nil {
+		in, saved, err = input(cfg, d, sp)
+	}
+	if in.close != nil {
+		defer in.close()
+	}
+	e.blank = in.blank
+	if err == nil && d.Pool != nil {
+		writes := 0
+		if saved != nil {
+			writes = len(saved.Writes)
+		}
+		err = checkPace(d.Pool.Rate(), in.total, sp.res.BatchSize(), writes)
+	}
+	if err == nil && cfg.Progress != "off" && !e.bar() && cfg.ProgressInterval <= 0 {
+		err = usage("progress interval must be above 0, got %v", cfg.ProgressInterval)
+	}
+	if err == nil {
+		// An output that fails mid-run stops it as a signal does: no new
+		// call; calls in flight finish; the rest is reported skipped.
+		err = e.open(sp.header, func(oe *OutputError) { stop(oe) })
+	}
 	if err != nil {
-		return Result{Verdict: VerdictOf(err)}, err
+		return e.finish(report.Counts{}, err)
 	}
 	limit := DefaultMaxDeletes
 	switch {
@@ -50,25 +82,22 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	case cfg.MaxDeletes != nil:
 		limit = *cfg.MaxDeletes
 	}
-	if in.close != nil {
-		defer in.close()
-	}
-	total := in.total
-	rep, err := openReport(cfg.Report, d.Stdout, sp.header)
-	if err != nil {
-		return Result{Verdict: VerdictOf(err)}, err
-	}
 	if d.OnReport != nil {
-		d.OnReport(rep.Flush)
+		d.OnReport(e.rep.Flush)
 	}
 	stopLog := context.AfterFunc(ctx, func() {
-		d.Log.Warn().Str("why", context.Cause(ctx).Error()).
-			Msg("stopping: no new call starts; calls in flight finish (signal again to quit at once)")
+		why := context.Cause(ctx)
+		msg := "stopping: no new call starts; calls in flight finish (signal again to quit at once)"
+		var oe *OutputError
+		if errors.As(why, &oe) {
+			msg = "stopping: an output can't be written; no new call starts; calls in flight finish"
+		}
+		d.Log.Warn().Str("why", why.Error()).Msg(msg)
 	})
 	defer stopLog()
 	var prog *report.Progress
 	if cfg.Progress != "off" {
-		prog = report.NewProgress(total, cfg.Progress == "on" || d.Terminal, d.Stderr, d.Log, cfg.ProgressInterval, func() int {
+		prog = report.NewProgress(in.total, e.bar(), d.Stderr, d.Log, cfg.ProgressInterval, func() int {
 			n := 0
 			for _, c := range d.Pool.Stats().Calls {
 				n += c
@@ -81,7 +110,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: limit, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
 			Prune: cfg.Prune, Shard: cfg.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: cfg.PlanOut != ""},
 		Emit: func(f reconcile.Fate[V]) {
-			rep.Write(sp.record(f))
+			e.rep.Write(sp.record(f))
 			if prog != nil {
 				prog.Add(f.Outcome)
 			}
@@ -100,40 +129,124 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	}
 	if cfg.PlanOut != "" && runErr == nil {
 		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, d.Now()); err != nil {
-			runErr = &UsageError{err}
+			runErr = &OutputError{What: "plan", Path: cfg.PlanOut, Err: err}
 		}
 	}
 	if prog != nil {
 		prog.Close()
 	}
-	if err := rep.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("report %s: %w", cfg.Report, err)
+	e.ran = true
+	if cfg.DryRun {
+		e.showPlan = func() {
+			if d.JSONLogs {
+				view.log(d.Log, sp.res.Names().LogGroup)
+			} else {
+				view.write(d.Stderr)
+			}
+		}
 	}
+	return e.finish(res.Counts, runErr)
+}
 
-	stats := d.Pool.Stats()
-	sum := report.NewSummary(cfg.Command, res.Counts, stats.Calls, stats.Retries, stats.Throttled, d.Now().Sub(start))
-	if cfg.Report != "-" {
+// ending is the end of a run: its outputs, opened before the first call and
+// closed after the last, and how the run is told.
+type ending struct {
+	cfg   Config
+	d     Deps
+	start time.Time
+
+	rep      *report.Writer
+	sumFile  *os.File
+	repErr   atomic.Pointer[OutputError] // the report's first failed write
+	blank    int                         // input rows skipped because every field was empty
+	ran      bool                        // the engine ran: tell the run, not just its error
+	showPlan func()
+}
+
+// bar says whether progress shows as a bar rather than log lines.
+func (e *ending) bar() bool {
+	return e.cfg.Progress == "on" || e.d.Terminal && !e.d.JSONLogs
+}
+
+// open creates the summary and the report before the first call, so that
+// a path that can't be written stops the run before it sends anything.
+func (e *ending) open(header []string, failed func(*OutputError)) error {
+	if e.cfg.Summary != "" {
+		f, err := os.Create(e.cfg.Summary)
+		if err != nil {
+			return &OutputError{What: "summary", Path: e.cfg.Summary, Err: err, Early: true}
+		}
+		e.sumFile = f
+	}
+	rep, err := openReport(e.cfg.Report, e.d.Stdout, header, func(err error) {
+		oe := &OutputError{What: "report", Path: e.cfg.Report, Err: err}
+		if e.repErr.CompareAndSwap(nil, oe) {
+			failed(oe)
+		}
+	})
+	if err != nil {
+		return &OutputError{What: "report", Path: e.cfg.Report, Err: err, Early: true}
+	}
+	e.rep = rep
+	return nil
+}
+
+// finish closes the outputs and tells how the run ended: the summary file,
+// the metrics, then the plan and the summary for people (or, with JSON
+// logs, one closing event). An output that failed ends the run
+// OutputLost, and every later account says so.
+func (e *ending) finish(counts report.Counts, runErr error) (Result, error) {
+	cfg, d := e.cfg, e.d
+	if e.rep != nil {
+		err := e.rep.Close()
+		oe := e.repErr.Load()
+		if oe == nil && err != nil {
+			oe = &OutputError{What: "report", Path: cfg.Report, Err: err}
+		}
+		if oe != nil && !errors.Is(runErr, oe) {
+			runErr = errors.Join(runErr, oe)
+		}
+	}
+	var stats worker.Stats
+	if d.Pool != nil {
+		stats = d.Pool.Stats()
+	}
+	sum := report.NewSummary(cfg.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, d.Now().Sub(e.start))
+	if e.rep != nil {
 		sum.Report = cfg.Report
 	}
-	sum.BlankRows = in.blank
-	if cfg.DryRun {
-		view.write(d.Stderr)
-	}
+	sum.BlankRows = e.blank
 	verdict := VerdictOf(runErr)
 	if runErr == nil {
 		switch {
-		case res.Counts[report.Invalid]+res.Counts[report.Failed] > 0:
+		case counts[report.Invalid]+counts[report.Failed] > 0:
 			verdict = RowsFailed
-		case cfg.DetailedChanges && res.Counts[report.Planned] > 0:
+		case cfg.DetailedChanges && counts[report.Planned] > 0:
 			verdict = Changes
 		}
 	}
-	sum.ExitCode = d.ExitCode(verdict)
-	if runErr != nil {
-		sum.Message = runErr.Error()
+	tell := func() {
+		if d.ExitCode != nil {
+			sum.ExitCode = d.ExitCode(verdict)
+		}
+		if runErr != nil {
+			sum.Message = runErr.Error()
+			if d.Hint != nil {
+				sum.Hint = d.Hint(runErr)
+			}
+		}
 	}
-	sum.WriteText(d.Stderr)
-	if cfg.Pushgateway != "" {
+	tell()
+	// The summary file first: if it fails, the exit code the rest tells
+	// must say so.
+	if e.sumFile != nil {
+		if err := writeSummary(e.sumFile, sum); err != nil {
+			runErr = errors.Join(runErr, &OutputError{What: "summary", Path: cfg.Summary, Err: err})
+			verdict = OutputLost
+			tell()
+		}
+	}
+	if cfg.Pushgateway != "" && e.ran {
 		m := report.RunMetrics{Summary: sum, Statuses: stats.Statuses, Success: verdict == Clean}
 		if cfg.Shard.Count > 1 {
 			m.Shard = cfg.Shard.String()
@@ -142,12 +255,52 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 			d.Log.Error().Err(err).Msg("metrics not pushed")
 		}
 	}
-	if cfg.Summary != "" {
-		if err := writeSummary(cfg.Summary, sum); err != nil {
-			d.Log.Error().Err(err).Msg("summary not written")
+	if e.showPlan != nil {
+		e.showPlan()
+	}
+	switch {
+	case d.JSONLogs:
+		level := zerolog.ErrorLevel
+		switch verdict {
+		case Clean, Changes:
+			level = zerolog.InfoLevel
+		case RowsFailed:
+			level = zerolog.WarnLevel
 		}
+		sum.Log(d.Log, level)
+	case e.ran:
+		sum.WriteText(d.Stderr)
 	}
 	return Result{Verdict: verdict, Summary: sum}, runErr
+}
+
+// aDay is the longest run bulksync starts: a rate that can't make even the
+// fewest calls an input needs within it is a mistake, not a plan.
+const aDay = 24 * time.Hour
+
+// ErrTooSlow is a rate at which a run could not finish within a day.
+var ErrTooSlow = errors.New("rate too low to finish within a day")
+
+// checkPace refuses a rate that could not finish the input within a day.
+// The fewest calls are a read per batch of rows (one listing when the
+// resource reads whole groups) and a saved plan's writes; the first call
+// goes at once.
+func checkPace(rate float64, rows, batch, writes int) error {
+	reads := 1
+	if batch > 0 {
+		reads = max(1, (rows+batch-1)/batch)
+	}
+	calls := reads + writes
+	secs := float64(calls-1) / rate
+	if rate <= 0 || secs <= aDay.Seconds() {
+		return nil
+	}
+	took := time.Duration(secs * float64(time.Second)).Round(time.Minute).String()
+	if years := secs / (365 * aDay.Seconds()); years >= 1 {
+		took = fmt.Sprintf("%.0f years", years)
+	}
+	return &UsageError{fmt.Errorf("%w: at %g calls per second, the %d calls this input needs at the least would take %s",
+		ErrTooSlow, rate, calls, took)}
 }
 
 // input is the rows of the files, or a saved plan.

@@ -103,27 +103,39 @@ func SafeCell(v string) string {
 
 // Writer streams report records. It is safe for concurrent use; records
 // reach the file within a second of being written, and only whole ones.
+// After the first failed write it writes nothing more: a report with a gap
+// in it would pass for a whole one.
 type Writer struct {
-	mu     sync.Mutex
-	out    io.Writer
-	buf    bytes.Buffer // whole records only: a kill -9 never leaves half a line
-	w      *csv.Writer  // writes into buf
-	closer io.Closer
-	err    error
-	stop   chan struct{}
-	done   chan struct{}
+	mu      sync.Mutex
+	out     io.Writer
+	buf     bytes.Buffer // whole records only: a kill -9 never leaves half a line
+	w       *csv.Writer  // writes into buf
+	closer  io.Closer
+	written int64 // bytes of whole records on out
+	err     error
+	onErr   func(error)
+	stop    chan struct{}
+	done    chan struct{}
 }
 
+// truncater is a file the Writer can cut back to its last whole record.
+type truncater interface{ Truncate(size int64) error }
+
 // NewWriter writes header to w and starts the flusher. closer, when not
-// nil, is closed by Close.
-func NewWriter(w io.Writer, closer io.Closer, header []string) (*Writer, error) {
+// nil, is the file w writes to, created empty for the report: Close closes
+// it, and a write that a full disk cut short is cut back to the last whole
+// record (closer can Truncate, as an *os.File can). onErr, when not nil, is called once with the
+// first write error after the header, as soon as it happens, so the run can
+// stop instead of producing rows nobody will see.
+func NewWriter(w io.Writer, closer io.Closer, header []string, onErr func(error)) (*Writer, error) {
 	rw := &Writer{out: w, closer: closer, stop: make(chan struct{}), done: make(chan struct{})}
 	rw.w = csv.NewWriter(&rw.buf)
 	_ = rw.w.Write(header)
 	rw.w.Flush()
-	if err := rw.flushLocked(); err != nil {
-		return nil, fmt.Errorf("write report header: %w", err)
+	if rw.flushLocked(); rw.err != nil {
+		return nil, rw.err
 	}
+	rw.onErr = onErr
 	go rw.flusher()
 	return rw, nil
 }
@@ -149,34 +161,50 @@ func (w *Writer) Write(rec []string) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.err != nil {
+		return
+	}
 	_ = w.w.Write(rec) // into memory: can't fail
 	w.w.Flush()
 	if w.buf.Len() >= 64<<10 {
-		w.setErr(w.flushLocked())
+		w.flushLocked()
 	}
 }
 
-func (w *Writer) setErr(err error) {
-	if w.err == nil {
-		w.err = err
-	}
-}
-
-// flushLocked writes the buffered records in one write call.
-func (w *Writer) flushLocked() error {
+// flushLocked writes the buffered records in one write call; the first
+// failure is kept, and the part of a record it wrote is cut off.
+func (w *Writer) flushLocked() {
 	if w.buf.Len() == 0 {
-		return nil
+		return
 	}
-	_, err := w.out.Write(w.buf.Bytes())
-	w.buf.Reset()
-	return err
+	defer w.buf.Reset()
+	if w.err != nil {
+		return
+	}
+	n, err := w.out.Write(w.buf.Bytes())
+	if err == nil && n < w.buf.Len() {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		w.written += int64(n)
+		return
+	}
+	if t, ok := w.closer.(truncater); ok && n > 0 {
+		if terr := t.Truncate(w.written); terr != nil {
+			err = fmt.Errorf("%w (and cutting off the half-written record failed: %v)", err, terr)
+		}
+	}
+	w.err = err
+	if w.onErr != nil {
+		w.onErr(w.err)
+	}
 }
 
 // Flush pushes buffered records to the file now.
 func (w *Writer) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.setErr(w.flushLocked())
+	w.flushLocked()
 }
 
 // Close flushes and closes; it returns the first write error, if any.
@@ -188,8 +216,8 @@ func (w *Writer) Close() error {
 	err := w.err
 	w.mu.Unlock()
 	if w.closer != nil {
-		if cerr := w.closer.Close(); err == nil {
-			err = cerr
+		if cerr := w.closer.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close report: %w", cerr)
 		}
 	}
 	return err

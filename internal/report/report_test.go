@@ -3,11 +3,17 @@ package report
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestSafeCell(t *testing.T) {
@@ -32,7 +38,7 @@ func TestSafeCell(t *testing.T) {
 func TestWriter(t *testing.T) {
 	var buf bytes.Buffer
 	header := []string{"file", "external_user_id", "outcome"}
-	w, err := NewWriter(&buf, nil, header)
+	w, err := NewWriter(&buf, nil, header, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,26 +62,97 @@ func TestWriter(t *testing.T) {
 	}
 }
 
-// The writer reports a write that failed, at Close if not before.
+// The writer reports the first write that fails, at once to onErr and
+// again at Close, and writes nothing after it: a report with a gap would
+// pass for a whole one.
 func TestWriterReportsWriteErrors(t *testing.T) {
-	w, err := NewWriter(&failAfter{n: 1}, nil, []string{"a"})
+	out := &failAfter{n: 1}
+	var heard []error
+	w, err := NewWriter(out, nil, []string{"a"}, func(err error) { heard = append(heard, err) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Write([]string{"x"})
-	if err := w.Close(); err == nil {
-		t.Errorf("Close after a failed write: want an error")
+	w.Flush()
+	if len(heard) != 1 || !errors.Is(heard[0], errDiskFull) {
+		t.Fatalf("onErr after a failed flush: got %v, want once with %v", heard, errDiskFull)
+	}
+	out.n = 100 // the disk has room again
+	w.Write([]string{"y"})
+	if err := w.Close(); !errors.Is(err, errDiskFull) {
+		t.Errorf("Close after a failed write: got %v, want %v", err, errDiskFull)
+	}
+	if len(heard) != 1 || out.wrote != "a\n" {
+		t.Errorf("after the failure: onErr heard %d times, the file holds %q; want once and only the header", len(heard), out.wrote)
 	}
 }
 
-type failAfter struct{ n int }
+// A header that can't be written is NewWriter's error.
+func TestWriterHeaderError(t *testing.T) {
+	if _, err := NewWriter(&failAfter{}, nil, []string{"a"}, nil); !errors.Is(err, errDiskFull) {
+		t.Errorf("got %v, want %v", err, errDiskFull)
+	}
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+type failAfter struct {
+	n     int
+	wrote string
+}
 
 func (f *failAfter) Write(p []byte) (int, error) {
 	if f.n == 0 {
-		return 0, errors.New("disk full")
+		return 0, errDiskFull
 	}
 	f.n--
+	f.wrote += string(p)
 	return len(p), nil
+}
+
+// A disk that fills up in the middle of a write leaves the report ending in
+// a whole record, not half of one.
+func TestWriterCutsOffAHalfWrittenRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := &fillingFile{File: f, room: len("a,b\n1,2\n") + 3}
+	w, err := NewWriter(full, full, []string{"a", "b"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]string{"1", "2"})
+	w.Flush()
+	w.Write([]string{"3", "4"}) // only "3,4" fits: the disk fills mid-record
+	if err := w.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close: got %v, want ENOSPC", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), "a,b\n1,2\n"; got != want {
+		t.Errorf("report after a full disk: got %q, want %q", got, want)
+	}
+}
+
+// fillingFile is a file on a disk with room bytes left: a write beyond
+// them writes what fits and fails, as write(2) does.
+type fillingFile struct {
+	*os.File
+	room int
+}
+
+func (f *fillingFile) Write(p []byte) (int, error) {
+	if len(p) <= f.room {
+		f.room -= len(p)
+		return f.File.Write(p)
+	}
+	n, _ := f.File.Write(p[:f.room])
+	f.room = 0
+	return n, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 }
 
 func TestOutcomesAndActions(t *testing.T) {
@@ -102,7 +179,7 @@ func TestSummary(t *testing.T) {
 	for _, o := range []Outcome{Created, Unchanged, Created, Unchanged, Created} {
 		c.Add(o)
 	}
-	s := NewSummary("sync", c, map[string]int{"query": 1, "create": 3}, 1, 0, 2*time.Second)
+	s := NewSummary("sync", c, map[string]int{"query": 1, "create": 3}, map[string]int{"query 2xx": 1, "create 2xx": 2, "create 503": 1}, 1, 0, 2*time.Second)
 	if s.Rows != 5 || s.CallsPerSec != 2 {
 		t.Errorf("got %+v", s)
 	}
@@ -110,5 +187,34 @@ func TestSummary(t *testing.T) {
 	s.WriteText(&buf)
 	if !strings.Contains(buf.String(), "5 rows: 3 created, 2 unchanged") || !strings.Contains(buf.String(), "API calls: 4 (3 create, 1 query), 1 retries") {
 		t.Errorf("text: %s", buf.String())
+	}
+}
+
+// The closing event is one JSON line with the summary's figures as fields.
+func TestSummaryEvent(t *testing.T) {
+	var c Counts
+	c.Add(Created)
+	c.Add(Failed)
+	s := NewSummary("sync", c, map[string]int{"query": 1, "create": 2}, map[string]int{"query 2xx": 1, "create 2xx": 1, "create 503": 1}, 1, 0, 1500*time.Millisecond)
+	s.ExitCode, s.Report, s.Message, s.Hint = 1, "out/report.csv", "something failed", "do this"
+	var buf bytes.Buffer
+	s.Log(zerolog.New(&buf), zerolog.WarnLevel)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want one event:\n%s", len(lines), buf.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, lines[0])
+	}
+	want := map[string]any{
+		"level": "warn", "message": "run finished", "rows": 2.0,
+		"outcomes": map[string]any{"created": 1.0, "failed": 1.0}, "calls": map[string]any{"query": 1.0, "create": 2.0},
+		"statuses": map[string]any{"query": map[string]any{"2xx": 1.0}, "create": map[string]any{"2xx": 1.0, "503": 1.0}},
+		"retries":  1.0, "throttled": 0.0, "duration_ms": 1500.0, "calls_per_second": 2.0, "exit_code": 1.0,
+		"report": "out/report.csv", "error": "something failed", "hint": "do this",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("event:\n got %v\nwant %v", got, want)
 	}
 }

@@ -7,28 +7,45 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Summary is what a run did, in numbers.
 type Summary struct {
-	Command     string         `json:"command"`
-	Rows        int            `json:"rows"`
-	BlankRows   int            `json:"blank_rows,omitempty"` // skipped, every field empty: not in Rows
-	Outcomes    map[string]int `json:"outcomes"`
-	Calls       map[string]int `json:"calls"`
-	Retries     int            `json:"retries"`
-	Throttled   int            `json:"throttled"`
-	DurationMS  int64          `json:"duration_ms"`
-	CallsPerSec float64        `json:"calls_per_second"`
-	ExitCode    int            `json:"exit_code"`
-	Message     string         `json:"message,omitempty"`
-	Report      string         `json:"report,omitempty"`
+	Command   string         `json:"command"`
+	Rows      int            `json:"rows"`
+	BlankRows int            `json:"blank_rows,omitempty"` // skipped, every field empty: not in Rows
+	Outcomes  map[string]int `json:"outcomes"`
+	Calls     map[string]int `json:"calls"`
+	// Statuses is calls by kind, then by answer: 2xx, the HTTP error
+	// status, or none (timeout, broken connection).
+	Statuses    map[string]map[string]int `json:"statuses,omitempty"`
+	Retries     int                       `json:"retries"`
+	Throttled   int                       `json:"throttled"`
+	DurationMS  int64                     `json:"duration_ms"`
+	CallsPerSec float64                   `json:"calls_per_second"`
+	ExitCode    int                       `json:"exit_code"`
+	Message     string                    `json:"message,omitempty"` // why the run ended early, if it did
+	Hint        string                    `json:"hint,omitempty"`    // what to do about it
+	Report      string                    `json:"report,omitempty"`  // its path; - is standard output
 }
 
-// NewSummary totals the outcomes and computes the achieved rate.
-func NewSummary(command string, outcomes Counts, calls map[string]int, retries, throttled int, d time.Duration) Summary {
+// NewSummary totals the outcomes and computes the achieved rate; statuses
+// are calls by "kind status", as the pool counts them.
+func NewSummary(command string, outcomes Counts, calls, statuses map[string]int, retries, throttled int, d time.Duration) Summary {
 	s := Summary{Command: command, Outcomes: outcomes.Map(), Calls: calls, Retries: retries, Throttled: throttled,
 		DurationMS: d.Milliseconds(), Rows: outcomes.Total()}
+	for k, n := range statuses {
+		kind, status, _ := strings.Cut(k, " ")
+		if s.Statuses[kind] == nil {
+			if s.Statuses == nil {
+				s.Statuses = map[string]map[string]int{}
+			}
+			s.Statuses[kind] = map[string]int{}
+		}
+		s.Statuses[kind][status] += n
+	}
 	total := 0
 	for _, n := range calls {
 		total += n
@@ -80,8 +97,46 @@ func (s Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "API calls: none\n")
 	}
 	fmt.Fprintf(w, "took %s (%.1f calls/s)", time.Duration(s.DurationMS)*time.Millisecond, s.CallsPerSec)
-	if s.Report != "" {
+	switch s.Report {
+	case "":
+	case "-":
+		fmt.Fprintf(w, "; report: standard output")
+	default:
 		fmt.Fprintf(w, "; report: %s", s.Report)
 	}
 	fmt.Fprintln(w)
+}
+
+// Log writes the summary as the run's one closing event ("run finished"),
+// for log pipelines: what WriteText and the error tell people, as fields.
+// The command is not among them: the run's logger carries it on every line.
+func (s Summary) Log(log zerolog.Logger, level zerolog.Level) {
+	// Empty, not null: a pipeline's parser may expect an object.
+	outcomes, calls, statuses := s.Outcomes, s.Calls, s.Statuses
+	if outcomes == nil {
+		outcomes = map[string]int{}
+	}
+	if calls == nil {
+		calls = map[string]int{}
+	}
+	if statuses == nil {
+		statuses = map[string]map[string]int{}
+	}
+	ev := log.WithLevel(level).Int("rows", s.Rows)
+	if s.BlankRows > 0 {
+		ev = ev.Int("blank_rows", s.BlankRows)
+	}
+	ev = ev.Interface("outcomes", outcomes).
+		Interface("calls", calls).Interface("statuses", statuses).Int("retries", s.Retries).Int("throttled", s.Throttled).
+		Int64("duration_ms", s.DurationMS).Float64("calls_per_second", s.CallsPerSec).Int("exit_code", s.ExitCode)
+	if s.Report != "" {
+		ev = ev.Str("report", s.Report)
+	}
+	if s.Message != "" {
+		ev = ev.Str("error", s.Message)
+	}
+	if s.Hint != "" {
+		ev = ev.Str("hint", s.Hint)
+	}
+	ev.Msg("run finished")
 }

@@ -1,0 +1,155 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/bulksync/bulksync/internal/report"
+)
+
+// OutputError is an output of the run that could not be written: the
+// report, the summary or a saved plan. The run stops as an interrupted one
+// does, and ends OutputLost whatever else happened: its record is not
+// whole.
+type OutputError struct {
+	What string // report, summary or plan
+	Path string // - is standard output
+	Err  error
+	// Early is set when it failed before the first call: nothing was sent.
+	Early bool
+}
+
+func (e *OutputError) Error() string {
+	where := e.Path
+	if where == "-" {
+		where = "standard output"
+	}
+	msg := fmt.Sprintf("can't write the %s to %s: %v", e.What, where, e.Err)
+	if e.Early {
+		msg += "; nothing was sent"
+	}
+	return msg
+}
+
+func (e *OutputError) Unwrap() error { return e.Err }
+
+// ErrSamePath is an output path that names an input or another output.
+var ErrSamePath = errors.New("two paths name the same file")
+
+// checkPaths refuses outputs that would overwrite an input or each other:
+// the report over the export it reports on, the summary over the report.
+// Paths are compared as the files they name (same inode, symlinks and
+// relative paths resolved), before anything is read or written.
+func checkPaths(cfg Config) error {
+	type named struct{ role, path string }
+	var ins, outs []named
+	for _, f := range cfg.Input.Files {
+		if f != "-" {
+			ins = append(ins, named{"input", f})
+		}
+	}
+	if cfg.PlanIn != "" {
+		ins = append(ins, named{"saved plan", cfg.PlanIn})
+	}
+	if cfg.Report != "" && cfg.Report != "-" {
+		outs = append(outs, named{"report", cfg.Report})
+	}
+	if cfg.Summary != "" {
+		outs = append(outs, named{"summary", cfg.Summary})
+	}
+	if cfg.PlanOut != "" {
+		outs = append(outs, named{"plan", cfg.PlanOut})
+	}
+	ids := map[named]fileID{}
+	for _, n := range append(ins, outs...) {
+		ids[n] = identify(n.path)
+	}
+	for i, o := range outs {
+		for _, other := range append(ins, outs[:i]...) {
+			if ids[o].same(ids[other]) {
+				return &UsageError{fmt.Errorf("%w: the %s %s is the %s %s; refusing to overwrite it (nothing was read or written)",
+					ErrSamePath, o.role, o.path, other.role, other.path)}
+			}
+		}
+	}
+	return nil
+}
+
+// fileID is the file a path names: an existing file's identity, or, for one
+// not made yet, its absolute path with symlinks resolved.
+type fileID struct {
+	info os.FileInfo // nil when the file does not exist yet
+	path string
+}
+
+func identify(path string) fileID {
+	if fi, err := os.Stat(path); err == nil {
+		return fileID{info: fi}
+	}
+	p, err := filepath.Abs(path)
+	if err != nil {
+		return fileID{path: filepath.Clean(path)}
+	}
+	// A dangling symlink names the file it would create.
+	for range 40 {
+		target, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = target
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		p = filepath.Join(dir, filepath.Base(p))
+	}
+	return fileID{path: p}
+}
+
+// same reports whether a and b are one file that writing one of them
+// would destroy: a regular file, or one not made yet. Two names of
+// /dev/null or of a terminal are not a collision.
+func (a fileID) same(b fileID) bool {
+	switch {
+	case a.info != nil && b.info != nil:
+		return a.info.Mode().IsRegular() && os.SameFile(a.info, b.info)
+	case a.info == nil && b.info == nil:
+		return a.path == b.path
+	}
+	return false
+}
+
+// openReport opens the per-row report; onErr hears of the first write that
+// fails after the header.
+func openReport(path string, stdout io.Writer, header []string, onErr func(error)) (*report.Writer, error) {
+	switch path {
+	case "":
+		return report.NewWriter(io.Discard, nil, header, nil)
+	case "-":
+		return report.NewWriter(stdout, nil, header, onErr)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := report.NewWriter(f, f, header, onErr)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// writeSummary writes the JSON summary into the file opened for it at the
+// start, and closes it.
+func writeSummary(f *os.File, s report.Summary) error {
+	if err := s.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
