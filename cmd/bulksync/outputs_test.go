@@ -287,6 +287,8 @@ func TestReportIntoAPipeThatCloses(t *testing.T) {
 }
 
 // Absurd numbers are refused up front, with the reason, before any call.
+// Without the refusal such a run never ends; here its first call stops it,
+// so a missing check fails the test instead of hanging it.
 func TestAbsurdNumbers(t *testing.T) {
 	dir := t.TempDir()
 	rooms := filepath.Join("..", "..", "samples", "rooms.csv") // 120 rows: 4 queries at the least
@@ -305,11 +307,16 @@ func TestAbsurdNumbers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[:2], " "), func(t *testing.T) {
-			a := startAPI(t, emulator.Options{})
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			a := startAPI(t, emulator.Options{OnAnswer: func(string, string) { stop() }})
+			a.seed(t, map[string]string{"7201": "amzn1.a"})
 			rep := filepath.Join(t.TempDir(), "r.csv")
-			res := a.sync(t, nil, append([]string{"--log-format", "console", "--report", rep}, tt.args...)...)
-			if res.code != 2 || !strings.Contains(res.stderr, tt.msg) {
-				t.Errorf("exit %d, want 2 with %q:\n%s", res.code, tt.msg, res.stderr)
+			args := append([]string{"sync", "--endpoint", a.url, "--service-provider-id", sp, "--log-format", "console", "--report", rep}, tt.args...)
+			var stdout, stderr strings.Builder
+			code := run(ctx, args, []string{"BULKSYNC_ACCESS_TOKEN=" + testToken}, &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), tt.msg) {
+				t.Errorf("exit %d, want 2 with %q:\n%s", code, tt.msg, stderr.String())
 			}
 			if n := a.Stats().Total; n != 0 {
 				t.Errorf("%d API calls, want none", n)
