@@ -391,7 +391,7 @@ func TestOutputPathCollisions(t *testing.T) {
 			before := listDir(t, dir) // with what the case made
 			res := a.cmd(t, tt.command, nil, append([]string{"--log-format", "console"}, args...)...)
 			msg := strings.ReplaceAll(tt.msg, "%IN%", in)
-			if res.code != 2 || !strings.Contains(res.stderr, msg) || !strings.Contains(res.stderr, "refusing to overwrite it") {
+			if res.code != 2 || !strings.Contains(res.stderr, msg) || !strings.Contains(res.stderr, "refusing to overwrite a file with an output: ") {
 				t.Errorf("exit %d, want 2 with %q:\n%s", res.code, msg, res.stderr)
 			}
 			if b, _ := os.ReadFile(in); string(b) != content {

@@ -37,7 +37,7 @@ func (e *OutputError) Error() string {
 func (e *OutputError) Unwrap() error { return e.Err }
 
 // ErrSamePath is an output path that names an input or another output.
-var ErrSamePath = errors.New("two paths name the same file")
+var ErrSamePath = errors.New("refusing to overwrite a file with an output")
 
 // checkPaths refuses outputs that would overwrite an input or each other:
 // the report over the export it reports on, the summary over the report.
@@ -70,7 +70,7 @@ func checkPaths(cfg Config) error {
 	for i, o := range outs {
 		for _, other := range append(ins, outs[:i]...) {
 			if ids[o].same(ids[other]) {
-				return &UsageError{fmt.Errorf("%w: the %s %s is the %s %s; refusing to overwrite it (nothing was read or written)",
+				return &UsageError{fmt.Errorf("%w: the %s %s is the %s %s (nothing was read or written)",
 					ErrSamePath, o.role, o.path, other.role, other.path)}
 			}
 		}
