@@ -210,7 +210,7 @@ func TestProductsPlanAndSavedPlan(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "p.csv", "skillId,productId,action\n"+skillN(1)+","+ids[0]+",\n"+skillN(1)+","+ids[1]+",\n")
 	plan := filepath.Join(dir, "plan.json")
-	res := a.products(t, "plan", "--prune", "--detailed-exitcode", "--out", plan, "--report", filepath.Join(dir, "r.csv"), in)
+	res := a.products(t, "plan", "--log-format", "console", "--prune", "--detailed-exitcode", "--out", plan, "--report", filepath.Join(dir, "r.csv"), in)
 	if res.code != 5 || !strings.Contains(res.stderr, "plan for "+skillN(1)+": 1 to associate, 0 to disassociate") ||
 		!strings.Contains(res.stderr, "\n  + "+ids[0]+"   "+in+":2\n") {
 		t.Fatalf("plan: exit %d\n%s", res.code, res.stderr)
@@ -233,7 +233,7 @@ func TestProductsPlanAndSavedPlan(t *testing.T) {
 	}
 	a.Associate("live", ids[1], skillN(1))
 	if res := a.products(t, "plan", "--stage", "live", "--detailed-exitcode", "--report", filepath.Join(dir, "r.csv"), in); res.code != 5 ||
-		!strings.Contains(res.stderr, "1 to associate") {
+		!strings.Contains(res.stderr, `"associate":1`) {
 		t.Errorf("plan against live: exit %d\n%s", res.code, res.stderr)
 	}
 }
@@ -339,7 +339,7 @@ func TestReadmeProductsWalkthrough(t *testing.T) {
 	dir := t.TempDir()
 	em := func(args ...string) result {
 		t.Helper()
-		args = append(args, "--emulate-state", state, "--log-format", "json")
+		args = append(args, "--emulate-state", state, "--log-format", "console") // as at a terminal
 		return runCLI(t, nil, args...)
 	}
 	samples := filepath.Join("..", "..", "samples")

@@ -149,21 +149,29 @@ func runJob(ctx context.Context, g *globals, f *runFlags, cfg job.Config, do job
 	asJSON := jsonLogs(g, f.logFlags)
 	sess, err := connect(g, &f.apiFlags, log)
 	if err != nil {
-		if !asJSON {
-			return err
+		if asJSON {
+			return closingEvent(log, err)
 		}
-		v := verdictOf(err)
-		sum := report.Summary{Command: cfg.Command, ExitCode: exitCode(v), Message: err.Error(), Hint: hint(err)}
-		sum.Log(log, zerolog.ErrorLevel)
-		return &verdictError{v, nil}
+		return err
 	}
 	defer sess.Close()
 	res, err := do(ctx, cfg, sess, job.Deps{API: sess.API, Pool: sess.Pool, Stdout: g.stdout, Stderr: g.stderr,
 		Terminal: g.term, JSONLogs: asJSON, Log: log, Hint: hint, ExitCode: exitCode, OnReport: g.onReport})
-	if asJSON && err != nil { // the closing event told it
+	switch {
+	case asJSON && res.Told:
 		return &verdictError{res.Verdict, nil}
+	case asJSON && err != nil:
+		return closingEvent(log, &verdictError{res.Verdict, err})
 	}
 	return verdict(res, err)
+}
+
+// closingEvent tells, with JSON logs, how a sync or plan that stopped
+// before its run could tell it ended: as the run's own closing event would.
+func closingEvent(log zerolog.Logger, err error) error {
+	v := verdictOf(err)
+	report.Summary{ExitCode: exitCode(v), Message: err.Error(), Hint: hint(err)}.Log(log, zerolog.ErrorLevel)
+	return &verdictError{v, nil}
 }
 
 // verdict is the error a job's result ends the command with.

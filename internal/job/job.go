@@ -98,6 +98,9 @@ const (
 type Result struct {
 	Verdict Verdict
 	Summary report.Summary
+	// Told is set when the run ended with its closing event (JSON logs),
+	// which carries its error and hint: the caller adds nothing.
+	Told bool
 }
 
 // UsageError is bad input or configuration found by the job: nothing was

@@ -58,8 +58,16 @@ func (p *planView[V]) log(log zerolog.Logger, groupField string) {
 	}
 	for _, g := range slices.Sorted(maps.Keys(p.byGroup)) {
 		n := p.byGroup[g]
-		log.Info().Str(groupField, g).Int("create", n[report.ActCreate]).Int("update", n[report.ActUpdate]).
-			Int("delete", n[report.ActDelete]).Msg("plan")
+		ev := log.Info().Str(groupField, g)
+		for _, c := range []struct {
+			word string
+			act  report.Action
+		}{{p.words.create, report.ActCreate}, {p.words.update, report.ActUpdate}, {p.words.delete, report.ActDelete}} {
+			if c.word != "" {
+				ev = ev.Int(c.word, n[c.act])
+			}
+		}
+		ev.Msg("plan")
 	}
 }
 

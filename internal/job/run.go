@@ -271,7 +271,7 @@ func (e *ending) finish(counts report.Counts, runErr error) (Result, error) {
 	case e.ran:
 		sum.WriteText(d.Stderr)
 	}
-	return Result{Verdict: verdict, Summary: sum}, runErr
+	return Result{Verdict: verdict, Summary: sum, Told: d.JSONLogs}, runErr
 }
 
 // aDay is the longest run bulksync starts: a rate that can't make even the
