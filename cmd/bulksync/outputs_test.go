@@ -208,6 +208,17 @@ func TestPlanOutFailure(t *testing.T) {
 	}
 }
 
+// A management command whose answer can't be printed exits 6: the call was
+// made, its answer (a new provider's id) is lost.
+func TestAnswerToAClosedStdout(t *testing.T) {
+	var stderr strings.Builder
+	code := run(context.Background(), []string{"provider", "create", "--emulate", "--emulate-state", filepath.Join(t.TempDir(), "e.json"),
+		"--logical-id", "grand-hotel", "--display-name", "Grand Hotel"}, nil, &failingWriter{}, &stderr)
+	if code != 6 || !strings.Contains(stderr.String(), "can't write the answer to standard output") {
+		t.Errorf("exit %d, want 6 naming the answer:\n%s", code, stderr.String())
+	}
+}
+
 // asBulksync is this test binary run as bulksync (see TestMain), not
 // started yet.
 func asBulksync(name string, args ...string) *exec.Cmd {

@@ -54,6 +54,8 @@ func hint(err error) string {
 		return "give --report, --summary and plan --out paths of their own, apart from the input files"
 	case errors.Is(err, job.ErrTooSlow):
 		return "raise --rps: a run must be able to finish within a day"
+	case errors.As(err, &oe) && oe.What == "answer":
+		return "the call was made, but its answer is lost: read it back with get"
 	case errors.As(err, &oe) && oe.Early:
 		return "fix the path (or free the disk) and run again"
 	case errors.As(err, &oe) && oe.What == "report":

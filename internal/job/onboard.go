@@ -41,7 +41,10 @@ func printJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // "Grand Hotel & Spa", not "\u0026"
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return &OutputError{What: "answer", Path: "-", Err: err}
+	}
+	return nil
 }
 
 // CheckProvider refuses a serviceProviderId that is not one; name is what
