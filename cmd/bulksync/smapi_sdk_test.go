@@ -79,7 +79,7 @@ func TestSMAPISDK(t *testing.T) {
 		"BULKSYNC_LWA_REFRESH_TOKEN=" + emulator.DefaultRefreshToken}
 	res := runCLI(t, env, "products", "sync", "--endpoint", a.url, "--token-url", a.url+"/auth/o2/token", "--max-deletes", "-1",
 		"--log-format", "json", "--report", filepath.Join(t.TempDir(), "r.csv"), in)
-	if res.code != 0 || !strings.Contains(res.stderr, "5 rows: 2 created, 1 deleted, 2 unchanged") {
+	if res.code != 0 || !strings.Contains(res.stderr, `"rows":5,"outcomes":{"created":2,"deleted":1,"unchanged":2}`) {
 		t.Fatalf("products sync: exit %d\n%s", res.code, res.stderr)
 	}
 	var seen map[string][]string

@@ -85,7 +85,9 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	if d.OnReport != nil {
 		d.OnReport(e.rep.Flush)
 	}
+	logged := make(chan struct{})
 	stopLog := context.AfterFunc(ctx, func() {
+		defer close(logged)
 		why := context.Cause(ctx)
 		msg := "stopping: no new call starts; calls in flight finish (signal again to quit at once)"
 		var oe *OutputError
@@ -94,7 +96,16 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		}
 		d.Log.Warn().Str("why", why.Error()).Msg(msg)
 	})
-	defer stopLog()
+	// The stopping line, if it comes, comes before the end is told: once
+	// quiet, a started line is waited for, and no other starts.
+	quiet := false
+	quietLog := func() {
+		if !quiet && !stopLog() {
+			<-logged
+		}
+		quiet = true
+	}
+	defer quietLog()
 	var prog *report.Progress
 	if cfg.Progress != "off" {
 		prog = report.NewProgress(in.total, e.bar(), d.Stderr, d.Log, cfg.ProgressInterval, func() int {
@@ -135,6 +146,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	if prog != nil {
 		prog.Close()
 	}
+	quietLog()
 	e.ran = true
 	if cfg.DryRun {
 		e.showPlan = func() {
