@@ -59,7 +59,7 @@ func TestBlankRowsExitClean(t *testing.T) {
 	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n,\n , \n,\n")
 	rep := filepath.Join(dir, "report.csv")
 	res := a.sync(t, nil, "--report", rep, in)
-	if res.code != 0 || !strings.Contains(res.stderr, "1 rows: 1 created; 3 blank rows skipped") {
+	if res.code != 0 || !strings.Contains(res.stderr, `"rows":1,"blank_rows":3,"outcomes":{"created":1}`) {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	if rows := readReport(t, rep); len(rows) != 1 {
