@@ -172,15 +172,13 @@ func (w *Writer) Write(rec []string) {
 }
 
 // flushLocked writes the buffered records in one write call; the first
-// failure is kept, and the part of a record it wrote is cut off.
+// failure is kept (Write buffers nothing after it), and the part of a
+// record it wrote is cut off.
 func (w *Writer) flushLocked() {
 	if w.buf.Len() == 0 {
 		return
 	}
 	defer w.buf.Reset()
-	if w.err != nil {
-		return
-	}
 	n, err := w.out.Write(w.buf.Bytes())
 	if err == nil && n < w.buf.Len() {
 		err = io.ErrShortWrite
