@@ -68,8 +68,15 @@ func TestRunEndsWithOneEvent(t *testing.T) {
 		})
 	}
 
+	// An error the job finds before its run starts (a products sync of the
+	// live stage) ends the same way.
 	a := startAPI(t, emulator.Options{})
-	res := a.sync(t, nil, "--log-format", "console", "--report", rep, in)
+	res := a.products(t, "sync", "--stage", "live", in)
+	if ev := endEvent(t, res.stderr); res.code != 2 || ev["exit_code"] != 2.0 || !strings.Contains(fmt.Sprint(ev["error"]), "development stage") {
+		t.Errorf("products sync --stage live: exit %d, event %v", res.code, ev)
+	}
+
+	res = a.sync(t, nil, "--log-format", "console", "--report", rep, in)
 	if res.code != 1 || !strings.Contains(res.stderr, "sync: 3 rows: 2 created, 1 invalid") || strings.Contains(res.stderr, "run finished") {
 		t.Errorf("console: exit %d, want 1 with the summary as text:\n%s", res.code, res.stderr)
 	}
