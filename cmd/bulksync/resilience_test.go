@@ -120,8 +120,12 @@ func TestFaultMatrix(t *testing.T) {
 			st := a.Stats()
 			for kind, op := range map[string]string{"query": "association.query", "create": "association.create",
 				"update": "association.update", "delete": "association.delete"} {
-				if got, want := s.Calls[kind], st.Count(op, ""); got != want {
-					t.Errorf("%s calls: summary says %d, emulator answered %d", kind, got, want)
+				// A call the client saw fail with no answer ("none": a reused
+				// connection the server had already closed, say) may never have
+				// reached the emulator; every other call must match exactly.
+				got, answered, unanswered := s.Calls[kind], st.Count(op, ""), s.Statuses[kind]["none"]
+				if got < answered || got > answered+unanswered {
+					t.Errorf("%s calls: summary says %d (%d without an answer), emulator answered %d", kind, got, unanswered, answered)
 				}
 			}
 		})
