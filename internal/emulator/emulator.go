@@ -71,6 +71,9 @@ type Options struct {
 	ISPUpdateAnswers200 bool
 	// SeedProducts creates this many demo products of DefaultVendor at start.
 	SeedProducts int
+	// Profiles are the units of the Communication Profile API and the
+	// readings it plays where the notes are uncertain.
+	Profiles ProfileOptions
 	// OnAnswer, when set, is called after each call is answered (status
 	// "reset" for a dropped connection), so a test can wait for the Nth
 	// write instead of sleeping.
@@ -139,6 +142,9 @@ func New(o Options) (*Emulator, error) {
 	default:
 		return nil, fmt.Errorf("total count %q: want provider or matches", o.TotalCount)
 	}
+	if err := o.Profiles.check(); err != nil {
+		return nil, err
+	}
 	e := &Emulator{
 		opts:        o,
 		faults:      faults,
@@ -173,6 +179,7 @@ func New(o Options) (*Emulator, error) {
 			e.putProductLocked(DefaultVendor, id, demoDefinition(name))
 		}
 	}
+	e.seedUnits()
 	e.routes()
 	if o.StateFile != "" {
 		e.stopSaver = make(chan struct{})

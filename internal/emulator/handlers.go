@@ -80,6 +80,7 @@ func (e *Emulator) routes() {
 	api("DELETE "+providersPath+"/{id}/externalUsers", "association.delete", e.deleteAssociation, true)
 	api("POST "+providersPath+"/{id}/externalUsers/query", "association.query", e.queryAssociations, false)
 	e.ispRoutes(m)
+	e.profileRoutes(api)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"type": "NOT_FOUND", "message": "no such resource: " + r.Method + " " + r.URL.Path})
 	})

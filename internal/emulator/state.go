@@ -49,10 +49,13 @@ func (p *provider) sortedIDs() []string {
 type state struct {
 	Providers map[string]*provider
 	Products  map[string]*product // in-skill products by productId (isp.go)
+	Units     map[string]*unit    // by unit id (profile.go)
+	byProfile map[string]*unit    // by profile id: the units that have one
 }
 
 func newState() *state {
-	return &state{Providers: map[string]*provider{}, Products: map[string]*product{}}
+	return &state{Providers: map[string]*provider{}, Products: map[string]*product{}, Units: map[string]*unit{},
+		byProfile: map[string]*unit{}}
 }
 
 func (s *state) ensureProvider(id, logical string) {
@@ -80,6 +83,7 @@ type fileProvider struct {
 type fileState struct {
 	Providers []fileProvider `json:"providers"`
 	Products  []fileProduct  `json:"products,omitempty"`
+	Units     []unit         `json:"units,omitempty"`
 }
 
 func (s *state) marshal() ([]byte, error) {
@@ -93,6 +97,9 @@ func (s *state) marshal() ([]byte, error) {
 		f.Providers = append(f.Providers, fp)
 	}
 	f.Products = s.fileProducts()
+	for _, id := range slices.Sorted(maps.Keys(s.Units)) {
+		f.Units = append(f.Units, *s.Units[id])
+	}
 	return json.MarshalIndent(f, "", " ")
 }
 
@@ -118,5 +125,8 @@ func (s *state) load(path string) error {
 		s.Providers[p.ID] = &p
 	}
 	s.loadProducts(f.Products)
+	for _, u := range f.Units {
+		s.putUnit(u)
+	}
 	return nil
 }
