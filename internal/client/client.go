@@ -123,11 +123,41 @@ func IsLoopback(host string) bool {
 // Unexpected *APIError: the call may or may not have taken effect. An
 // extra, when given, adds a query and headers and keeps the answer's headers.
 func (c *Client) do(ctx context.Context, method, path string, want int, body, out any, x ...*extra) error {
+	status, data, err := c.send(ctx, method, path, body, x...)
+	if err != nil {
+		return err
+	}
+	if status != want {
+		return unexpected(method, path, status, data, fmt.Sprintf("answered %d where the operation documents %d", status, want))
+	}
+	if out == nil {
+		return noBody(method, path, status, data)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return unexpected(method, path, status, data, "answer is not the documented JSON: "+err.Error())
+	}
+	return nil
+}
+
+// noBody accepts the answer of an operation that documents no body. An
+// empty one, or JSON (an empty object, say), reads as that; anything else
+// (a proxy's HTML page) is not the API's answer.
+func noBody(method, path string, status int, data []byte) error {
+	if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+		return unexpected(method, path, status, data, "answered with a body that is not JSON where the operation documents none")
+	}
+	return nil
+}
+
+// send makes one request and returns a 2xx answer's status and body; any
+// other answer is an *APIError. It leaves to the caller which 2xx and
+// which body the operation documents.
+func (c *Client) send(ctx context.Context, method, path string, body any, x ...*extra) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
+			return 0, nil, fmt.Errorf("encode request: %w", err)
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -136,14 +166,14 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 	u.RawPath = u.EscapedPath() + path
 	var err error
 	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
-		return err
+		return 0, nil, err
 	}
 	for _, e := range x {
 		u.RawQuery = e.query.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	for _, e := range x {
 		maps.Copy(req.Header, e.header)
@@ -156,13 +186,13 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 	var tok *oauth2.Token
 	if c.tokens != nil {
 		if tok, err = token(ctx, c.tokens); err != nil {
-			return &TokenError{Err: err}
+			return 0, nil, &TokenError{Err: err}
 		}
 		tok.SetAuthHeader(req)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return scrubURLError(err)
+		return 0, nil, scrubURLError(err)
 	}
 	defer resp.Body.Close()
 	// oauth2.Transport never looks at a 401; we drop exactly the token the
@@ -174,37 +204,25 @@ func (c *Client) do(ctx context.Context, method, path string, want int, body, ou
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if len(data) > maxBody {
-		return fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxBody)
+		return 0, nil, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxBody)
 	}
 	for _, e := range x {
 		e.answer = resp.Header
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newAPIError(resp, data)
+		return 0, nil, newAPIError(resp, data)
 	}
-	unexpected := func(why string) error {
-		return &APIError{Status: resp.StatusCode, Method: method, Path: path, Unexpected: true,
-			Message: fmt.Sprintf("%s (body starts %q)", why, snippet(data))}
-	}
-	if resp.StatusCode != want {
-		return unexpected(fmt.Sprintf("answered %d where the operation documents %d", resp.StatusCode, want))
-	}
-	if out == nil {
-		// The operation documents no body. An empty one, or JSON (an empty
-		// object, say), reads as that; anything else (a proxy's HTML page)
-		// is not the API's answer.
-		if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
-			return unexpected("answered with a body that is not JSON where the operation documents none")
-		}
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return unexpected("answer is not the documented JSON: " + err.Error())
-	}
-	return nil
+	return resp.StatusCode, data, nil
+}
+
+// unexpected is a 2xx answer the operation does not document: nobody can
+// say whether the call took effect.
+func unexpected(method, path string, status int, data []byte, why string) *APIError {
+	return &APIError{Status: status, Method: method, Path: path, Unexpected: true,
+		Message: fmt.Sprintf("%s (body starts %q)", why, snippet(data))}
 }
 
 // refuseRedirect makes a redirect the answer rather than a new request: Go
