@@ -8,10 +8,15 @@ import (
 )
 
 // Profile is what a room's association points at: an Alexa communication
-// profile.
+// profile. A row may name the room's Alexa unit instead; then the profile
+// is resolved from it before the diff. Equal compares only AmazonID and
+// AmazonIDType: the rest says where the profile came from.
 type Profile struct {
 	AmazonID     string `json:"amazonId"`
 	AmazonIDType string `json:"amazonIdType"`
+	UnitID       string `json:"unitId,omitempty"` // the unit the row named
+	Name         string `json:"-"`                // display name for a profile created for the unit
+	Resolution   string `json:"-"`                // what resolving UnitID found or did; "" when not resolved
 }
 
 func (p Profile) String() string { return p.AmazonID }
@@ -42,7 +47,9 @@ func (Associations) Names() Names {
 }
 
 // Equal implements Resource.
-func (Associations) Equal(want, have Profile) bool { return want == have }
+func (Associations) Equal(want, have Profile) bool {
+	return want.AmazonID == have.AmazonID && want.AmazonIDType == have.AmazonIDType
+}
 
 // BatchSize implements Resource.
 func (Associations) BatchSize() int { return client.MaxQueryIDs }
@@ -69,7 +76,7 @@ func (a Associations) ReadPage(ctx context.Context, r Read, token string) (Page[
 	p := Page[Profile]{Next: resp.PaginationContext.NextPageToken, Total: resp.PaginationContext.TotalCount,
 		Found: make([]Found[Profile], len(resp.AccountAssociations))}
 	for i, x := range resp.AccountAssociations {
-		p.Found[i] = Found[Profile]{Key: Key{r.Scope, x.ExternalUserID}, Value: Profile{x.AmazonID, x.AmazonIDType}}
+		p.Found[i] = Found[Profile]{Key: Key{r.Scope, x.ExternalUserID}, Value: Profile{AmazonID: x.AmazonID, AmazonIDType: x.AmazonIDType}}
 	}
 	return p, nil
 }

@@ -84,9 +84,9 @@ func TestAssociationsResource(t *testing.T) {
 	var rows []Row[Profile]
 	for i := range 3 {
 		id := fmt.Sprint(7200 + i)
-		rows = append(rows, Row[Profile]{Src: Source{"in.csv", i + 2}, Key: Key{"p", id}, Want: Profile{"amzn1.new", "communication-profile"}})
+		rows = append(rows, Row[Profile]{Src: Source{"in.csv", i + 2}, Key: Key{"p", id}, Want: Profile{AmazonID: "amzn1.new", AmazonIDType: "communication-profile"}})
 	}
-	rows = append(rows, Row[Profile]{Src: Source{"in.csv", 5}, Key: Key{"p", "9999"}, Want: Profile{"amzn1.x", "communication-profile"}})
+	rows = append(rows, Row[Profile]{Src: Source{"in.csv", 5}, Key: Key{"p", "9999"}, Want: Profile{AmazonID: "amzn1.x", AmazonIDType: "communication-profile"}})
 	var fates []Fate[Profile]
 	e := &Engine[Profile]{Res: Associations{API: api}, Pool: testPool(1), Log: zerolog.Nop(), Emit: func(f Fate[Profile]) { fates = append(fates, f) },
 		Opts: Options{Prune: true, MaxDeletes: Limit{None: true}}}
@@ -128,5 +128,25 @@ func TestAssociationsResource(t *testing.T) {
 	}
 	if s, err := answered(201, &client.APIError{Status: 409}); s != 409 || err == nil {
 		t.Errorf("answered: %d %v", s, err)
+	}
+}
+
+// Where a profile came from is for the report: a row resolved from its
+// unit is unchanged when the API has that profile.
+func TestProfileEqualIgnoresWhereItCameFrom(t *testing.T) {
+	have := Profile{AmazonID: "amzn1.p", AmazonIDType: "communication-profile"}
+	tests := []struct {
+		want Profile
+		same bool
+	}{
+		{Profile{AmazonID: "amzn1.p", AmazonIDType: "communication-profile", UnitID: "amzn1.alexa.unit.did.U", Name: "Room 1", Resolution: "found"}, true},
+		{Profile{AmazonID: "amzn1.q", AmazonIDType: "communication-profile", UnitID: "amzn1.alexa.unit.did.U"}, false},
+		{Profile{AmazonID: "amzn1.p", AmazonIDType: "other"}, false},
+		{Profile{AmazonIDType: "communication-profile", UnitID: "amzn1.alexa.unit.did.U", Resolution: "to_create"}, false},
+	}
+	for _, tt := range tests {
+		if got := (Associations{}).Equal(tt.want, have); got != tt.same {
+			t.Errorf("Equal(%+v, %+v): got %v, want %v", tt.want, have, got, tt.same)
+		}
 	}
 }

@@ -15,8 +15,8 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	old := Profile{AmazonID: "amzn1.old", AmazonIDType: "communication-profile"}
 	writes := []Write[Profile]{
 		{Key: Key{"p", "7202"}, Action: report.ActDelete, Before: &old},
-		{Key: Key{"p", "7201"}, Action: report.ActCreate, Want: Profile{"amzn1.new", "communication-profile"}, Src: Source{"rooms.csv", 2}},
-		{Key: Key{"p", "7203"}, Action: report.ActUpdate, Want: Profile{"amzn1.b", "communication-profile"}, Before: &old, Src: Source{"rooms.csv", 4}},
+		{Key: Key{"p", "7201"}, Action: report.ActCreate, Want: Profile{AmazonID: "amzn1.new", AmazonIDType: "communication-profile"}, Src: Source{"rooms.csv", 2}},
+		{Key: Key{"p", "7203"}, Action: report.ActUpdate, Want: Profile{AmazonID: "amzn1.b", AmazonIDType: "communication-profile"}, Before: &old, Src: Source{"rooms.csv", 4}},
 	}
 	res := Associations{}
 	if err := SavePlan(path, res, Plan[Profile]{Writes: writes, MaxDeletes: Limit{Count: 5}}, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)); err != nil {

@@ -36,6 +36,7 @@ type shape struct {
 // the rows themselves.
 type tally struct {
 	valid, invalid int
+	failed         int             // rows a stage before the engine failed (Failed)
 	groups         []string        // groups of the valid rows, first seen first
 	deletes        map[string]int  // valid rows asking for a delete, by group
 	named          map[string]bool // groups any row names

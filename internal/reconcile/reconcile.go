@@ -45,11 +45,17 @@ type Source struct {
 // Verdict is what reading the input made of a row.
 type Verdict uint8
 
-// A row is valid, a repeat of an earlier identical row, or invalid.
+// A row is valid, a repeat of an earlier identical row, invalid, or failed
+// before the engine saw it.
 const (
 	Valid Verdict = iota
 	Duplicate
 	Invalid
+	// Failed is a row a stage before the engine could not complete (a
+	// room's unit whose communication profile could not be resolved): it is
+	// reported failed with its ErrType, Status and Reason, is never sent,
+	// and still keeps its id from being pruned.
+	Failed
 )
 
 // Row is one input row as the engine sees it.
@@ -60,6 +66,8 @@ type Row[V any] struct {
 	Delete  bool // the row asks for the association to be gone
 	Verdict Verdict
 	Reason  string // why the row is not Valid
+	ErrType string // Failed rows: the error type of the answer that failed it
+	Status  int    // Failed rows: that answer's HTTP status; 0 when none
 }
 
 // Fate is what became of one row, or of one association pruned: the one

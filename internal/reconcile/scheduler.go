@@ -64,7 +64,7 @@ func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Res
 	switch {
 	case e.Opts.Strict && t.invalid > 0:
 		return stop(fmt.Errorf("%w: %s; nothing was sent", ErrStrict, plural(t.invalid, "invalid row")))
-	case t.valid == 0 && !e.Opts.AllowEmpty:
+	case t.valid == 0 && t.failed == 0 && !e.Opts.AllowEmpty:
 		return stop(ErrEmpty)
 	}
 	var prune []string
@@ -104,6 +104,9 @@ func (s *sched[V]) tally(rows iter.Seq2[Row[V], error]) (tally, error) {
 		case Valid:
 		case Invalid:
 			t.invalid++
+			continue
+		case Failed:
+			t.failed++ // a row of the export all the same: the input is not empty
 			continue
 		default:
 			continue
@@ -148,6 +151,8 @@ func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func
 			take(it)
 		case Duplicate:
 			s.emit(it, Fate[V]{Outcome: report.Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
+		case Failed:
+			s.emit(it, Fate[V]{Outcome: report.Failed, Status: r.Status, ErrType: r.ErrType, ErrMsg: r.Reason})
 		default:
 			s.emit(it, Fate[V]{Outcome: report.Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
 		}

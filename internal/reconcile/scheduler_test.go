@@ -521,3 +521,29 @@ func TestPruneNoticesFewerThanTheTotal(t *testing.T) {
 		t.Errorf("left %v, want only the named 00", f.have)
 	}
 }
+
+// A row a stage before the engine failed (a unit without a profile) is
+// reported failed as the stage said, is never sent, keeps its id from
+// --prune, and makes the input not empty.
+func TestFailedRowsFromAStageBefore(t *testing.T) {
+	f := newFake(map[Key]string{{"a", "1"}: "old", {"a", "9"}: "x"})
+	failed := Row[string]{Src: Source{"in.csv", 2}, Key: Key{"a", "1"}, Want: "", Verdict: Failed,
+		ErrType: "NOT_FOUND", Status: 404, Reason: "unit u has no communication profile"}
+	fates, res, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, failed)
+	if err != nil {
+		t.Fatalf("a run whose only row failed before the engine: %v", err)
+	}
+	x := fates["a/1"]
+	if x.Outcome != report.Failed || x.ErrType != "NOT_FOUND" || x.Status != 404 || x.ErrMsg != failed.Reason || x.Action != report.ActNone {
+		t.Errorf("failed row: %+v", x)
+	}
+	if res.Counts[report.Failed] != 1 {
+		t.Errorf("counts: %v", res.Counts.Map())
+	}
+	if f.have[Key{"a", "1"}] != "old" {
+		t.Errorf("the failed row's association was touched: %v", f.have)
+	}
+	if _, ok := f.have[Key{"a", "9"}]; ok || fates["a/9"].Outcome != report.Deleted {
+		t.Errorf("prune: %s, state %v; want a/9 deleted and a/1 kept", outcomes(fates), f.have)
+	}
+}
