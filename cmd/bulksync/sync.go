@@ -38,15 +38,22 @@ type runFlags struct {
 	Shard            *reconcile.Shard `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) or (skill, product) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
 }
 
+// roomFlags are the rooms' own flags of sync and plan.
+type roomFlags struct {
+	CreateProfiles bool `name:"create-profiles" help:"Create the communication profile of a row's unitId that has none (report column profile: created); plan lists them and creates none."`
+}
+
 type syncCmd struct {
 	runFlags   `embed:""`
 	inputFlags `embed:""`
+	roomFlags  `embed:""`
 	Plan       string `placeholder:"FILE" help:"Apply exactly this saved plan (from plan --out), refusing (exit 3) if any id it touches changed since."`
 }
 
 type planCmd struct {
 	runFlags         `embed:""`
 	inputFlags       `embed:""`
+	roomFlags        `embed:""`
 	Out              string `placeholder:"FILE" help:"Save the plan: the exact writes and the state each was computed from, for sync --plan."`
 	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
 }
@@ -96,7 +103,7 @@ func (c *syncCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	cfg.PlanIn = c.Plan
+	cfg.PlanIn, cfg.CreateProfiles = c.Plan, c.CreateProfiles
 	return runJob(ctx, g, &c.runFlags, cfg, runRooms)
 }
 
@@ -105,7 +112,7 @@ func (c *planCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	cfg.DryRun, cfg.PlanOut, cfg.DetailedChanges = true, c.Out, c.DetailedExitcode
+	cfg.DryRun, cfg.PlanOut, cfg.DetailedChanges, cfg.CreateProfiles = true, c.Out, c.DetailedExitcode, c.CreateProfiles
 	return runJob(ctx, g, &c.runFlags, cfg, runRooms)
 }
 
@@ -139,7 +146,8 @@ func (f *runFlags) config(command string, g *globals, in job.Input) (job.Config,
 // jobRun is one resource's sync or plan in an open session.
 type jobRun func(ctx context.Context, cfg job.Config, s *job.Session, d job.Deps) (job.Result, error)
 
-func runRooms(ctx context.Context, cfg job.Config, _ *job.Session, d job.Deps) (job.Result, error) {
+func runRooms(ctx context.Context, cfg job.Config, s *job.Session, d job.Deps) (job.Result, error) {
+	d.Profiles = s.API // rows that name a unit are resolved to its profile
 	return job.Run(ctx, cfg, d)
 }
 

@@ -29,6 +29,10 @@ type Config struct {
 	// DetailedChanges makes a dry run with writes to make end Changes.
 	DetailedChanges bool
 
+	// CreateProfiles lets sync create the communication profile of a
+	// row's unit that has none (plan lists them, never creates one).
+	CreateProfiles bool
+
 	Prune bool
 	// MaxDeletes is the delete guard given; nil: DefaultMaxDeletes, or a
 	// saved plan's own. Applying a plan checks the plan's limit, or this one
@@ -57,6 +61,7 @@ type Input struct {
 // Deps are what a run works with.
 type Deps struct {
 	API      reconcile.AssociationAPI
+	Profiles ProfileAPI // resolves rows that name a unit; nil fails them
 	Pool     *worker.Pool
 	Stdout   io.Writer
 	Stderr   io.Writer
@@ -142,7 +147,10 @@ func Run(ctx context.Context, cfg Config, d Deps) (Result, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return run(ctx, cfg, d, rooms(d.API, cfg.Input, d.Log))
+	if err := checkProfiles(cfg); err != nil {
+		return Result{Verdict: VerdictOf(err)}, err
+	}
+	return run(ctx, cfg, d, rooms(cfg, d))
 }
 
 // Validate reads and checks the files as a run would, with no network,

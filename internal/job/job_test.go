@@ -43,20 +43,20 @@ func TestVerdictOf(t *testing.T) {
 }
 
 func TestRoomRecord(t *testing.T) {
-	sp := rooms(nil, Input{}, testLog())
-	if strings.Join(sp.header, ",") != "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms" {
+	sp := rooms(Config{}, Deps{Log: testLog()})
+	if strings.Join(sp.header, ",") != "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms,unit_id,profile" {
 		t.Errorf("header: %v", sp.header)
 	}
 	row := roomRow(csvmodel.Checked{Row: csvmodel.Row{File: "rooms.csv", Line: 3, ServiceProviderID: "p", ExternalUserID: "7201",
 		AmazonID: "amzn1.new", AmazonIDType: "communication-profile", Action: csvmodel.ActionUpsert}})
 	prev := reconcile.Profile{AmazonID: "amzn1.old"}
 	got := sp.record(reconcile.Fate[reconcile.Profile]{Row: row, Prev: &prev, Action: report.ActUpdate, Outcome: report.Updated, Status: 200, Attempts: 1})
-	if strings.Join(got, "|") != "rooms.csv|3|p|7201|amzn1.new|communication-profile|amzn1.old|update|updated|200|||1|0" {
+	if strings.Join(got, "|") != "rooms.csv|3|p|7201|amzn1.new|communication-profile|amzn1.old|update|updated|200|||1|0||" {
 		t.Errorf("record: %v", got)
 	}
 	pruned := sp.record(reconcile.Fate[reconcile.Profile]{Row: reconcile.Row[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "9"}, Delete: true},
 		Prev: &prev, Action: report.ActDelete, Outcome: report.Skipped, ErrType: "SKIPPED", ErrMsg: "not attempted"})
-	if strings.Join(pruned, "|") != "||p|9|||amzn1.old|delete|skipped||SKIPPED|not attempted|0|0" {
+	if strings.Join(pruned, "|") != "||p|9|||amzn1.old|delete|skipped||SKIPPED|not attempted|0|0||" {
 		t.Errorf("pruned record: %v", pruned)
 	}
 	for status, want := range map[csvmodel.Status]reconcile.Verdict{csvmodel.Valid: reconcile.Valid, csvmodel.Duplicate: reconcile.Duplicate, csvmodel.Invalid: reconcile.Invalid} {

@@ -4,21 +4,30 @@ import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
-	"github.com/rs/zerolog"
 )
 
-// roomsHeader is the report's columns for room associations (SPEC 5).
+// roomsHeader is the report's columns for room associations: SPEC 5's, then
+// the row's Alexa unit and how its profile was resolved (README).
 var roomsHeader = []string{"file", "line", "service_provider_id", "external_user_id", "amazon_id", "amazon_id_type",
-	"previous_amazon_id", "action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms"}
+	"previous_amazon_id", "action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms",
+	"unit_id", "profile"}
 
 // rooms is the room association resource: CSV rows of externalUserId and
-// amazonId per service provider.
-func rooms(api reconcile.AssociationAPI, in Input, log zerolog.Logger) spec[reconcile.Profile] {
+// amazonId (or the room's Alexa unit, resolved to its profile first) per
+// service provider.
+func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
+	in, log := cfg.Input, d.Log
+	units := &resolver{api: d.Profiles, pool: d.Pool, log: log, create: cfg.CreateProfiles, dryRun: cfg.DryRun,
+		strict: cfg.Strict, shard: cfg.Shard}
+	if cfg.DryRun {
+		units.plan = d.Stderr
+	}
 	return spec[reconcile.Profile]{
-		res:          reconcile.Associations{API: api},
+		res:          reconcile.Associations{API: d.API},
 		header:       roomsHeader,
 		defaultGroup: in.DefaultProvider,
-		describe:     func(p reconcile.Profile) string { return p.AmazonID },
+		describe:     describeProfile,
+		prepare:      units.prepare,
 		rows: func(shard reconcile.Shard) (source[reconcile.Profile], error) {
 			total := 0 // for progress only: the engine decides what is the shard's
 			r, err := readInput(in, true, func(c csvmodel.Checked) {
@@ -61,10 +70,23 @@ func rooms(api reconcile.AssociationAPI, in Input, log zerolog.Logger) spec[reco
 			if f.Prev != nil {
 				prev = f.Prev.AmazonID
 			}
-			return append([]string{file, line, f.Row.Key.Group, f.Row.Key.ID, f.Row.Want.AmazonID, f.Row.Want.AmazonIDType, prev},
+			rec := append([]string{file, line, f.Row.Key.Group, f.Row.Key.ID, f.Row.Want.AmazonID, f.Row.Want.AmazonIDType, prev},
 				outcomeCells(f)...)
+			return append(rec, f.Row.Want.UnitID, f.Row.Want.Resolution)
 		},
 	}
+}
+
+// describeProfile is a profile for people: its id, with the unit it was
+// resolved from, or the profile a plan would create for the unit.
+func describeProfile(p reconcile.Profile) string {
+	switch {
+	case p.UnitID == "":
+		return p.AmazonID
+	case p.AmazonID == "":
+		return "a new profile for unit " + p.UnitID
+	}
+	return p.AmazonID + " (unit " + p.UnitID + ")"
 }
 
 func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {

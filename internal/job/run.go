@@ -30,6 +30,11 @@ type spec[V any] struct {
 	describe     func(V) string
 	words        planWords // what the plan view calls the writes; zero: create, update, delete
 	defaultGroup string
+	// prepare, when set, completes the input's rows before the engine sees
+	// them (rooms: a unit's communication profile), through the pool. An
+	// error stops the run: the engine reports every row it has not done
+	// as skipped, with why.
+	prepare func(ctx context.Context, rows iter.Seq2[reconcile.Row[V], error]) (iter.Seq2[reconcile.Row[V], error], error)
 }
 
 // source is a run's input, checked and ready to be ranged.
@@ -136,7 +141,16 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		d.Log.Info().Str("plan", cfg.PlanIn).Int("writes", len(saved.Writes)).Str("max_deletes", limit.String()).Msg("applying saved plan")
 		res, runErr = eng.Apply(ctx, saved.Writes)
 	} else {
-		res, runErr = eng.Run(ctx, in.rows)
+		rows, ectx := in.rows, ctx
+		if sp.prepare != nil {
+			var stop error
+			if rows, stop = sp.prepare(ctx, rows); stop != nil {
+				var cancel context.CancelCauseFunc
+				ectx, cancel = context.WithCancelCause(ctx)
+				cancel(stop)
+			}
+		}
+		res, runErr = eng.Run(ectx, rows)
 	}
 	if cfg.PlanOut != "" && runErr == nil {
 		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, d.Now()); err != nil {
