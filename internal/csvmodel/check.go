@@ -9,13 +9,18 @@ import (
 
 // Check returns why a row can't be sent, or "".
 func Check(r Row) string {
-	return checkRow(r.Action, r.ExternalUserID, r.AmazonID, r.AmazonIDType, CheckProvider(r.ServiceProviderID), false, false)
+	if msg := checkRow(r.Action, r.ExternalUserID, r.AmazonID, r.AmazonIDType, CheckProvider(r.ServiceProviderID), r.UnitID != "", false, false); msg != "" {
+		return msg
+	}
+	return checkUnit(r.UnitID, r.Name)
 }
 
 // checkRow is Check with the provider's verdict already known (the reader
 // checks each distinct provider once, not on every row) and, for the
-// reader's fast path, whether the ids are known to be printable ASCII.
-func checkRow(action, ext, amz, typ, provider string, extPlain, amzPlain bool) string {
+// reader's fast path, whether the ids are known to be printable ASCII. A
+// row that names a unit needs no amazonId: the unit's profile is resolved
+// from the API.
+func checkRow(action, ext, amz, typ, provider string, unit, extPlain, amzPlain bool) string {
 	switch action {
 	case ActionUpsert, ActionDelete:
 	default:
@@ -25,14 +30,16 @@ func checkRow(action, ext, amz, typ, provider string, extPlain, amzPlain bool) s
 		return msg
 	}
 	if action == ActionUpsert {
-		if amz == "" {
+		switch {
+		case amz == "" && !unit:
 			return "amazonId is required for action upsert"
-		}
-		if msg := checkKnownID("amazonId", amz, amzPlain); msg != "" {
-			return msg
-		}
-		if !strings.HasPrefix(amz, "amzn1.") {
-			return fmt.Sprintf("amazonId %q does not start with amzn1.", amz)
+		case amz != "":
+			if msg := checkKnownID("amazonId", amz, amzPlain); msg != "" {
+				return msg
+			}
+			if !strings.HasPrefix(amz, "amzn1.") {
+				return fmt.Sprintf("amazonId %q does not start with amzn1.", amz)
+			}
 		}
 		if typ != DefaultAmazonIDType {
 			if msg := checkID("amazonIdType", typ); msg != "" {
@@ -44,6 +51,29 @@ func checkRow(action, ext, amz, typ, provider string, extPlain, amzPlain bool) s
 		}
 	}
 	return provider
+}
+
+// checkUnit returns why a row's unitId or name can't be used, or "". A
+// unit id is the unit prefix and then letters and digits only: it goes into
+// a query string, and the form is checked offline (validate too).
+func checkUnit(id, name string) string {
+	if id != "" {
+		rest, ok := strings.CutPrefix(id, UnitPrefix)
+		if !ok || rest == "" {
+			return fmt.Sprintf("unitId %q is not an Alexa unit id starting %s", id, UnitPrefix)
+		}
+		if i := strings.IndexFunc(rest, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') }); i >= 0 {
+			bad, _ := utf8.DecodeRuneInString(rest[i:])
+			return fmt.Sprintf("unitId %q contains %q; a unit id has only letters and digits after %s", id, string(bad), UnitPrefix)
+		}
+		if msg := checkID("unitId", id); msg != "" {
+			return msg
+		}
+	}
+	if name != "" && (utf8.RuneCountInString(name) > 255 || strings.IndexFunc(name, unicode.IsControl) >= 0) {
+		return "name is longer than 255 characters or contains a control character"
+	}
+	return ""
 }
 
 // CheckProvider returns why a serviceProviderId can't be used, or "".

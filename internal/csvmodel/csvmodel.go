@@ -55,7 +55,12 @@ type Row struct {
 	AmazonID          string
 	AmazonIDType      string
 	Action            string
+	UnitID            string // the room's Alexa unit: its profile is resolved when AmazonID is empty, checked when not
+	Name              string // display name of a profile created for the unit
 }
+
+// UnitPrefix starts every Alexa unit id (api/PROFILE-NOTES.md).
+const UnitPrefix = "amzn1.alexa.unit.did."
 
 // Where names the row for a person: "rooms.csv:17".
 func (r Row) Where() string { return r.File + ":" + strconv.Itoa(r.Line) }
@@ -267,6 +272,10 @@ func (r *Reader) first(src *source, in io.Reader) error {
 func (r *Reader) keep(d decoded, line int) {
 	ext := d.row.ExternalUserID
 	intent := maphash.String(r.seeds[1], d.row.AmazonID) ^ bits.RotateLeft64(r.typeOf(d.row.AmazonIDType), 17)
+	if d.row.UnitID != "" || d.row.Name != "" {
+		// A unit (and the name of its profile) is part of what a row asks.
+		intent ^= bits.RotateLeft64(maphash.String(r.seeds[1], d.row.UnitID+"\x00"+d.row.Name), 31)
+	}
 	if d.row.Action == ActionDelete {
 		intent = ^intent
 	}
@@ -302,9 +311,9 @@ type decoded struct {
 // decode reads a record through the file's column index: only the columns
 // bulksync uses must be UTF-8; values are trimmed and defaulted.
 func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
-	var f [5]string
-	var plain [5]bool // printable ASCII: UTF-8, and no id check needed beyond its length
-	bad := -1         // the leftmost column read that is not UTF-8
+	var f [numRoomColumns]string
+	var plain [numRoomColumns]bool // printable ASCII: UTF-8, and no id check needed beyond its length
+	bad := -1                      // the leftmost column read that is not UTF-8
 	for col, i := range src.at {
 		if i < 0 || i >= len(rec) {
 			continue
@@ -318,7 +327,8 @@ func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
 	if bad >= 0 {
 		return decoded{}, src.notUTF8(r.cols.schema, rec, line)
 	}
-	d := decoded{row: Row{File: src.name, Line: line, ExternalUserID: f[colExternalUserID], AmazonID: f[colAmazonID]}}
+	d := decoded{row: Row{File: src.name, Line: line, ExternalUserID: f[colExternalUserID], AmazonID: f[colAmazonID],
+		UnitID: f[colUnitID], Name: f[colName]}}
 	switch act := strings.ToLower(f[colAction]); act { // no copy when already lower case
 	case "", ActionUpsert:
 		d.row.Action = ActionUpsert
@@ -337,7 +347,10 @@ func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
 	p := &r.provs[d.prov]
 	d.row.ServiceProviderID = p.id
 	d.reason = checkRow(d.row.Action, d.row.ExternalUserID, d.row.AmazonID, d.row.AmazonIDType, p.reason,
-		plain[colExternalUserID], plain[colAmazonID])
+		d.row.UnitID != "", plain[colExternalUserID], plain[colAmazonID])
+	if d.reason == "" && (d.row.UnitID != "" || d.row.Name != "") {
+		d.reason = checkUnit(d.row.UnitID, d.row.Name)
+	}
 	return d, nil
 }
 

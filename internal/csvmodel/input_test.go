@@ -72,7 +72,7 @@ func TestColumnChoice(t *testing.T) {
 		{"a choice wins over an alias of another field", []string{"amazonId=Room", "externalUserId=Extension"}, "Room;Extension;Profile ID\namzn1.r;7101;amzn1.a\n", "7101 amzn1.r"},
 		{"a header with spaces", []string{"externalUserId=Room Ext"}, "Room Ext,Extension,amazonId\n7,8,amzn1.a\n", "7 amzn1.a"},
 		{"chosen header missing", []string{"externalUserId=Zimmer"}, both, `f1.csv:1: no column "Zimmer", chosen for externalUserId; the header has Room, Extension, Profile ID`},
-		{"unknown field", []string{"room=Room"}, both, `bad column choice "room=Room": room is not a field of this input; the fields are externalUserId, amazonId, amazonIdType, serviceProviderId, action`},
+		{"unknown field", []string{"room=Room"}, both, `bad column choice "room=Room": room is not a field of this input; the fields are externalUserId, amazonId, amazonIdType, serviceProviderId, action, unitId, name`},
 		{"no =", []string{"externalUserId"}, both, `bad column choice "externalUserId": want FIELD=HEADER, e.g. externalUserId="Room Ext"`},
 		{"chosen twice", []string{"externalUserId=Room", "externalUserId=Extension"}, both, `bad column choice "externalUserId=Extension": a header for externalUserId is already chosen`},
 	}

@@ -8,7 +8,9 @@ package csvmodel
 // It follows the rules that changed on purpose since (issue 14), each
 // marked "rule:" below: blank rows are skipped, only the columns read must
 // be UTF-8 (the refusal names the column), bare CR line ends are read, a
-// bulksync report is refused, and the row checks are the package's Check.
+// bulksync report is refused, and the row checks are the package's Check;
+// and a row may name its room's Alexa unit instead of an amazonId, with the
+// name of a profile created for it (issue 16).
 
 import (
 	"bufio"
@@ -31,6 +33,8 @@ type oracleRecord struct {
 	AmazonIDType      string `csv:"amazonIdType"`
 	ServiceProviderID string `csv:"serviceProviderId"`
 	Action            string `csv:"action"`
+	UnitID            string `csv:"unitId"` // rule: issue 16
+	Name              string `csv:"name"`
 	Line              int    `csv:"_line"`
 }
 
@@ -40,6 +44,8 @@ var oracleAliases = map[string]string{
 	"amazonidtype":      "amazonIdType",
 	"serviceproviderid": "serviceProviderId", "provider": "serviceProviderId",
 	"action": "action",
+	"unitid": "unitId", "unit": "unitId", "alexaunitid": "unitId", // rule: issue 16
+	"name": "name",
 }
 
 type oracle struct {
@@ -149,6 +155,8 @@ func (r *oracle) add(file string, rec oracleRecord) {
 		AmazonID:          strings.TrimSpace(rec.AmazonID),
 		AmazonIDType:      strings.TrimSpace(rec.AmazonIDType),
 		Action:            strings.ToLower(strings.TrimSpace(rec.Action)),
+		UnitID:            strings.TrimSpace(rec.UnitID),
+		Name:              strings.TrimSpace(rec.Name),
 	}
 	if row.ServiceProviderID == "" {
 		row.ServiceProviderID = r.opts.DefaultProvider
@@ -166,7 +174,7 @@ func (r *oracle) add(file string, rec oracleRecord) {
 		return
 	}
 	k := [2]uint64{r.hash(0, row.ServiceProviderID, row.ExternalUserID), r.hash(1, row.ServiceProviderID, row.ExternalUserID)}
-	here := oracleSeen{file: int32(len(r.files) - 1), line: int32(row.Line), intent: r.hash(2, row.Action, row.AmazonID, row.AmazonIDType)}
+	here := oracleSeen{file: int32(len(r.files) - 1), line: int32(row.Line), intent: r.hash(2, row.Action, row.AmazonID, row.AmazonIDType, row.UnitID, row.Name)}
 	first, dup := r.seen[k]
 	switch {
 	case !dup:
@@ -235,7 +243,8 @@ func (d *oracleDecoder) readHeader() error {
 		return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("required column externalUserId (or extension, roomExtension, room) is missing; the header has %s", printableList(h))}
 	}
 	if _, ok := seen["amazonId"]; !ok {
-		if _, hasAction := seen["action"]; !hasAction {
+		_, hasUnit := seen["unitId"] // rule: issue 16
+		if _, hasAction := seen["action"]; !hasAction && !hasUnit {
 			return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("required column amazonId (or communicationProfileId, profileId) is missing; the header has %s", printableList(h))}
 		}
 	}

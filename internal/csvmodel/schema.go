@@ -32,16 +32,23 @@ const (
 	colAmazonIDType
 	colServiceProviderID
 	colAction
+	colUnitID
+	colName
+	numRoomColumns
 )
 
 // RoomColumns is the input of room associations (SPEC section 4).
 func RoomColumns() Schema {
 	return Schema{
 		colExternalUserID:    {Name: "externalUserId", Aliases: []string{"extension", "roomExtension", "room"}, Required: true},
-		colAmazonID:          {Name: "amazonId", Aliases: []string{"communicationProfileId", "profileId"}, Required: true, Unless: []string{"action"}},
+		colAmazonID:          {Name: "amazonId", Aliases: []string{"communicationProfileId", "profileId"}, Required: true, Unless: []string{"action", "unitId"}},
 		colAmazonIDType:      {Name: "amazonIdType"},
 		colServiceProviderID: {Name: "serviceProviderId", Aliases: []string{"provider"}},
 		colAction:            {Name: "action"},
+		// The room's Alexa unit: its communication profile stands in for
+		// amazonId, and is checked against it when both are given.
+		colUnitID: {Name: "unitId", Aliases: []string{"unit", "alexaUnitId"}},
+		colName:   {Name: "name"}, // display name of a profile created for the unit
 	}
 }
 

@@ -30,14 +30,17 @@ func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
 		prepare:      units.prepare,
 		rows: func(shard reconcile.Shard) (source[reconcile.Profile], error) {
 			total := 0 // for progress only: the engine decides what is the shard's
+			sawUnit := false
 			r, err := readInput(in, true, func(c csvmodel.Checked) {
 				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
 					total++
 				}
+				sawUnit = sawUnit || c.UnitID != ""
 			})
 			if err != nil {
 				return source[reconcile.Profile]{}, err
 			}
+			units.noUnits = !sawUnit // no pass over the rows to look for one
 			valid, dups, invalid := r.Counts()
 			log.Info().Strs("files", in.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
 				Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
@@ -93,7 +96,7 @@ func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {
 	r := reconcile.Row[reconcile.Profile]{
 		Src:    reconcile.Source{File: c.File, Line: c.Line},
 		Key:    reconcile.Key{Group: c.ServiceProviderID, ID: c.ExternalUserID},
-		Want:   reconcile.Profile{AmazonID: c.AmazonID, AmazonIDType: c.AmazonIDType},
+		Want:   reconcile.Profile{AmazonID: c.AmazonID, AmazonIDType: c.AmazonIDType, UnitID: c.UnitID, Name: c.Name},
 		Delete: c.Action == csvmodel.ActionDelete,
 		Reason: c.Reason,
 	}
