@@ -189,8 +189,9 @@ func Validate(in Input, d Deps) (Result, error) {
 
 // reportHeaders are the headers of the reports bulksync writes: a file
 // with one is refused as input (a report's columns alias the input's, and
-// a previous report matched by *.csv would read as 200 invalid rows).
-var reportHeaders = [][]string{roomsHeader}
+// a previous report matched by *.csv would read as 200 invalid rows). The
+// rooms report before its unit columns is one too.
+var reportHeaders = [][]string{roomsHeader, roomsHeader[:len(roomsHeader)-2]}
 
 // readInput reads and checks every file (the first pass); a rejected file
 // is an error. spool keeps a copy of standard input for a second pass.

@@ -2,6 +2,9 @@ package job
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,6 +43,22 @@ func TestNoUnitsNoPass(t *testing.T) {
 		}
 		if want := map[bool]int{true: 0, false: 1}[noUnits]; ranged != want {
 			t.Errorf("noUnits %v: the rows were ranged %d times, want %d", noUnits, ranged, want)
+		}
+	}
+}
+
+// A rooms report is refused as input, also one written before the unit
+// columns were appended.
+func TestReportsBeforeAndAfterTheUnitColumns(t *testing.T) {
+	dir := t.TempDir()
+	for i, header := range [][]string{roomsHeader, roomsHeader[:14]} {
+		path := filepath.Join(dir, fmt.Sprintf("report%d.csv", i))
+		if err := os.WriteFile(path, []byte(strings.Join(header, ",")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readInput(Input{Files: []string{path}, DefaultProvider: "amzn1.comms.csp.id.demo"}, false, nil); err == nil ||
+			!strings.Contains(err.Error(), "this is a bulksync report") {
+			t.Errorf("%d columns: got %v, want the report refused", len(header), err)
 		}
 	}
 }
