@@ -21,6 +21,25 @@ const unitsSample = "../../samples/rooms-by-unit.csv"
 // reads are the operations that change nothing.
 var reads = []string{"association.query", "profile.by_unit", "profile.get", "unit.get", "provider.get", "network.get"}
 
+// logEvent is the one JSON log line of stderr with this message.
+func logEvent(t *testing.T, stderr, msg string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["message"] == msg {
+			if found != nil {
+				t.Fatalf("%q twice:\n%s", msg, stderr)
+			}
+			found = m
+		}
+	}
+	if found == nil {
+		t.Fatalf("no %q event:\n%s", msg, stderr)
+	}
+	return found
+}
+
 // writeOps lists the calls of s that are not reads, with their counts.
 func writeOps(s emulator.Stats) []string {
 	var out []string
@@ -43,8 +62,16 @@ func TestSampleRoomsByUnit(t *testing.T) {
 	if res.code != 1 {
 		t.Fatalf("plan: exit %d, want 1 (the unknown unit's row): %s", res.code, res.stderr)
 	}
-	if !strings.Contains(res.stderr, "plan: 8 communication profiles to create, for units that have none:\n  + "+emulator.DemoUnitPrefix+`111 "Room 111"`) {
-		t.Errorf("plan does not list the profiles to create:\n%s", res.stderr)
+	endEvent(t, res.stderr) // with JSON logs, every line is an event
+	if ev := logEvent(t, res.stderr, "plan: communication profiles to create"); ev["profiles"] != 8.0 ||
+		fmt.Sprint(ev["units"]) != "[amzn1.alexa.unit.did.AEDEMOROOM111 amzn1.alexa.unit.did.AEDEMOROOM112 amzn1.alexa.unit.did.AEDEMOROOM113 amzn1.alexa.unit.did.AEDEMOROOM114 amzn1.alexa.unit.did.AEDEMOROOM115]" {
+		t.Errorf("plan does not tell the profiles to create: %v", ev)
+	}
+	// On the console, a list for people.
+	con := runCLI(t, []string{"BULKSYNC_ACCESS_TOKEN=" + testToken}, "plan", "--endpoint", a.url, "--service-provider-id", sp,
+		"--rps", "2000", "--log-format", "console", "--create-profiles", "--report", rep, unitsSample)
+	if !strings.Contains(con.stderr, "plan: 8 communication profiles to create, for units that have none:\n  + "+emulator.DemoUnitPrefix+`111 "Room 111"`) {
+		t.Errorf("plan does not list the profiles to create:\n%s", con.stderr)
 	}
 	if ops := writeOps(a.Stats()); len(ops) != 0 {
 		t.Errorf("plan wrote: %v", ops)
@@ -55,7 +82,7 @@ func TestSampleRoomsByUnit(t *testing.T) {
 
 	a.ResetStats()
 	res = a.sync(t, nil, "--create-profiles", "--report", rep, unitsSample)
-	if res.code != 1 || !strings.Contains(res.stderr, "20 rows: 19 created, 1 failed") {
+	if ev := endEvent(t, res.stderr); res.code != 1 || fmt.Sprint(ev["outcomes"]) != "map[created:19 failed:1]" {
 		t.Fatalf("sync: exit %d, want 1 with 19 created and 1 failed: %s", res.code, res.stderr)
 	}
 	units, assoc := a.Units(), a.Associations(sp)
@@ -99,7 +126,7 @@ func TestSampleRoomsByUnit(t *testing.T) {
 	// The rerun: reads only, and the unknown unit fails again.
 	a.ResetStats()
 	res = a.sync(t, nil, "--create-profiles", "--report", rep, unitsSample)
-	if res.code != 1 || !strings.Contains(res.stderr, "20 rows: 19 unchanged, 1 failed") {
+	if ev := endEvent(t, res.stderr); res.code != 1 || fmt.Sprint(ev["outcomes"]) != "map[failed:1 unchanged:19]" {
 		t.Fatalf("rerun: exit %d: %s", res.code, res.stderr)
 	}
 	if ops := writeOps(a.Stats()); len(ops) != 0 {
@@ -219,7 +246,7 @@ func TestUnitsCallCounts(t *testing.T) {
 			for run, want := range []map[string]int{first, rerun} {
 				a.ResetStats()
 				res := a.sync(t, nil, "--create-profiles", "--report", filepath.Join(dir, "r.csv"), in)
-				if res.code != 1 || !strings.Contains(res.stderr, fmt.Sprintf("%d failed", unknown)) {
+				if ev := endEvent(t, res.stderr); res.code != 1 || ev["outcomes"].(map[string]any)["failed"] != float64(unknown) {
 					t.Fatalf("run %d: exit %d: %s", run+1, res.code, res.stderr)
 				}
 				s := a.Stats()

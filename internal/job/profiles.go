@@ -77,7 +77,7 @@ type resolver struct {
 	dryRun bool
 	strict bool
 	shard  reconcile.Shard
-	plan   io.Writer // a dry run lists the profiles it would create here; nil: nowhere
+	plan   io.Writer // a dry run lists the profiles it would create here, for people; nil: an event only
 	// noUnits says the input's first pass saw no unitId: nothing to resolve,
 	// and no pass over the rows to find out.
 	noUnits bool
@@ -503,7 +503,15 @@ func (r *resolver) report(units []*unitRows) {
 	}
 	r.log.Info().Int("units", len(units)).Int("found", found).Int("created", created).Int("to_create", len(planned)).
 		Int("without", failed).Msg("units resolved to communication profiles")
-	if len(planned) == 0 || r.plan == nil {
+	if len(planned) == 0 {
+		return
+	}
+	first := make([]string, 0, min(len(planned), planViewFirst))
+	for _, u := range planned[:cap(first)] {
+		first = append(first, u.unit)
+	}
+	r.log.Info().Int("profiles", len(planned)).Strs("units", first).Msg("plan: communication profiles to create")
+	if r.plan == nil {
 		return
 	}
 	fmt.Fprintf(r.plan, "\nplan: %d communication profiles to create, for units that have none:\n", len(planned))

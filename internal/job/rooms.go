@@ -19,8 +19,8 @@ func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
 	in, log := cfg.Input, d.Log
 	units := &resolver{api: d.Profiles, pool: d.Pool, log: log, create: cfg.CreateProfiles, dryRun: cfg.DryRun,
 		strict: cfg.Strict, shard: cfg.Shard}
-	if cfg.DryRun {
-		units.plan = d.Stderr
+	if cfg.DryRun && !d.JSONLogs {
+		units.plan = d.Stderr // with JSON logs, an event says it
 	}
 	return spec[reconcile.Profile]{
 		res:          reconcile.Associations{API: d.API},
