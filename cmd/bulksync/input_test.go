@@ -27,11 +27,11 @@ func runStdin(t *testing.T, stdin string, env []string, args ...string) result {
 // is chosen, and is refused with the way out named when it is not.
 func TestMessyExportSample(t *testing.T) {
 	const sample = "../../samples/messy-export.csv"
-	res := runCLI(t, nil, "validate", "--service-provider-id", sp, "--column", "externalUserId=Extension", sample)
+	res := runCLI(t, nil, "validate", "--log-format", "console", "--service-provider-id", sp, "--column", "externalUserId=Extension", sample)
 	if res.code != 0 || res.stdout != "" || !strings.Contains(res.stderr, "8 rows: 8 valid, 0 duplicate, 0 invalid; 3 blank rows skipped") {
 		t.Errorf("with --column: exit %d\nstdout %q\nstderr %s", res.code, res.stdout, res.stderr)
 	}
-	res = runCLI(t, nil, "validate", "--service-provider-id", sp, sample)
+	res = runCLI(t, nil, "validate", "--log-format", "console", "--service-provider-id", sp, sample)
 	if res.code != 2 || !strings.Contains(res.stderr, `messy-export.csv:1: columns "Room" and "Extension" both mean externalUserId`) ||
 		!strings.Contains(res.stderr, "--column FIELD=HEADER") {
 		t.Errorf("without --column: exit %d\n%s", res.code, res.stderr)
@@ -40,7 +40,7 @@ func TestMessyExportSample(t *testing.T) {
 	if res.code != 0 {
 		t.Errorf("--column from the environment: exit %d\n%s", res.code, res.stderr)
 	}
-	res = runCLI(t, nil, "validate", "--column", "room=Room", sample)
+	res = runCLI(t, nil, "validate", "--log-format", "console", "--column", "room=Room", sample)
 	if res.code != 2 || !strings.Contains(res.stderr, "room is not a field of this input") || !strings.Contains(res.stderr, "--column takes FIELD=HEADER") {
 		t.Errorf("an unknown field: exit %d\n%s", res.code, res.stderr)
 	}

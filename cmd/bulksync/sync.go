@@ -118,7 +118,11 @@ func (c *planCmd) Run(ctx context.Context, g *globals) error {
 
 func (c *validateCmd) Run(g *globals) error {
 	log := newLogger(g, c.logFlags, newRunID())
-	res, err := job.Validate(c.input(false, g), job.Deps{Stdout: g.stdout, Stderr: g.stderr, Log: log})
+	asJSON := jsonLogs(g, c.logFlags)
+	res, err := job.Validate(c.input(false, g), job.Deps{Stdout: g.stdout, Stderr: g.stderr, Log: log, JSONLogs: asJSON})
+	if asJSON && err != nil {
+		return closingEvent(log, &verdictError{res.Verdict, err})
+	}
 	return verdict(res, err)
 }
 

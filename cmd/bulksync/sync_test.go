@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -190,7 +191,7 @@ func TestBadInput(t *testing.T) {
 func TestInvalidRowMessage(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,\n7203,amzn1.c\n7203,amzn1.c\n")
-	res := runCLI(t, nil, "validate", "--service-provider-id", sp, in)
+	res := runCLI(t, nil, "validate", "--log-format", "console", "--service-provider-id", sp, in)
 	if res.code != 1 || !strings.Contains(res.stdout, in+":3: amazonId is required for action upsert") {
 		t.Errorf("validate: exit %d, stdout %q", res.code, res.stdout)
 	}
@@ -203,6 +204,21 @@ func TestInvalidRowMessage(t *testing.T) {
 	}
 	if res := runCLI(t, nil, "validate", "--service-provider-id", "nope", clean); res.code != 2 {
 		t.Errorf("bad provider: exit %d, want 2: %s", res.code, res.stderr)
+	}
+	// With JSON logs, stderr is JSON lines only: the counts are an event.
+	res = runCLI(t, nil, "validate", "--log-format", "json", "--service-provider-id", sp, in)
+	for _, line := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Errorf("JSON mode: a line that is not JSON: %q", line)
+		}
+	}
+	if !strings.Contains(res.stderr, `"rows":4,"valid":2,"duplicate":1,"invalid":1`) || res.code != 1 {
+		t.Errorf("JSON mode: exit %d, stderr %s", res.code, res.stderr)
+	}
+	res = runCLI(t, nil, "validate", "--log-format", "json", "--service-provider-id", sp, filepath.Join(dir, "missing.csv"))
+	if res.code != 2 || strings.Contains(res.stderr, "bulksync: ") || !strings.Contains(res.stderr, `"exit_code":2`) {
+		t.Errorf("JSON mode, unreadable file: exit %d, stderr %s", res.code, res.stderr)
 	}
 }
 

@@ -175,12 +175,15 @@ func Validate(in Input, d Deps) (Result, error) {
 		}
 	}
 	valid, dups, invalid := r.Counts()
-	d.Log.Info().Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).Strs("files", in.Files).Msg("validated")
-	blank := ""
-	if n := r.Blank(); n > 0 {
-		blank = fmt.Sprintf("; %d blank rows skipped", n)
+	d.Log.Info().Int("rows", valid+dups+invalid).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
+		Strs("files", in.Files).Msg("validated")
+	if !d.JSONLogs { // the event above says it all to a log pipeline
+		blank := ""
+		if n := r.Blank(); n > 0 {
+			blank = fmt.Sprintf("; %d blank %s skipped", n, map[bool]string{true: "row", false: "rows"}[n == 1])
+		}
+		fmt.Fprintf(d.Stderr, "%d rows: %d valid, %d duplicate, %d invalid%s\n", valid+dups+invalid, valid, dups, invalid, blank)
 	}
-	fmt.Fprintf(d.Stderr, "%d rows: %d valid, %d duplicate, %d invalid%s\n", valid+dups+invalid, valid, dups, invalid, blank)
 	if invalid > 0 {
 		return Result{Verdict: RowsFailed}, nil
 	}
