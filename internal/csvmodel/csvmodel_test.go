@@ -182,7 +182,7 @@ func TestConflictAfterDuplicateInvalidatesAll(t *testing.T) {
 
 func TestRejectedFiles(t *testing.T) {
 	tests := []struct{ name, in, want string }{
-		{"missing column", "room,guest\n7201,Jane\n", "f1.csv:1: required column amazonId (or communicationProfileId, profileId) is missing; the header has room, guest"},
+		{"missing column", "room,guest\n7201,Jane\n", "f1.csv:1: required column amazonId (or communicationProfileId, profileId) is missing (it may be left out when the file has a column action or unitId); the header has room, guest"},
 		{"missing id column", "amazonId\namzn1.a\n", "f1.csv:1: required column externalUserId (or extension, roomExtension, room) is missing; the header has amazonId"},
 		{"empty", "", "f1.csv: file is empty: a header row is required"},
 		{"binary", "PK\x03\x04\x00\x00binary", "f1.csv: file is not text (it contains NUL bytes); is it a spreadsheet (.xlsx) rather than CSV?"},

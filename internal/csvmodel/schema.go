@@ -164,7 +164,12 @@ func (c *columns) resolve(cells []string) (at []int, msg string, cause error) {
 		if len(def.Aliases) > 0 {
 			also = " (or " + strings.Join(def.Aliases, ", ") + ")"
 		}
-		return nil, fmt.Sprintf("required column %s%s is missing; the header has %s", def.Name, also, printableList(cells)), nil
+		if len(def.Unless) > 0 {
+			also += " is missing (it may be left out when the file has a column " + strings.Join(def.Unless, " or ") + ")"
+		} else {
+			also += " is missing"
+		}
+		return nil, fmt.Sprintf("required column %s%s; the header has %s", def.Name, also, printableList(cells)), nil
 	}
 	return at, "", nil
 }
