@@ -68,18 +68,16 @@ func (a *api) unauthorized() int {
 		st.Count("association.update", "401") + st.Count("association.delete", "401")
 }
 
-// Tokens that expire mid-run, with eight calls in flight: every call that
-// gets a 401 for the stale token retries with one fresh token, fetched
-// once, and no row fails.
-func TestTokenExpiryMidRun(t *testing.T) {
+// syncHotelLWA syncs a hotel of 150 rooms with LWA credentials, calls in
+// flight at once, and checks that every row reached its desired state.
+func syncHotelLWA(t *testing.T, a *api, inFlight string) {
+	t.Helper()
 	h := newHotel(150)
-	var clock emulatorClock
-	a := lwaAPI(t, emulator.Options{TokenTTL: time.Hour, Now: clock.now, OnAnswer: atWrites(map[int64]func(){30: clock.jump})})
 	a.seed(t, h.existing)
 	dir := t.TempDir()
 	in := writeFile(t, dir, "rooms.csv", h.csv)
 	rep := filepath.Join(dir, "report.csv")
-	res := a.runLWA(t, nil, "sync", "--rps", "2000", "--concurrency", "8", "--max-deletes", "-1", "--report", rep, in)
+	res := a.runLWA(t, nil, "sync", "--rps", "2000", "--concurrency", inFlight, "--max-deletes", "-1", "--report", rep, in)
 	if res.code != 0 {
 		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
 	}
@@ -89,6 +87,15 @@ func TestTokenExpiryMidRun(t *testing.T) {
 		}
 	}
 	sameState(t, a.Associations(sp), h.desired)
+}
+
+// Tokens that expire mid-run, with eight calls in flight: every call that
+// gets a 401 for the stale token retries with one fresh token, fetched
+// once, and no row fails.
+func TestTokenExpiryMidRun(t *testing.T) {
+	var clock emulatorClock
+	a := lwaAPI(t, emulator.Options{TokenTTL: time.Hour, Now: clock.now, OnAnswer: atWrites(map[int64]func(){30: clock.jump})})
+	syncHotelLWA(t, a, "8")
 	if n := a.Stats().Count("token", "200"); n != 2 {
 		t.Errorf("token grants: got %d, want 2 (at the start, and one for every call the expiry refused)", n)
 	}
@@ -102,25 +109,11 @@ func TestTokenExpiryMidRun(t *testing.T) {
 // so the two events never overlap: a revocation that lands on a call still
 // retrying the expiry is a second 401, which stops a run by design.
 func TestTokenExpiryAndRevocationMidRun(t *testing.T) {
-	h := newHotel(150)
 	var clock emulatorClock
 	var a *api
 	a = lwaAPI(t, emulator.Options{TokenTTL: time.Hour, Now: clock.now, RotateRefreshTokens: true,
 		OnAnswer: atWrites(map[int64]func(){30: clock.jump, 60: func() { a.RevokeTokens() }})})
-	a.seed(t, h.existing)
-	dir := t.TempDir()
-	in := writeFile(t, dir, "rooms.csv", h.csv)
-	rep := filepath.Join(dir, "report.csv")
-	res := a.runLWA(t, nil, "sync", "--rps", "2000", "--concurrency", "1", "--max-deletes", "-1", "--report", rep, in)
-	if res.code != 0 {
-		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
-	}
-	for _, r := range readReport(t, rep) {
-		if r["outcome"] == "failed" || r["outcome"] == "skipped" {
-			t.Errorf("row %v", r)
-		}
-	}
-	sameState(t, a.Associations(sp), h.desired)
+	syncHotelLWA(t, a, "1")
 	st := a.Stats()
 	if n := st.Count("token", "200"); n != 3 {
 		t.Errorf("token grants: got %d, want 3 (start, expiry, revocation)", n)
