@@ -14,7 +14,10 @@ type emulatorCmd struct {
 	State               string        `placeholder:"FILE" help:"Load the state at start, save it on change and on exit (JSON)."`
 	Token               string        `placeholder:"T" help:"Also accept this static bearer token (a test token, not a secret)."`
 	TokenTTL            time.Duration `name:"token-ttl" default:"1h" help:"Lifetime of issued access tokens."`
-	RPS                 float64       `name:"rps" default:"0" help:"Server-side limit of calls per second; beyond it answer 429 with Retry-After (0: none)."`
+	RPS                 float64       `name:"rps" default:"0" help:"Server-side limit of calls per second, judged as a call arrives; beyond it answer 429 with Retry-After (0: none)."`
+	Burst               int           `default:"0" help:"Calls the server-side limit lets through at once (0: same as --rps; 1: a strict server)."`
+	NoRetryAfter        bool          `name:"no-retry-after" help:"Answer 429 without a Retry-After header."`
+	RPSSchedule         string        `name:"rps-schedule" placeholder:"SPEC" help:"Later server-side limits, counted from the first call, e.g. 6s:15,12s:30 (halve at 6 s, back at 12 s)."`
 	Latency             time.Duration `default:"0s" help:"Added to every answer, with jitter."`
 	PageSize            int           `default:"10" help:"Page limit of queries."`
 	Faults              string        `placeholder:"SPEC" help:"Share of calls answered badly, e.g. 500:0.05,503:0.05,429:0.02,reset:0.01,commit500:0.02,slow:0.01."`
@@ -44,7 +47,8 @@ Example:
 func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
 	log := newLogger(g, c.logFlags, newRunID())
 	srv, err := emulator.Listen(emulator.Options{
-		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Latency: c.Latency,
+		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Burst: c.Burst,
+		NoRetryAfter: c.NoRetryAfter, RPSSchedule: c.RPSSchedule, Latency: c.Latency,
 		PageSize: c.PageSize, Faults: c.Faults, TokenFaults: c.TokenFaults, TotalCount: c.TotalCount, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
 		SeedProvider: c.SeedProvider, SeedProducts: c.SeedProducts, RotateRefreshTokens: c.RotateRefreshTokens,
 	}, c.Addr)

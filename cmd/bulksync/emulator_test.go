@@ -21,7 +21,8 @@ func TestEmulatorCommand(t *testing.T) {
 	done := make(chan int, 1)
 	var stderr strings.Builder
 	go func() {
-		done <- run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--token", "dev-token", "--state", state, "--log-format", "json"},
+		done <- run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--token", "dev-token", "--state", state, "--log-format", "json",
+			"--rps", "0.001", "--burst", "1", "--no-retry-after"},
 			nil, outW, &stderr)
 		outW.Close()
 	}()
@@ -45,6 +46,16 @@ func TestEmulatorCommand(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("create: %d, want 201", resp.StatusCode)
 	}
+	// A strict server limit (one call, then one per 1000 s) that sends no Retry-After.
+	req, _ = http.NewRequest("POST", url+"/v1/communications/serviceProviders/"+sp+"/externalUsers/query", strings.NewReader(`{"filters":{}}`))
+	req.Header.Set("Authorization", "Bearer dev-token")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "" {
+		t.Errorf("second call: got %d Retry-After %q, want 429 with none", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 	cancel() // as SIGTERM does
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d, want 0: %s", code, stderr.String())
@@ -55,5 +66,8 @@ func TestEmulatorCommand(t *testing.T) {
 	}
 	if res := runCLI(t, nil, "emulator", "--faults", "teapot:1"); res.code != 2 || !strings.Contains(res.stderr, "teapot") {
 		t.Errorf("bad --faults: exit %d: %s", res.code, res.stderr)
+	}
+	if res := runCLI(t, nil, "emulator", "--rps", "30", "--rps-schedule", "6s"); res.code != 2 || !strings.Contains(res.stderr, `"6s"`) {
+		t.Errorf("bad --rps-schedule: exit %d: %s", res.code, res.stderr)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
-	"golang.org/x/time/rate"
 )
 
 // DefaultProvider is the provider created at start unless told otherwise.
@@ -37,14 +36,17 @@ const (
 // Options configure an Emulator. The zero value is a fast, fault-free API
 // with the demo provider and the default client.
 type Options struct {
-	StateFile   string        // load at start, save on change and on Close
-	StaticToken string        // a bearer token that is always accepted
-	TokenTTL    time.Duration // lifetime of issued access tokens (default 1h)
-	RPS         float64       // server-side limit; beyond it 429 with Retry-After (0: none)
-	Latency     time.Duration // added to every answer, with ±50% jitter
-	PageSize    int           // page limit of queries (default 10)
-	Faults      string        // e.g. "500:0.05,reset:0.01" (see ParseFaults)
-	TokenFaults string        // the same, for the token endpoint
+	StateFile    string        // load at start, save on change and on Close
+	StaticToken  string        // a bearer token that is always accepted
+	TokenTTL     time.Duration // lifetime of issued access tokens (default 1h)
+	RPS          float64       // server-side limit, decided on arrival; beyond it 429 (0: none)
+	Burst        int           // calls the limit lets through at once (default: RPS, at least 1)
+	NoRetryAfter bool          // answer 429 without Retry-After
+	RPSSchedule  string        // later limits, e.g. "6s:15,12s:30" (see ParseSchedule)
+	Latency      time.Duration // added to every answer, with ±50% jitter
+	PageSize     int           // page limit of queries (default 10)
+	Faults       string        // e.g. "500:0.05,reset:0.01" (see ParseFaults)
+	TokenFaults  string        // the same, for the token endpoint
 	// TotalCount says what a query's paginationContext.totalCount counts:
 	// "provider" (every association of the provider, the default) or
 	// "matches" (the associations the filter matched). The reference page
@@ -59,7 +61,7 @@ type Options struct {
 	// RotateRefreshTokens makes each grant answer a new refresh token and
 	// forget the old one, as Login with Amazon may.
 	RotateRefreshTokens bool
-	Now                 func() time.Time // clock for token expiry (default time.Now)
+	Now                 func() time.Time // clock for token expiry and the rate limit (default time.Now)
 	// ISPPageSize is the most results one page of an in-skill product list
 	// holds (default and at most 100: the API may answer fewer than asked).
 	ISPPageSize int
@@ -86,7 +88,7 @@ type Emulator struct {
 	faults      []fault
 	tokenFaults []fault
 	mux         *http.ServeMux
-	lim         *rate.Limiter
+	lim         *limiter // nil: no limit
 
 	mu        sync.Mutex
 	state     *state
@@ -155,12 +157,8 @@ func New(o Options) (*Emulator, error) {
 		rng:         mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		stats:       map[string]map[string]int{},
 	}
-	if o.RPS > 0 {
-		burst := int(o.RPS)
-		if burst < 1 {
-			burst = 1
-		}
-		e.lim = rate.NewLimiter(rate.Limit(o.RPS), burst)
+	if e.lim, err = newLimiter(o); err != nil {
+		return nil, err
 	}
 	if o.StateFile != "" {
 		if err := e.state.load(o.StateFile); err != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -92,22 +91,23 @@ func (e *Emulator) routes() {
 func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		// The token and the rate limit are judged on arrival; the latency
+		// delays the answer. A limit judged after a jittered delay would
+		// see calls sent evenly arrive bunched, which no pacing can avoid.
+		a, ok := e.authorize(r)
+		var hdr http.Header
+		if ok && e.lim != nil {
+			if pass, wait := e.lim.take(e.opts.Now()); !pass {
+				a, hdr = e.lim.refusal(wait)
+				ok = false
+			}
+		}
 		if e.opts.Latency > 0 {
 			sleep(ctx, time.Duration(float64(e.opts.Latency)*(0.5+rand.Float64())))
 		}
-		if a, ok := e.authorize(r); !ok {
-			e.reply(w, op, a, nil)
+		if !ok {
+			e.reply(w, op, a, hdr)
 			return
-		}
-		if e.lim != nil {
-			res := e.lim.Reserve()
-			if d := res.Delay(); d > 0 {
-				res.Cancel()
-				secs := int(math.Ceil(d.Seconds()))
-				e.reply(w, op, errAnswer(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "rate limit exceeded"),
-					http.Header{"Retry-After": {strconv.Itoa(secs)}})
-				return
-			}
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 		if err != nil || len(body) > maxBodyBytes {
