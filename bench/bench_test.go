@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 // the call count, which is a count.
 func TestQuickBench(t *testing.T) {
 	var buf bytes.Buffer
-	if err := bench(&buf, config{rows: 300, rateCalls: 60, throttledCalls: 30, overheadCalls: 100, inputRows: []int{2000}}); err != nil {
+	if err := bench(&buf, config{rows: 300, rateCalls: 60, throttledCalls: 30, throttledLimit: 300, overheadCalls: 100, inputRows: []int{2000}}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,8 @@ const (
 type config struct {
 	rows, rateCalls, throttledCalls, overheadCalls int
 	inputRows                                      []int
+	runs                                           int     // of the throttled and overhead measures: the median is shown
+	throttledLimit                                 float64 // the server's limit in the throttled runs
 	only                                           string
 }
 
@@ -53,7 +56,9 @@ func main() {
 	c := config{}
 	flag.IntVar(&c.rows, "rows", 10000, "rows of the call-count run (30% of them changes)")
 	flag.IntVar(&c.rateCalls, "rate-calls", 3000, "calls of the saturation run")
-	flag.IntVar(&c.throttledCalls, "throttled-calls", 1000, "calls of the throttled run")
+	flag.IntVar(&c.throttledCalls, "throttled-calls", 480, "creates of each throttled run (the changing limit's run makes 1.5 times as many)")
+	flag.Float64Var(&c.throttledLimit, "throttled-limit", 30, "the server's limit in calls/s in the throttled runs; the client's --rps is five times it")
+	flag.IntVar(&c.runs, "runs", 1, "runs of each throttled and overhead measure; the median is shown")
 	flag.IntVar(&c.overheadCalls, "overhead-calls", 20000, "calls of the overhead run")
 	inputRows := flag.String("input-rows", "100000,1000000", "sizes of the input runs (floor, validate, plan), comma-separated")
 	only := flag.String("only", "", "run one measure: calls, rate, throttled, overhead or input")
@@ -75,7 +80,7 @@ func main() {
 		c.inputRows = append(c.inputRows, n)
 	}
 	if *quick {
-		c = config{rows: 300, rateCalls: 100, throttledCalls: 60, overheadCalls: 300, inputRows: []int{5000}, only: c.only}
+		c = config{rows: 300, rateCalls: 100, throttledCalls: 60, throttledLimit: 300, overheadCalls: 300, inputRows: []int{5000}, runs: 1, only: c.only}
 	}
 	if err := bench(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -85,6 +90,10 @@ func main() {
 }
 
 func bench(w io.Writer, c config) error {
+	c.runs = max(c.runs, 1)
+	if c.throttledLimit <= 0 {
+		c.throttledLimit = 30
+	}
 	fmt.Fprintf(w, "| measure | figure | target |\n| --- | --- | --- |\n")
 	steps := []struct {
 		name string
@@ -114,16 +123,15 @@ func server(o emulator.Options) (*emulator.Emulator, *httptest.Server, error) {
 
 // syncJob runs the shipped job, as "bulksync sync" does, over file against
 // the emulator at url, with the report written to a temporary file.
-func syncJob(url, file string, cfg worker.Config) (job.Result, *worker.Pool, error) {
+func syncJob(url, file string, pool *worker.Pool) (job.Result, error) {
 	api, err := client.New(client.Options{Endpoint: url, Token: client.StaticToken(token),
 		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})
 	if err != nil {
-		return job.Result{}, nil, err
+		return job.Result{}, err
 	}
-	pool := worker.New(cfg)
 	rep, err := os.CreateTemp("", "bench-report-*.csv")
 	if err != nil {
-		return job.Result{}, nil, err
+		return job.Result{}, err
 	}
 	rep.Close()
 	defer os.Remove(rep.Name())
@@ -134,7 +142,7 @@ func syncJob(url, file string, cfg worker.Config) (job.Result, *worker.Pool, err
 	if err == nil && res.Verdict != job.Clean {
 		err = fmt.Errorf("run ended %v: %s", res.Verdict, res.Summary.Message)
 	}
-	return res, pool, err
+	return res, err
 }
 
 // hotel writes an export of n rooms to a temporary file and seeds the
@@ -183,7 +191,7 @@ func calls(w io.Writer, c config) error {
 			return err
 		}
 		defer os.Remove(file)
-		if _, _, err := syncJob(srv.URL, file, worker.Config{RPS: 1e6, Concurrency: 16}); err != nil {
+		if _, err := syncJob(srv.URL, file, worker.New(worker.Config{RPS: 1e6, Concurrency: 16})); err != nil {
 			return err
 		}
 		srv.Close()
@@ -288,7 +296,8 @@ func writeRun(e *emulator.Emulator, url string, n int, cfg worker.Config) (float
 	}
 	defer os.Remove(file)
 	start := time.Now()
-	_, pool, err := syncJob(url, file, cfg)
+	pool := worker.New(cfg)
+	_, err = syncJob(url, file, pool)
 	if err != nil {
 		return 0, worker.Stats{}, err
 	}
@@ -317,37 +326,189 @@ func saturation(w io.Writer, c config) error {
 	return nil
 }
 
+// A server shape is one reading of the API's limit that its pages allow:
+// how much it lets through at once, whether a 429 says when to come back,
+// and whether the limit changes during a run.
+type serverShape struct {
+	name     string
+	o        emulator.Options
+	calls    int     // creates; 0: the configured number
+	rps      float64 // the client's --rps; 0: five times the limit
+	burst    int     // the client's --burst; 0: its default
+	schedule []emulator.Step
+}
+
+// shapes are the rows of issue 17's table, against a limit of 30 calls/s.
+func shapes(c config) []serverShape {
+	limit := c.throttledLimit
+	half := []emulator.Step{{At: 6 * time.Second, RPS: limit / 2}, {At: 12 * time.Second, RPS: limit}}
+	return []serverShape{
+		{name: "token bucket, burst = limit, Retry-After 1", o: emulator.Options{RPS: limit}},
+		{name: "burst 3, Retry-After 1", o: emulator.Options{RPS: limit, Burst: 3}},
+		{name: "burst 3, no Retry-After", o: emulator.Options{RPS: limit, Burst: 3, NoRetryAfter: true}},
+		{name: "burst 1, Retry-After 1", o: emulator.Options{RPS: limit, Burst: 1}},
+		{name: "burst 1, Retry-After 1, client --rps limit-1 --burst 1", o: emulator.Options{RPS: limit, Burst: 1}, rps: limit - 1, burst: 1},
+		// More calls, so the run outlasts the limit's return by ten seconds.
+		{name: "burst 3, limit halves at 6 s and comes back at 12 s", o: emulator.Options{RPS: limit, Burst: 3,
+			RPSSchedule: fmt.Sprintf("6s:%g,12s:%g", limit/2, limit)}, calls: c.throttledCalls * 3 / 2, schedule: half},
+	}
+}
+
+// throttledRun is one run of the shipped job against one server shape.
+type throttledRun struct {
+	goodput  float64 // accepted calls per second over the mean limit
+	rate     float64 // accepted calls per second
+	share429 float64 // of all answers
+	down, up float64 // seconds the pacing took to follow a changed limit; -1: never
+}
+
 func throttled(w io.Writer, c config) error {
-	const clientRPS, serverRPS = 250.0, 50.0
-	e, srv, err := server(emulator.Options{RPS: serverRPS})
+	for _, sh := range shapes(c) {
+		var runs []throttledRun
+		for range c.runs {
+			r, err := throttledOnce(c, sh)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sh.name, err)
+			}
+			runs = append(runs, r)
+		}
+		rps := sh.rps
+		if rps == 0 {
+			rps = 5 * c.throttledLimit
+		}
+		calls := sh.calls
+		if calls == 0 {
+			calls = c.throttledCalls
+		}
+		g := median(runs, func(r throttledRun) float64 { return r.goodput })
+		fig := fmt.Sprintf("goodput %.1f/s = %.3f × the limit; %.1f%% of calls answered 429",
+			median(runs, func(r throttledRun) float64 { return r.rate }).mid, g.mid, 100*median(runs, func(r throttledRun) float64 { return r.share429 }).mid)
+		if c.runs > 1 {
+			fig += fmt.Sprintf(" (median of %d runs; goodput %.3f–%.3f)", c.runs, g.lo, g.hi)
+		}
+		target := "≥ 0.95, ≤ 3%"
+		if sh.schedule != nil {
+			fig += fmt.Sprintf("; pacing followed the limit down in %s, back up (to 0.9 × the limit) in %s",
+				secs(median(runs, func(r throttledRun) float64 { return r.down }).mid), secs(median(runs, func(r throttledRun) float64 { return r.up }).mid))
+			target += "; down ≤ 2 s, up ≤ 10 s"
+		}
+		fmt.Fprintf(w, "| throttled: %s (limit %g/s, --rps %g, %d creates, 16 in flight, latency 20 ms) | %s | %s |\n",
+			sh.name, c.throttledLimit, rps, calls, fig, target)
+	}
+	return nil
+}
+
+func throttledOnce(c config, sh serverShape) (throttledRun, error) {
+	var first atomic.Int64 // when the first call was answered: the schedule's origin
+	o := sh.o
+	o.Latency = 20 * time.Millisecond
+	o.OnAnswer = func(string, string) { first.CompareAndSwap(0, time.Now().UnixNano()) }
+	e, srv, err := server(o)
 	if err != nil {
-		return err
+		return throttledRun{}, err
 	}
 	defer srv.Close()
-	file, _, err := hotel(e, c.throttledCalls, 1)
+	calls := sh.calls
+	if calls == 0 {
+		calls = c.throttledCalls
+	}
+	file, _, err := hotel(e, calls, 1)
 	if err != nil {
-		return err
+		return throttledRun{}, err
 	}
 	defer os.Remove(file)
-	start := time.Now()
-	if _, _, err := syncJob(srv.URL, file, worker.Config{RPS: clientRPS, Concurrency: 8, MaxAttempts: 20, MaxRetryAfter: 2 * time.Second}); err != nil {
-		return err
+	rps := sh.rps
+	if rps == 0 {
+		rps = 5 * c.throttledLimit
 	}
+	pool := worker.New(worker.Config{RPS: rps, Burst: sh.burst, Concurrency: 16})
+	// The pacing rate, sampled: how fast it follows a limit that changes.
+	type sample struct {
+		at   time.Time
+		rate float64
+	}
+	var samples []sample
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				samples = append(samples, sample{now, pool.Rate()})
+			}
+		}
+	}()
+	start := time.Now()
+	_, err = syncJob(srv.URL, file, pool)
 	d := time.Since(start)
+	close(stop)
+	<-sampled
+	if err != nil {
+		return throttledRun{}, err
+	}
 	st := e.Stats()
 	good := 0
-	total := st.Total
 	for _, m := range st.Calls {
 		for status, n := range m {
-			if status == "200" || status == "201" {
+			if strings.HasPrefix(status, "2") {
 				good += n
 			}
 		}
 	}
-	throttled := total - good
-	fmt.Fprintf(w, "| throttled, server limit %.0f/s, --rps %.0f | goodput %.1f/s = %.3f × the limit; %.1f%% of calls answered 429 | ≥ 0.90, ≤ 5%% |\n",
-		serverRPS, clientRPS, float64(good)/d.Seconds(), float64(good)/d.Seconds()/serverRPS, 100*float64(throttled)/float64(total))
-	return nil
+	refused := 0
+	for _, m := range st.Calls {
+		refused += m["429"]
+	}
+	// The limit the run was allowed on average, from the first call on.
+	origin := time.Unix(0, first.Load())
+	span := start.Add(d).Sub(origin)
+	allowed, prev, at := 0.0, c.throttledLimit, time.Duration(0)
+	for _, s := range sh.schedule {
+		if s.At >= span {
+			break
+		}
+		allowed += prev * (s.At - at).Seconds()
+		prev, at = s.RPS, s.At
+	}
+	allowed += prev * (span - at).Seconds()
+	r := throttledRun{rate: float64(good) / span.Seconds(), goodput: float64(good) / allowed,
+		share429: float64(refused) / float64(st.Total), down: -1, up: -1}
+	if len(sh.schedule) == 2 {
+		drop, back := sh.schedule[0], sh.schedule[1]
+		for _, s := range samples {
+			off := s.at.Sub(origin)
+			if r.down < 0 && off >= drop.At && s.rate <= drop.RPS {
+				r.down = (off - drop.At).Seconds()
+			}
+			if r.up < 0 && off >= back.At && s.rate >= 0.9*back.RPS {
+				r.up = (off - back.At).Seconds()
+			}
+		}
+	}
+	return r, nil
+}
+
+type spread struct{ lo, mid, hi float64 }
+
+// median of a figure over runs, with its range.
+func median[T any](runs []T, f func(T) float64) spread {
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	return spread{v[0], v[len(v)/2], v[len(v)-1]}
+}
+
+func secs(s float64) string {
+	if s < 0 {
+		return "never (within the run)"
+	}
+	return fmt.Sprintf("%.1f s", s)
 }
 
 func overhead(w io.Writer, c config) error {

@@ -1,7 +1,7 @@
 // Package worker is the one pool every API call goes through: a bounded
-// number in flight, one shared token bucket that adapts to 429s, and retries
-// with exponential back-off and full jitter. It knows which failures are
-// worth retrying, not what a call means.
+// number in flight, one shared pacer that adapts to 429s (pacer.go), and
+// retries with exponential back-off and full jitter. It knows which failures
+// are worth retrying, not what a call means.
 package worker
 
 import (
@@ -14,13 +14,12 @@ import (
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 )
 
 // Config sets the pool's limits.
 type Config struct {
 	RPS            float64       // most calls started per second, retries included
-	Burst          int           // token bucket size (default: RPS)
+	Burst          int           // calls idle credit may start back to back, until the first 429 (default 1: none)
 	Concurrency    int           // most calls in flight
 	MaxAttempts    int           // per call, the first included
 	BaseBackoff    time.Duration // first back-off cap (default 200ms)
@@ -57,21 +56,17 @@ type callStatus struct{ kind, status string }
 // Pool runs calls under the configured limits. Use one per process.
 type Pool struct {
 	cfg Config
-	lim *rate.Limiter
 	g   errgroup.Group
+	// turn is held by the one caller asking the pacer: callers queue for it
+	// in arrival order, so each is served alone and re-reads the rate when
+	// its turn comes.
+	turn chan struct{}
 
 	mu       sync.Mutex
+	pace     *pacer
+	changed  chan struct{} // closed when the rate changes: the waiter re-asks
 	stats    Stats
 	statuses map[callStatus]int
-	rate     float64 // current limit, lowered by 429s
-	lastDown time.Time
-	lastUp   time.Time
-	now      func() time.Time
-	// Successes per second, measured over windows of at least a second:
-	// what the server accepted lately, the rate to fall back to on a 429.
-	winStart time.Time
-	winOK    int
-	goodput  float64
 }
 
 // New builds a pool; zero fields get the SPEC's defaults.
@@ -80,7 +75,7 @@ func New(cfg Config) *Pool {
 		cfg.RPS = 10
 	}
 	if cfg.Burst <= 0 {
-		cfg.Burst = max(1, int(math.Ceil(cfg.RPS)))
+		cfg.Burst = 1
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
@@ -102,13 +97,12 @@ func New(cfg Config) *Pool {
 	}
 	p := &Pool{
 		cfg:      cfg,
-		lim:      rate.NewLimiter(rate.Limit(cfg.RPS), cfg.Burst),
-		rate:     cfg.RPS,
-		now:      time.Now,
+		turn:     make(chan struct{}, 1),
+		pace:     newPacer(cfg.RPS, cfg.Burst),
+		changed:  make(chan struct{}),
 		stats:    Stats{Calls: map[string]int{}},
 		statuses: map[callStatus]int{},
 	}
-	p.winStart = p.now()
 	p.g.SetLimit(cfg.Concurrency)
 	return p
 }
@@ -141,11 +135,74 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// Rate returns the limiter's current rate.
+// Rate returns the pacer's current rate.
 func (p *Pool) Rate() float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.rate
+	return p.pace.rate
+}
+
+// ticket is one attempt's start: when, and whether it waited for the pacer.
+type ticket struct {
+	sent  time.Time
+	paced bool
+}
+
+// wait returns when a call may start, or false once ctx ends first.
+func (p *Pool) wait(ctx context.Context) (ticket, bool) {
+	if ctx.Err() != nil {
+		return ticket{}, false
+	}
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ticket{}, false
+	}
+	defer func() { <-p.turn }()
+	paced := false
+	for {
+		p.mu.Lock()
+		now := time.Now()
+		d := p.pace.admit(now)
+		changed := p.changed
+		p.mu.Unlock()
+		if d == 0 {
+			return ticket{now, paced}, true
+		}
+		paced = true
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-changed: // a cut or a raise: ask again at the new rate
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return ticket{}, false
+		}
+	}
+}
+
+// answered tells the pacer how an attempt went.
+func (p *Pool) answered(t ticket, f client.Failure) {
+	o := accepted
+	switch {
+	case f.Throttled:
+		o = throttled
+	case f.Status == 0 && f.Label != "2xx", f.Status >= 500:
+		o = failed // no answer, or the server's own trouble: nothing about the rate
+	}
+	p.mu.Lock()
+	before := p.pace.rate
+	p.pace.answered(t.sent, t.paced, time.Now(), o)
+	after := p.pace.rate
+	if after != before {
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
+	p.mu.Unlock()
+	if after < before {
+		p.cfg.Log.Info().Float64("rps", math.Round(after*100)/100).Str("why", "lowered after 429").Msg("request rate changed")
+	}
 }
 
 // Do makes one call of the given kind, retrying what is worth retrying. The
@@ -157,7 +214,8 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 	var res Result
 	reauthed := false
 	for attempt := 1; ; attempt++ {
-		if err := p.lim.Wait(ctx); err != nil {
+		t, ok := p.wait(ctx)
+		if !ok {
 			res.Interrupted = true
 			break
 		}
@@ -166,12 +224,12 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 		cancel()
 		res.Attempts = attempt
 		res.Err = err
-		p.count(kind, err)
+		f := client.Classify(err)
+		p.count(kind, f)
+		p.answered(t, f)
 		if err == nil {
-			p.raise()
 			break
 		}
-		f := client.Classify(err)
 		if f.Status == 401 && !reauthed && p.cfg.Reauth != nil && p.cfg.Reauth() {
 			reauthed = true
 			p.retried()
@@ -181,9 +239,6 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 			Int64("duration_ms", time.Since(start).Milliseconds()).Err(err).Msg("call failed")
 		if !f.Retry || attempt >= p.cfg.MaxAttempts {
 			break
-		}
-		if f.Throttled {
-			p.lower()
 		}
 		p.retried()
 		if !sleep(ctx, p.backoff(attempt, f.RetryAfter)) {
@@ -198,11 +253,16 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 // backoff is full jitter over an exponential cap, but never less than the
 // server's Retry-After (itself capped, so a confused server can't park us).
 func (p *Pool) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	return p.backoffWith(attempt, retryAfter, rand.Float64())
+}
+
+// backoffWith is backoff with the jitter u, from 0 to 1, given.
+func (p *Pool) backoffWith(attempt int, retryAfter time.Duration, u float64) time.Duration {
 	ceiling := p.cfg.BaseBackoff << min(attempt-1, 30)
 	if ceiling <= 0 || ceiling > p.cfg.MaxBackoff {
 		ceiling = p.cfg.MaxBackoff
 	}
-	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	d := time.Duration(u * float64(ceiling))
 	return max(d, min(retryAfter, p.cfg.MaxRetryAfter))
 }
 
@@ -223,8 +283,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (p *Pool) count(kind string, err error) {
-	f := client.Classify(err)
+func (p *Pool) count(kind string, f client.Failure) {
 	p.mu.Lock()
 	p.stats.Calls[kind]++
 	p.statuses[callStatus{kind, f.Label}]++
@@ -238,56 +297,4 @@ func (p *Pool) retried() {
 	p.mu.Lock()
 	p.stats.Retries++
 	p.mu.Unlock()
-}
-
-// lower cuts the rate on a 429, at most once a second: the calls in flight
-// when the server pushed back all see the same 429, and that is one signal,
-// not eight. The new rate is what the server accepted over the last second
-// less 5% (but at least half the current rate), or 85% of the current rate
-// if that is lower: far above the server's limit it halves, near it it
-// trims, instead of collapsing while 429s pile up.
-func (p *Pool) lower() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	if now.Sub(p.lastDown) < time.Second {
-		return
-	}
-	p.lastDown = now
-	next := p.rate * 0.85
-	if p.goodput > 0 {
-		// Never below half the current rate on one signal: the goodput of
-		// a second spent partly waiting out Retry-After undercounts.
-		next = min(next, max(p.goodput*0.95, p.rate/2))
-	}
-	p.setRate(max(next, min(0.5, p.cfg.RPS)), "lowered after 429")
-}
-
-// raise climbs back toward the configured rate by a fiftieth of it per
-// second without a 429: additive increase, so the server's limit is probed
-// gently and a 429 stays rare.
-func (p *Pool) raise() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	p.winOK++
-	if el := now.Sub(p.winStart); el >= time.Second {
-		p.goodput = float64(p.winOK) / el.Seconds()
-		p.winStart, p.winOK = now, 0
-	}
-	if p.rate >= p.cfg.RPS {
-		return
-	}
-	if now.Sub(p.lastDown) < time.Second || now.Sub(p.lastUp) < time.Second {
-		return
-	}
-	p.lastUp = now
-	p.setRate(min(p.cfg.RPS, p.rate+max(0.5, p.cfg.RPS/50)), "raised")
-}
-
-func (p *Pool) setRate(r float64, why string) {
-	p.rate = r
-	p.lim.SetLimit(rate.Limit(r))
-	p.lim.SetBurst(max(1, int(math.Ceil(float64(p.cfg.Burst)*r/p.cfg.RPS))))
-	p.cfg.Log.Info().Float64("rps", math.Round(r*100)/100).Str("why", why).Msg("request rate changed")
 }

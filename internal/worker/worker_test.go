@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
@@ -42,6 +43,9 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		t.Run(fault, func(t *testing.T) {
 			c := emulated(t, fault)
 			p := fastPool(Config{MaxAttempts: 20, RequestTimeout: 100 * time.Millisecond})
+			// Retries are the point here, not pacing (control_test.go): a
+			// 429 at random, half the time, would cut the rate to the floor.
+			p.pace.min = p.cfg.RPS
 			retried := 0
 			for i := 0; i < 20; i++ {
 				res := p.Do(context.Background(), "query", func(ctx context.Context) error {
@@ -184,52 +188,73 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestAdaptiveRate(t *testing.T) {
-	p := New(Config{RPS: 100})
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p.now = func() time.Time { return now }
-	p.winStart = now
-	p.lower()
-	p.lower() // same second: one signal
-	if got := p.Rate(); got != 85 {
-		t.Errorf("after a burst of 429s with no goodput known: got %v rps, want 85", got)
-	}
-	// 30 successes over one second: the server accepts about 30/s.
-	now = now.Add(time.Second)
-	p.winStart = now
-	for i := 0; i < 60; i++ {
-		p.raise()
-	}
-	now = now.Add(time.Second)
-	p.raise()
-	p.lower()
-	if got := p.Rate(); got < 57 || got > 58 {
-		t.Errorf("after a 429 with goodput 61/s: got %v rps, want 95%% of it", got)
-	}
-	now = now.Add(time.Second)
-	p.goodput = 10
-	p.lower()
-	if got, want := p.Rate(), 57.95/2; got < want-0.1 || got > want+0.1 {
-		t.Errorf("after a 429 with goodput 10/s: got %v rps, want half the rate, %v", got, want)
-	}
-	before := p.Rate()
-	p.raise() // too soon after the cut
-	if got := p.Rate(); got != before {
-		t.Errorf("raise right after a cut: got %v, want %v", got, before)
-	}
-	for i := 0; i < 100; i++ {
-		now = now.Add(time.Second)
-		p.raise()
-	}
-	if got := p.Rate(); got != 100 {
-		t.Errorf("after 100 quiet seconds: got %v, want back at 100", got)
-	}
-	p.goodput = 0
-	for i := 0; i < 60; i++ {
-		now = now.Add(time.Second)
-		p.lower()
-	}
-	if got := p.Rate(); got != 0.5 {
-		t.Errorf("floor: got %v, want 0.5", got)
-	}
+// The pool's waiters take turns at the pacer, each re-reading the rate: under
+// 16 goroutines a server sees calls no closer than 1/--rps, with no burst
+// at the start, and a cut applies to the very next call although fifteen
+// others are waiting. Time is synctest's virtual clock: calls answer at once.
+func TestPoolPacesUnderLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rps, refuse = 29, 100 // the 100th call started is answered 429
+		p := New(Config{RPS: rps, Concurrency: 16, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+		var mu sync.Mutex
+		var starts []time.Time
+		for range 16 {
+			p.Go(context.Background(), func() {
+				for range 10 {
+					p.Do(context.Background(), "create", func(context.Context) error {
+						mu.Lock()
+						defer mu.Unlock()
+						starts = append(starts, time.Now())
+						if len(starts) == refuse {
+							return &client.APIError{Status: 429}
+						}
+						return nil
+					})
+				}
+			})
+		}
+		p.Wait()
+		if len(starts) != 161 {
+			t.Fatalf("got %d calls, want 160 and one retry", len(starts))
+		}
+		for i := 1; i < len(starts); i++ {
+			gap := starts[i].Sub(starts[i-1])
+			switch {
+			case i == refuse: // right after the 429: the rate is halved (the end of slow start)
+				cut := rps * deepBeta
+				if want := time.Duration(float64(time.Second) / cut); gap < want || gap > want+time.Microsecond {
+					t.Errorf("call %d, after the cut: got gap %v, want %v", i+1, gap, want)
+				}
+			case gap < time.Second/rps:
+				t.Errorf("call %d: got gap %v, want at least 1/%d s", i+1, gap, rps)
+			}
+		}
+	})
+}
+
+// A raise reaches a caller already waiting: it re-reads the rate at once,
+// rather than sleeping out the gap the old rate set.
+func TestPoolWaiterRereadsARaise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New(Config{RPS: 100})
+		p.pace.throttled, p.pace.rate = true, 1 // one call a second, past slow start
+		start := time.Now()
+		p.Do(context.Background(), "x", func(context.Context) error { return nil })
+		var second time.Time
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.Do(context.Background(), "x", func(context.Context) error { second = time.Now(); return nil })
+		}()
+		synctest.Wait() // the second caller is waiting out its gap of a second
+		p.mu.Lock()
+		p.pace.rate = 10
+		close(p.changed) // as answered does when the rate changes
+		p.changed = make(chan struct{})
+		p.mu.Unlock()
+		<-done
+		if got, want := second.Sub(start), 100*time.Millisecond; got != want {
+			t.Errorf("second call after %v, want %v: 1/10 s after the first", got, want)
+		}
+	})
 }
