@@ -29,8 +29,8 @@ type apiFlags struct {
 	Region         string        `enum:"NA,EU,FE" default:"NA" help:"API region: NA, EU or FE (picks the host)."`
 	Endpoint       string        `placeholder:"URL" help:"API base URL, overriding --region; https unless the host is loopback."`
 	TokenURL       string        `name:"token-url" placeholder:"URL" default:"https://api.amazon.com/auth/o2/token" help:"Login with Amazon token endpoint (refresh-token grant); default ${default}."`
-	RPS            float64       `name:"rps" default:"10" help:"Most API calls started per second, all kinds together, retries included."`
-	Burst          int           `default:"0" help:"Token-bucket burst (0: same as --rps)."`
+	RPS            float64       `name:"rps" default:"10" help:"Most API calls started per second, all kinds together, retries included; the rate starts at a quarter of it and adapts to the server's 429s."`
+	Burst          int           `default:"1" help:"Calls that credit saved while idle may start back to back, until the server first answers 429 (0 or 1: calls always evenly spaced)."`
 	Concurrency    int           `default:"8" help:"Most calls in flight at once."`
 	MaxAttempts    int           `default:"8" help:"Attempts per call, the first included."`
 	MaxBackoff     time.Duration `default:"30s" help:"Cap of one computed back-off."`
