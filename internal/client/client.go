@@ -11,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -48,7 +48,17 @@ type Client struct {
 	hc     *http.Client
 	ua     string
 	tokens oauth2.TokenSource // nil: no Authorization header
+
+	// A run makes tens of thousands of calls, and the garbage each leaves
+	// is what the collector spends its time on: what every request
+	// carries is worked out once.
+	prefix, query      string      // the base URL around an operation's path
+	header, bodyHeader http.Header // of a request without and with a body
+	bearer             atomic.Pointer[bearer]
 }
+
+// bearer is the Authorization value of the last token used.
+type bearer struct{ token, value string }
 
 // New checks the endpoint and builds a Client.
 func New(o Options) (*Client, error) {
@@ -74,7 +84,20 @@ func New(o Options) (*Client, error) {
 	if ua == "" {
 		ua = "bulksync"
 	}
-	return &Client{base: base, hc: hc, ua: ua, tokens: o.Token}, nil
+	c := &Client{base: base, hc: hc, ua: ua, tokens: o.Token}
+	pre := *base
+	pre.RawQuery, pre.ForceQuery, pre.Fragment, pre.RawFragment = "", false, "", ""
+	c.prefix = pre.String()
+	if base.RawQuery != "" {
+		c.query = "?" + base.RawQuery
+	}
+	c.header = http.Header{"Accept": {"application/json"}, "User-Agent": {ua}}
+	if o.Token != nil {
+		c.header["Authorization"] = []string{""} // filled in per request
+	}
+	c.bodyHeader = c.header.Clone()
+	c.bodyHeader["Content-Type"] = []string{"application/json"}
+	return c, nil
 }
 
 // Endpoint resolves the API base URL from a region or an explicit endpoint,
@@ -154,41 +177,40 @@ func noBody(method, path string, status int, data []byte) error {
 // which body the operation documents.
 func (c *Client) send(ctx context.Context, method, path string, body any, x ...*extra) (int, []byte, error) {
 	var rd io.Reader
+	header := c.header
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return 0, nil, fmt.Errorf("encode request: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		rd, header = bytes.NewReader(b), c.bodyHeader
 	}
-	// path is escaped already (pathEscape): keep it as sent.
-	u := *c.base
-	u.RawPath = u.EscapedPath() + path
-	var err error
-	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
-		return 0, nil, err
-	}
+	// path is escaped already (pathEscape): it goes in as sent.
+	target := c.prefix + path + c.query
 	for _, e := range x {
-		u.RawQuery = e.query.Encode()
+		target = c.prefix + path
+		if q := e.query.Encode(); q != "" {
+			target += "?" + q
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return 0, nil, err
 	}
+	req.Header = header.Clone()
 	for _, e := range x {
-		maps.Copy(req.Header, e.header)
+		for k, v := range e.header {
+			if _, fixed := header[k]; !fixed { // what every request carries wins
+				req.Header[k] = v
+			}
+		}
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
 	var tok *oauth2.Token
 	if c.tokens != nil {
 		if tok, err = token(ctx, c.tokens); err != nil {
 			return 0, nil, &TokenError{Err: err}
 		}
-		tok.SetAuthHeader(req)
+		req.Header["Authorization"][0] = c.authorization(tok)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -223,6 +245,16 @@ func (c *Client) send(ctx context.Context, method, path string, body any, x ...*
 func unexpected(method, path string, status int, data []byte, why string) *APIError {
 	return &APIError{Status: status, Method: method, Path: path, Unexpected: true,
 		Message: fmt.Sprintf("%s (body starts %q)", why, snippet(data))}
+}
+
+// authorization is the header value for tok, worked out once per token.
+func (c *Client) authorization(tok *oauth2.Token) string {
+	if b := c.bearer.Load(); b != nil && b.token == tok.AccessToken {
+		return b.value
+	}
+	b := &bearer{token: tok.AccessToken, value: tok.Type() + " " + tok.AccessToken}
+	c.bearer.Store(b)
+	return b.value
 }
 
 // refuseRedirect makes a redirect the answer rather than a new request: Go

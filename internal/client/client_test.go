@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -339,5 +341,66 @@ func TestNoBodyAnswers(t *testing.T) {
 			t.Errorf("update answered 200 %q: %v", body, err)
 		}
 		srv.Close()
+	}
+}
+
+// tokenSeq hands out a new access token on each call, as a refreshing
+// source does over a long run.
+type tokenSeq struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *tokenSeq) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", (s.n+1)/2)}, nil // each token twice
+}
+
+// Every request carries what the API needs, worked out once per client but
+// never stale: the path after the endpoint's own, JSON headers (a body's
+// type only with a body), the user agent, and the current token.
+func TestRequestShape(t *testing.T) {
+	type seen struct{ method, uri, accept, ctype, ua, auth, body string }
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, seen{r.Method, r.RequestURI, r.Header.Get("Accept"), r.Header.Get("Content-Type"),
+			r.Header.Get("User-Agent"), r.Header.Get("Authorization"), string(b)})
+		if r.Method == http.MethodPost {
+			w.WriteHeader(201)
+			return
+		}
+		w.Write([]byte(`{"serviceProviderId":"x"}`))
+	}))
+	defer srv.Close()
+	c, err := New(Options{Endpoint: srv.URL + "/base/", Token: &tokenSeq{}, UserAgent: "bulksync/test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		if err := c.CreateAssociation(ctx, sp, assoc("7201", "amzn1.x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.GetServiceProvider(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	path := "/base/v1/communications/serviceProviders/" + sp
+	body := `{"externalUserId":"7201","amazonId":"amzn1.x","amazonIdType":"communication-profile"}`
+	want := []seen{
+		{"POST", path + "/externalUsers", "application/json", "application/json", "bulksync/test", "Bearer tok-1", body},
+		{"POST", path + "/externalUsers", "application/json", "application/json", "bulksync/test", "Bearer tok-1", body},
+		{"GET", path, "application/json", "", "bulksync/test", "Bearer tok-2", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d requests, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("request %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
 	}
 }

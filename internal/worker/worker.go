@@ -13,7 +13,6 @@ import (
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 )
 
 // Config sets the pool's limits.
@@ -56,13 +55,18 @@ type callStatus struct{ kind, status string }
 // Pool runs calls under the configured limits. Use one per process.
 type Pool struct {
 	cfg Config
-	g   errgroup.Group
+	// Tasks run on at most Concurrency long-lived workers: a goroutine per
+	// task would start with a small stack and grow it through the HTTP
+	// client on every call.
+	tasks   chan func() // to an idle worker; nil tells it to stop
+	running sync.WaitGroup
 	// turn is held by the one caller asking the pacer: callers queue for it
 	// in arrival order, so each is served alone and re-reads the rate when
 	// its turn comes.
 	turn chan struct{}
 
 	mu       sync.Mutex
+	workers  int
 	pace     *pacer
 	changed  chan struct{} // closed when the rate changes: the waiter re-asks
 	stats    Stats
@@ -97,29 +101,59 @@ func New(cfg Config) *Pool {
 	}
 	p := &Pool{
 		cfg:      cfg,
+		tasks:    make(chan func()),
 		turn:     make(chan struct{}, 1),
 		pace:     newPacer(cfg.RPS, cfg.Burst),
 		changed:  make(chan struct{}),
 		stats:    Stats{Calls: map[string]int{}},
 		statuses: map[callStatus]int{},
 	}
-	p.g.SetLimit(cfg.Concurrency)
 	return p
 }
 
-// Go runs task in the pool, waiting for a free slot. It returns false,
-// without running task, when ctx has ended: errgroup's Go would otherwise
-// wait for a slot even after the run was told to stop.
+// Go runs task in the pool, waiting for a free worker. It returns false,
+// without running task, when ctx has ended.
 func (p *Pool) Go(ctx context.Context, task func()) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	p.g.Go(func() error { task(); return nil })
+	p.running.Add(1)
+	select {
+	case p.tasks <- task: // an idle worker took it
+		return true
+	default:
+	}
+	p.mu.Lock()
+	if p.workers < p.cfg.Concurrency {
+		p.workers++
+		p.mu.Unlock()
+		go p.work(task)
+		return true
+	}
+	p.mu.Unlock()
+	p.tasks <- task // every worker is busy: wait for one
 	return true
 }
 
-// Wait waits for every task started with Go.
-func (p *Pool) Wait() { _ = p.g.Wait() }
+func (p *Pool) work(task func()) {
+	for ; task != nil; task = <-p.tasks {
+		task()
+		p.running.Done()
+	}
+}
+
+// Wait waits for every task started with Go, then lets the idle workers
+// go. It must not run concurrently with Go.
+func (p *Pool) Wait() {
+	p.running.Wait()
+	p.mu.Lock()
+	n := p.workers
+	p.workers = 0
+	p.mu.Unlock()
+	for range n {
+		p.tasks <- nil
+	}
+}
 
 // Stats returns a copy of the counters.
 func (p *Pool) Stats() Stats {

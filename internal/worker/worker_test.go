@@ -147,27 +147,39 @@ func TestInFlightCallOutlivesCancel(t *testing.T) {
 }
 
 // The pool never runs more than Concurrency tasks at once: with three held,
-// a fourth can't start.
+// a fourth waits for one of them to finish, and then runs on its worker.
 func TestConcurrencyLimit(t *testing.T) {
-	p := fastPool(Config{Concurrency: 3})
-	release := make(chan struct{})
-	var entered sync.WaitGroup
-	entered.Add(3)
-	for i := 0; i < 3; i++ {
-		if !p.Go(context.Background(), func() { entered.Done(); <-release }) {
-			t.Fatal("Go refused a task with the context alive")
+	synctest.Test(t, func(t *testing.T) {
+		p := fastPool(Config{Concurrency: 3})
+		release := make(chan struct{})
+		for i := 0; i < 3; i++ {
+			if !p.Go(context.Background(), func() { <-release }) {
+				t.Fatal("Go refused a task with the context alive")
+			}
 		}
-	}
-	entered.Wait()
-	if p.g.TryGo(func() error { return nil }) {
-		t.Errorf("a fourth task started while three were running")
-	}
-	close(release)
-	p.Wait()
-	if !p.g.TryGo(func() error { return nil }) {
-		t.Errorf("no task could start after the three finished")
-	}
-	p.Wait()
+		ran, returned := make(chan struct{}), make(chan struct{})
+		go func() {
+			p.Go(context.Background(), func() { close(ran) })
+			close(returned)
+		}()
+		synctest.Wait() // everything that can run has run
+		select {
+		case <-returned:
+			t.Fatal("a fourth task was taken while three were running")
+		default:
+		}
+		close(release)
+		<-ran
+		<-returned
+		p.Wait()
+		if p.workers != 0 {
+			t.Errorf("after Wait: got %d workers, want none left", p.workers)
+		}
+		if !p.Go(context.Background(), func() {}) { // the pool works again after Wait
+			t.Error("Go refused a task after Wait")
+		}
+		p.Wait()
+	})
 }
 
 func TestBackoff(t *testing.T) {
