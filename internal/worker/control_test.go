@@ -97,7 +97,7 @@ func TestPacerSpacesCallsEvenly(t *testing.T) {
 		{1200, 0}, {1200, 100 * time.Millisecond}, // a second idle buys no burst
 	}
 	for i, s := range steps {
-		if got := p.admit(ms(s.at)); got != s.want {
+		if got := p.admit(ms(s.at), false); got != s.want {
 			t.Errorf("step %d at %v ms: got wait %v, want %v", i, s.at, got, s.want)
 		}
 	}
@@ -108,25 +108,25 @@ func TestPacerSpacesCallsEvenly(t *testing.T) {
 func TestPacerBurstOnlyUntilThrottled(t *testing.T) {
 	p := newPacer(40, 4)
 	p.rate = 10 // as slow start would have it, for round numbers
-	if d := p.admit(ms(0)); d != 0 {
+	if d := p.admit(ms(0), false); d != 0 {
 		t.Fatalf("first call: got wait %v, want none", d)
 	}
-	if d := p.admit(ms(0)); d != 100*time.Millisecond {
+	if d := p.admit(ms(0), false); d != 100*time.Millisecond {
 		t.Errorf("at the start: got wait %v, want 100ms (no credit)", d)
 	}
 	for i := range 4 { // 1 s idle: 10 calls' worth, capped at the burst
-		if d := p.admit(ms(1000)); d != 0 {
+		if d := p.admit(ms(1000), false); d != 0 {
 			t.Errorf("after idling, call %d: got wait %v, want none", i, d)
 		}
 	}
-	if d := p.admit(ms(1000)); d == 0 {
+	if d := p.admit(ms(1000), false); d == 0 {
 		t.Errorf("a fifth call after idling: got no wait, want the burst of 4 spent")
 	}
 	p.answered(ms(1000), true, ms(1020), throttled)
-	if d := p.admit(ms(3000)); d != 0 {
+	if d := p.admit(ms(3000), false); d != 0 {
 		t.Fatalf("after the 429: got wait %v, want none", d)
 	}
-	if d := p.admit(ms(3000)); d == 0 {
+	if d := p.admit(ms(3000), false); d == 0 {
 		t.Errorf("after the 429 and idling: got a second call at once, want calls spaced")
 	}
 }
@@ -136,7 +136,7 @@ func TestPacerBurstOnlyUntilThrottled(t *testing.T) {
 func TestPacerCutsOncePerRound(t *testing.T) {
 	p := throttledPacer(100, 1)
 	for i := range 5 { // five calls in flight, 10 ms apart; two accepted after
-		if d := p.admit(ms(float64(10 * i))); d != 0 {
+		if d := p.admit(ms(float64(10*i)), false); d != 0 {
 			t.Fatalf("call %d: got wait %v", i, d)
 		}
 	}
@@ -146,7 +146,7 @@ func TestPacerCutsOncePerRound(t *testing.T) {
 	if got := p.rate; got != 85 {
 		t.Fatalf("after a 429: got rate %v, want 85", got)
 	}
-	if d, want := p.admit(ms(45)), ms(40).Add(time.Second/85).Sub(ms(45)); d < want || d > want+time.Microsecond {
+	if d, want := p.admit(ms(45), false), ms(40).Add(time.Second/85).Sub(ms(45)); d < want || d > want+time.Microsecond {
 		t.Errorf("next call: got wait %v, want %v: 1/85 s after the last call, sent at 40 ms", d, want)
 	}
 	p.answered(ms(30), true, ms(50), throttled) // sent before the cut: old news
@@ -154,7 +154,7 @@ func TestPacerCutsOncePerRound(t *testing.T) {
 	if got := p.rate; got != 85 {
 		t.Errorf("after 429s of calls sent before the cut: got rate %v, want 85 still", got)
 	}
-	if d := p.admit(ms(60)); d != 0 {
+	if d := p.admit(ms(60), false); d != 0 {
 		t.Fatalf("call after the cut: got wait %v", d)
 	}
 	for i := range 3 {
@@ -171,14 +171,14 @@ func TestPacerCutsOncePerRound(t *testing.T) {
 // dropped).
 func TestPacerCutsDeepFarAboveTheLimit(t *testing.T) {
 	p := newPacer(100, 1)
-	p.admit(ms(0))
+	p.admit(ms(0), false)
 	p.answered(ms(0), true, ms(20), throttled)
 	if got := p.rate; got != 25*deepBeta {
 		t.Fatalf("first 429, in slow start at 25: got %v, want %v", got, 25*deepBeta)
 	}
-	p.admit(ms(100))
+	p.admit(ms(100), false)
 	p.answered(ms(100), false, ms(120), accepted)
-	p.admit(ms(200))
+	p.admit(ms(200), false)
 	p.answered(ms(200), true, ms(220), throttled)
 	if got, want := p.rate, 25*deepBeta*deepBeta; got != want {
 		t.Errorf("a 429 with one call accepted since the cut: got %v, want %v", got, want)
@@ -197,15 +197,15 @@ func TestPacerRaisesOnlyWhenPacingLimits(t *testing.T) {
 		}
 		before := p.rate
 		for i := range 50 {
-			p.admit(ms(float64(100 + 200*i)))
+			p.admit(ms(float64(100+200*i)), false)
 			p.answered(ms(float64(100+200*i)), false, ms(float64(120+200*i)), accepted)
-			p.admit(ms(float64(150 + 200*i)))
+			p.admit(ms(float64(150+200*i)), false)
 			p.answered(ms(float64(150+200*i)), true, ms(float64(170+200*i)), failed)
 		}
 		if p.rate != before {
 			t.Errorf("throttled %v: unpaced successes and failures moved the rate from %v to %v", throttle, before, p.rate)
 		}
-		p.admit(ms(20000))
+		p.admit(ms(20000), false)
 		p.answered(ms(20000), true, ms(20020), accepted)
 		if p.rate <= before {
 			t.Errorf("throttled %v: a paced success left the rate at %v, want above %v", throttle, p.rate, before)
@@ -222,7 +222,7 @@ func TestPacerSlowStart(t *testing.T) {
 	}
 	now := 0.0
 	send := func() {
-		for p.admit(ms(now)) != 0 {
+		for p.admit(ms(now), false) != 0 {
 			now++
 		}
 	}
@@ -271,5 +271,34 @@ func TestPacerRecoversAlongTheCurve(t *testing.T) {
 	pace(4)
 	if p.rate < plateau*1.5 {
 		t.Errorf("4 s past the plateau: got %v, want probing well above it (1.5 × %v)", p.rate, plateau)
+	}
+}
+
+// A waiter's timer wakes it late. Until the server first pushes back, that
+// lateness is made up (at most half a gap), so a fast rate is kept; after a
+// 429 every gap counts from when the last call really left.
+func TestPacerMakesUpTimerLateness(t *testing.T) {
+	steps := []struct {
+		at     float64 // ms
+		waited bool
+		want   time.Duration
+	}{
+		{0, false, 0}, {0, false, 40 * time.Millisecond}, // 25/s: a gap of 40 ms
+		{45, true, 0}, {70, false, 10 * time.Millisecond}, // 5 ms late: the next is due at 80, not 85
+		{80, true, 0},
+		{150, true, 0}, {150, false, 20 * time.Millisecond}, // 30 ms late: only 20 made up
+		{170, false, 0},
+	}
+	p := newPacer(100, 1)
+	for i, s := range steps {
+		if got := p.admit(ms(s.at), s.waited); got != s.want {
+			t.Errorf("step %d at %v ms: got wait %v, want %v", i, s.at, got, s.want)
+		}
+	}
+	p = throttledPacer(25, 1)
+	p.admit(ms(0), false)
+	p.admit(ms(45), true) // 5 ms late
+	if got := p.admit(ms(80), false); got != 5*time.Millisecond {
+		t.Errorf("after a 429: got wait %v, want 5ms (40 ms after the last call left)", got)
 	}
 }

@@ -12,7 +12,8 @@ import (
 //
 //   - spaces calls evenly at 1/rate, with no credit at the start; credit
 //     saved while idle (up to Config.Burst calls) is spent back to back only
-//     until the server first answers 429;
+//     until the server first answers 429, and from then on the gap is
+//     counted from when the last call really left;
 //   - starts at a quarter of the configured rate and grows by a quarter per
 //     round trip while the server accepts (slow start), so that it meets an
 //     unknown limit from below;
@@ -81,7 +82,10 @@ func newPacer(rps float64, burst int) *pacer {
 
 // admit asks whether a call may start at now. It returns 0 when it may, and
 // counts it as started; otherwise how long to wait before asking again.
-func (p *pacer) admit(now time.Time) time.Duration {
+// waited says the caller has been waiting for this moment: a timer wakes it
+// late, and until the server first pushes back that lateness (up to half a
+// gap) is made up, or a fast rate would lose a fifth to the timer.
+func (p *pacer) admit(now time.Time, waited bool) time.Duration {
 	if !p.started {
 		// The first call goes at once, and leaves no credit behind.
 		p.started, p.last, p.tokens = true, now, 1
@@ -96,7 +100,12 @@ func (p *pacer) admit(now time.Time) time.Duration {
 	if tokens < 1-1e-9 {
 		return time.Duration(math.Ceil((1 - tokens) / p.rate * float64(time.Second)))
 	}
-	p.tokens, p.last = max(0, tokens-1), now
+	late := 0.0
+	if waited && !p.throttled {
+		due := p.last.Add(time.Duration((1 - p.tokens) / p.rate * float64(time.Second)))
+		late = min(now.Sub(due).Seconds()*p.rate, 0.5)
+	}
+	p.tokens, p.last = max(0, tokens-1)+max(0, late), now
 	p.inflight++
 	return 0
 }

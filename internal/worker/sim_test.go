@@ -194,7 +194,7 @@ func simulate(shape simShape, c simClient, seed uint64) simResult {
 		// re-asking whenever something happened.
 		next := time.Duration(math.MaxInt64)
 		for len(queue) > 0 {
-			d := pc.admit(epoch.Add(now))
+			d := pc.admit(epoch.Add(now), queue[0].paced)
 			if d > 0 {
 				queue[0].paced = true
 				next = now + d

@@ -197,7 +197,7 @@ func (p *Pool) wait(ctx context.Context) (ticket, bool) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
-		d := p.pace.admit(now)
+		d := p.pace.admit(now, paced)
 		changed := p.changed
 		p.mu.Unlock()
 		if d == 0 {
