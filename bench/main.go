@@ -520,7 +520,7 @@ func throttledOnce(c config, sh serverShape) (throttledRun, error) {
 			case <-stop:
 				return
 			case now := <-t.C:
-				samples = append(samples, sample{now, pool.Rate()})
+				samples = append(samples, sample{now, pool.Pacing()})
 			}
 		}
 	}()

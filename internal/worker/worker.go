@@ -169,8 +169,13 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// Rate returns the pacer's current rate.
-func (p *Pool) Rate() float64 {
+// Rate returns the configured rate: the most calls per second the pool
+// starts, whatever the server's answers.
+func (p *Pool) Rate() float64 { return p.cfg.RPS }
+
+// Pacing returns the rate calls are paced at now: below Rate while slow
+// start climbs, or after the server's 429s.
+func (p *Pool) Pacing() float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.pace.rate

@@ -270,3 +270,12 @@ func TestPoolWaiterRereadsARaise(t *testing.T) {
 		}
 	})
 }
+
+// Rate is the configured ceiling (what a run's duration is judged by);
+// Pacing is where the pacer is now, a quarter of it before any answer.
+func TestRateAndPacing(t *testing.T) {
+	p := New(Config{RPS: 100})
+	if p.Rate() != 100 || p.Pacing() != 25 {
+		t.Errorf("got Rate %v, Pacing %v; want 100 and 25", p.Rate(), p.Pacing())
+	}
+}
