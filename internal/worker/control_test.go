@@ -275,7 +275,7 @@ func TestPacerRecoversAlongTheCurve(t *testing.T) {
 }
 
 // A waiter's timer wakes it late. Until the server first pushes back, that
-// lateness is made up (at most half a gap), so a fast rate is kept; after a
+// lateness is made up (at most one gap), so a fast rate is kept; after a
 // 429 every gap counts from when the last call really left.
 func TestPacerMakesUpTimerLateness(t *testing.T) {
 	steps := []struct {
@@ -286,8 +286,8 @@ func TestPacerMakesUpTimerLateness(t *testing.T) {
 		{0, false, 0}, {0, false, 40 * time.Millisecond}, // 25/s: a gap of 40 ms
 		{45, true, 0}, {70, false, 10 * time.Millisecond}, // 5 ms late: the next is due at 80, not 85
 		{80, true, 0},
-		{150, true, 0}, {150, false, 20 * time.Millisecond}, // 30 ms late: only 20 made up
-		{170, false, 0},
+		{150, true, 0}, {150, false, 10 * time.Millisecond}, // 30 ms late: the next is due at 160
+		{250, true, 0}, {250, false, 0}, {250, false, 40 * time.Millisecond}, // 90 ms late: one gap made up, no more
 	}
 	p := newPacer(100, 1)
 	for i, s := range steps {

@@ -83,7 +83,7 @@ func newPacer(rps float64, burst int) *pacer {
 // admit asks whether a call may start at now. It returns 0 when it may, and
 // counts it as started; otherwise how long to wait before asking again.
 // waited says the caller has been waiting for this moment: a timer wakes it
-// late, and until the server first pushes back that lateness (up to half a
+// late, and until the server first pushes back that lateness (up to one
 // gap) is made up, or a fast rate would lose a fifth to the timer.
 func (p *pacer) admit(now time.Time, waited bool) time.Duration {
 	if !p.started {
@@ -103,7 +103,7 @@ func (p *pacer) admit(now time.Time, waited bool) time.Duration {
 	late := 0.0
 	if waited && !p.throttled {
 		due := p.last.Add(time.Duration((1 - p.tokens) / p.rate * float64(time.Second)))
-		late = min(now.Sub(due).Seconds()*p.rate, 0.5)
+		late = min(now.Sub(due).Seconds()*p.rate, 1)
 	}
 	p.tokens, p.last = max(0, tokens-1)+max(0, late), now
 	p.inflight++
