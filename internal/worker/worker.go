@@ -112,7 +112,7 @@ func New(cfg Config) *Pool {
 }
 
 // Go runs task in the pool, waiting for a free worker. It returns false,
-// without running task, when ctx has ended.
+// without running task, when ctx has ended, before or while it waited.
 func (p *Pool) Go(ctx context.Context, task func()) bool {
 	if ctx.Err() != nil {
 		return false
@@ -131,8 +131,13 @@ func (p *Pool) Go(ctx context.Context, task func()) bool {
 		return true
 	}
 	p.mu.Unlock()
-	p.tasks <- task // every worker is busy: wait for one
-	return true
+	select {
+	case p.tasks <- task: // every worker was busy: one is free now
+		return true
+	case <-ctx.Done():
+		p.running.Done()
+		return false
+	}
 }
 
 func (p *Pool) work(task func()) {

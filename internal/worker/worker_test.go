@@ -182,6 +182,25 @@ func TestConcurrencyLimit(t *testing.T) {
 	})
 }
 
+// A run told to stop while Go waits for a worker starts nothing more.
+func TestGoStopsWaitingWhenContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := fastPool(Config{Concurrency: 1})
+		release := make(chan struct{})
+		p.Go(context.Background(), func() { <-release })
+		ctx, cancel := context.WithCancel(context.Background())
+		ran, result := false, make(chan bool)
+		go func() { result <- p.Go(ctx, func() { ran = true }) }()
+		synctest.Wait() // Go is waiting for the busy worker
+		cancel()
+		if <-result || ran {
+			t.Errorf("Go after the context ended while waiting: started %v, want false", ran)
+		}
+		close(release)
+		p.Wait()
+	})
+}
+
 func TestBackoff(t *testing.T) {
 	p := New(Config{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRetryAfter: 3 * time.Second})
 	for attempt := 1; attempt < 40; attempt++ {
