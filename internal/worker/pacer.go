@@ -77,7 +77,8 @@ const (
 )
 
 func newPacer(rps float64, burst int) *pacer {
-	return &pacer{max: rps, min: min(0.5, rps), burst: float64(max(1, burst)), rate: rps * startShare}
+	floor := min(0.5, rps)
+	return &pacer{max: rps, min: floor, burst: float64(max(1, burst)), rate: max(floor, rps*startShare)}
 }
 
 // admit asks whether a call may start at now. It returns 0 when it may, and
