@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // The reference pages publish no rate limit and say nothing of how bursty it
@@ -53,17 +55,15 @@ func ParseSchedule(spec string) ([]Step, error) {
 }
 
 // limiter is the server's rate limit, decided when a call arrives: a token
-// bucket that starts full and refills at a rate that may follow a schedule.
+// bucket (golang.org/x/time/rate, on the emulator's clock) that starts full,
+// whose rate may follow a schedule counted from the first call.
 type limiter struct {
-	base       float64 // the limit before the first step
-	steps      []Step
-	burst      float64
 	retryAfter bool
 
 	mu      sync.Mutex
-	tokens  float64
-	last    time.Time
-	start   time.Time // of the first call: the schedule counts from it
+	lim     *rate.Limiter
+	steps   []Step // not applied yet
+	start   time.Time
 	started bool
 }
 
@@ -82,20 +82,12 @@ func newLimiter(o Options) (*limiter, error) {
 	if burst <= 0 {
 		burst = max(1, int(o.RPS))
 	}
-	return &limiter{base: o.RPS, steps: steps, burst: float64(burst), tokens: float64(burst), retryAfter: !o.NoRetryAfter}, nil
+	return &limiter{lim: rate.NewLimiter(rate.Limit(o.RPS), burst), steps: steps, retryAfter: !o.NoRetryAfter}, nil
 }
 
-// rateAt is the limit at offset off from the first call.
-func (l *limiter) rateAt(off time.Duration) float64 {
-	r := l.base
-	for _, s := range l.steps {
-		if s.At > off {
-			break
-		}
-		r = s.RPS
-	}
-	return r
-}
+// onTime is how early a call may arrive and still count as on time: the
+// bucket's float arithmetic must not refuse a call paced exactly.
+const onTime = time.Microsecond
 
 // take decides a call arriving at now: let through, or refused with how
 // long until it would have been.
@@ -103,32 +95,19 @@ func (l *limiter) take(now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.started {
-		l.start, l.last, l.started = now, now, true
+		l.start, l.started = now, true
 	}
-	// Refill piece by piece, so a step between two calls counts from when
-	// it happened.
-	from, to := l.last.Sub(l.start), now.Sub(l.start)
-	for from < to {
-		end := to
-		for _, s := range l.steps {
-			if s.At > from {
-				end = min(end, s.At)
-				break
-			}
-		}
-		l.tokens = min(l.burst, l.tokens+(end-from).Seconds()*l.rateAt(from))
-		from = end
+	// A step between two calls takes effect from when it happened.
+	for len(l.steps) > 0 && !l.start.Add(l.steps[0].At).After(now) {
+		l.lim.SetLimitAt(l.start.Add(l.steps[0].At), rate.Limit(l.steps[0].RPS))
+		l.steps = l.steps[1:]
 	}
-	if now.After(l.last) {
-		l.last = now
+	r := l.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > onTime {
+		r.CancelAt(now)
+		return false, d
 	}
-	// A hair of tolerance: sums of float seconds must not refuse a call
-	// that arrives exactly on time.
-	if l.tokens >= 1-1e-9 {
-		l.tokens = max(0, l.tokens-1)
-		return true, 0
-	}
-	return false, time.Duration((1 - l.tokens) / l.rateAt(to) * float64(time.Second))
+	return true, 0
 }
 
 // refusal is the 429 for a call the limit turned away: Retry-After in whole
