@@ -458,27 +458,32 @@ func (s *sched[V]) name(k Key) {
 	}
 }
 
-// read runs a task's read through the pool, following pages.
 // A listing disturbed while it was read is read again, this many times.
 const maxRelists = 3
 
-func (s *sched[V]) read(t *task[V]) {
+// page fetches one page of r through the pool (kind list or query),
+// keeping how the call went in last.
+func (s *sched[V]) page(r Read, last *worker.Result) func(ctx context.Context, token string) (Page[V], error) {
 	kind := "query"
-	if t.read.Listing() {
+	if r.Listing() {
 		kind = "list"
 	}
+	return func(ctx context.Context, token string) (Page[V], error) {
+		var p Page[V]
+		*last = s.Pool.Do(ctx, kind, func(ctx context.Context) error {
+			var err error
+			p, err = s.Res.ReadPage(ctx, r, token)
+			return err
+		})
+		return p, s.failure(*last)
+	}
+}
+
+// read runs a task's read through the pool, following pages.
+func (s *sched[V]) read(t *task[V]) {
 	var last worker.Result
 	for relist := 1; ; relist++ {
-		t.ans, t.err = follow(s.ctx, t.read, t.sizeOnly, func(ctx context.Context, token string) (Page[V], error) {
-			var p Page[V]
-			res := s.Pool.Do(ctx, kind, func(ctx context.Context) error {
-				var err error
-				p, err = s.Res.ReadPage(ctx, t.read, token)
-				return err
-			})
-			last = res
-			return p, s.failure(res)
-		})
+		t.ans, t.err = follow(s.ctx, t.read, t.sizeOnly, s.page(t.read, &last))
 		if t.err != nil {
 			t.err = &readError{t.err, last.Attempts, last.Duration}
 			return
@@ -497,22 +502,14 @@ func (s *sched[V]) read(t *task[V]) {
 // lookup re-reads one key: what the API has for it now (nil when absent).
 func (s *sched[V]) lookup(ctx context.Context, k Key) (*V, error) {
 	r := Read{Side: ByGroup, Scope: k.Group}
-	kind := "list"
 	switch {
 	case s.Res.BatchSize() > 0:
-		r.IDs, kind = []string{k.ID}, "query"
+		r.IDs = []string{k.ID}
 	case s.Res.PageSize(ByGroup) == 0:
 		r.Side, r.Scope = ByID, k.ID // only the ID's groups can be listed
 	}
-	a, err := follow(ctx, r, false, func(ctx context.Context, token string) (Page[V], error) {
-		var p Page[V]
-		res := s.Pool.Do(ctx, kind, func(ctx context.Context) error {
-			var err error
-			p, err = s.Res.ReadPage(ctx, r, token)
-			return err
-		})
-		return p, s.failure(res)
-	})
+	var last worker.Result
+	a, err := follow(ctx, r, false, s.page(r, &last))
 	if err != nil {
 		return nil, err
 	}
