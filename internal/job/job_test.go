@@ -10,7 +10,6 @@ import (
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -50,16 +49,16 @@ func TestRoomRecord(t *testing.T) {
 	row := roomRow(csvmodel.Checked{Row: csvmodel.Row{File: "rooms.csv", Line: 3, ServiceProviderID: "p", ExternalUserID: "7201",
 		AmazonID: "amzn1.new", AmazonIDType: "communication-profile", Action: csvmodel.ActionUpsert}})
 	prev := reconcile.Profile{AmazonID: "amzn1.old"}
-	got := sp.record(reconcile.Fate[reconcile.Profile]{Row: row, Prev: &prev, Action: report.ActUpdate, Outcome: report.Updated, Status: 200, Attempts: 1})
+	got := sp.record(reconcile.Fate[reconcile.Profile]{Row: row, Prev: &prev, Action: reconcile.ActUpdate, Outcome: reconcile.Updated, Status: 200, Attempts: 1})
 	if strings.Join(got, "|") != "rooms.csv|3|p|7201|amzn1.new|communication-profile|amzn1.old|update|updated|200|||1|0||" {
 		t.Errorf("record: %v", got)
 	}
 	pruned := sp.record(reconcile.Fate[reconcile.Profile]{Row: reconcile.Row[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "9"}, Delete: true},
-		Prev: &prev, Action: report.ActDelete, Outcome: report.Skipped, ErrType: "SKIPPED", ErrMsg: "not attempted"})
+		Prev: &prev, Action: reconcile.ActDelete, Outcome: reconcile.Skipped, ErrType: "SKIPPED", ErrMsg: "not attempted"})
 	if strings.Join(pruned, "|") != "||p|9|||amzn1.old|delete|skipped||SKIPPED|not attempted|0|0||" {
 		t.Errorf("pruned record: %v", pruned)
 	}
-	for status, want := range map[csvmodel.Status]reconcile.Verdict{csvmodel.Valid: reconcile.Valid, csvmodel.Duplicate: reconcile.Duplicate, csvmodel.Invalid: reconcile.Invalid} {
+	for status, want := range map[csvmodel.Status]reconcile.Outcome{csvmodel.Valid: reconcile.Valid, csvmodel.Duplicate: reconcile.Duplicate, csvmodel.Invalid: reconcile.Invalid} {
 		if got := roomRow(csvmodel.Checked{Status: status}).Verdict; got != want {
 			t.Errorf("status %v: verdict %v, want %v", status, got, want)
 		}
@@ -68,7 +67,7 @@ func TestRoomRecord(t *testing.T) {
 	if !del.Delete {
 		t.Errorf("a delete row must ask for a delete")
 	}
-	if msg := sp.check(reconcile.Write[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "1"}, Action: report.ActCreate}); !strings.Contains(msg, "amazonId is required") {
+	if msg := sp.check(reconcile.Write[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "1"}, Action: reconcile.ActCreate}); !strings.Contains(msg, "amazonId is required") {
 		t.Errorf("a saved write with no amazonId: %q", msg)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -18,8 +17,8 @@ import (
 type planView[V any] struct {
 	describe func(V) string
 	words    planWords
-	byGroup  map[string]map[report.Action]int
-	first    map[string]map[report.Action][]reconcile.Fate[V]
+	byGroup  map[string]map[reconcile.Action]int
+	first    map[string]map[reconcile.Action][]reconcile.Fate[V]
 }
 
 const planViewFirst = 5
@@ -34,14 +33,14 @@ func newPlanView[V any](describe func(V) string, words planWords) *planView[V] {
 	if words == (planWords{}) {
 		words = defaultWords
 	}
-	return &planView[V]{describe: describe, words: words, byGroup: map[string]map[report.Action]int{}, first: map[string]map[report.Action][]reconcile.Fate[V]{}}
+	return &planView[V]{describe: describe, words: words, byGroup: map[string]map[reconcile.Action]int{}, first: map[string]map[reconcile.Action][]reconcile.Fate[V]{}}
 }
 
 func (p *planView[V]) add(f reconcile.Fate[V]) {
 	g := f.Row.Key.Group
 	if p.byGroup[g] == nil {
-		p.byGroup[g] = map[report.Action]int{}
-		p.first[g] = map[report.Action][]reconcile.Fate[V]{}
+		p.byGroup[g] = map[reconcile.Action]int{}
+		p.first[g] = map[reconcile.Action][]reconcile.Fate[V]{}
 	}
 	p.byGroup[g][f.Action]++
 	if len(p.first[g][f.Action]) < planViewFirst {
@@ -61,8 +60,8 @@ func (p *planView[V]) log(log zerolog.Logger, groupField string) {
 		ev := log.Info().Str(groupField, g)
 		for _, c := range []struct {
 			word string
-			act  report.Action
-		}{{p.words.create, report.ActCreate}, {p.words.update, report.ActUpdate}, {p.words.delete, report.ActDelete}} {
+			act  reconcile.Action
+		}{{p.words.create, reconcile.ActCreate}, {p.words.update, reconcile.ActUpdate}, {p.words.delete, reconcile.ActDelete}} {
 			if c.word != "" {
 				ev = ev.Int(c.word, n[c.act])
 			}
@@ -81,14 +80,14 @@ func (p *planView[V]) write(w io.Writer) {
 		var counts []string
 		for _, c := range []struct {
 			word string
-			act  report.Action
-		}{{p.words.create, report.ActCreate}, {p.words.update, report.ActUpdate}, {p.words.delete, report.ActDelete}} {
+			act  reconcile.Action
+		}{{p.words.create, reconcile.ActCreate}, {p.words.update, reconcile.ActUpdate}, {p.words.delete, reconcile.ActDelete}} {
 			if c.word != "" {
 				counts = append(counts, fmt.Sprintf("%d to %s", n[c.act], c.word))
 			}
 		}
 		fmt.Fprintf(w, "\nplan for %s: %s\n", g, strings.Join(counts, ", "))
-		for _, act := range []report.Action{report.ActCreate, report.ActUpdate, report.ActDelete} {
+		for _, act := range []reconcile.Action{reconcile.ActCreate, reconcile.ActUpdate, reconcile.ActDelete} {
 			fates := p.first[g][act]
 			slices.SortFunc(fates, func(a, b reconcile.Fate[V]) int {
 				return cmp.Or(cmp.Compare(a.Row.Src.File, b.Row.Src.File), cmp.Compare(a.Row.Src.Line, b.Row.Src.Line))
@@ -104,11 +103,11 @@ func (p *planView[V]) write(w io.Writer) {
 				}
 				want := p.describe(f.Row.Want)
 				switch {
-				case act == report.ActCreate && want == "":
+				case act == reconcile.ActCreate && want == "":
 					fmt.Fprintf(w, "  + %-8s   %s\n", f.Row.Key.ID, from)
-				case act == report.ActCreate:
+				case act == reconcile.ActCreate:
 					fmt.Fprintf(w, "  + %-8s -> %s   %s\n", f.Row.Key.ID, want, from)
-				case act == report.ActUpdate:
+				case act == reconcile.ActUpdate:
 					fmt.Fprintf(w, "  ~ %-8s %s -> %s   %s\n", f.Row.Key.ID, prev, want, from)
 				case prev == "":
 					fmt.Fprintf(w, "  - %-8s   %s\n", f.Row.Key.ID, from)

@@ -12,7 +12,6 @@ import (
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -71,7 +70,7 @@ func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logg
 			if err != nil {
 				return source[reconcile.Associated]{}, err
 			}
-			total, counts := 0, map[reconcile.Verdict]int{}
+			total, counts := 0, map[reconcile.Outcome]int{}
 			for _, r := range rows {
 				counts[r.Verdict]++
 				if shard.Has(r.Key.Group, r.Key.ID) {
@@ -89,7 +88,7 @@ func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logg
 			}}, nil
 		},
 		check: func(w reconcile.Write[reconcile.Associated]) string {
-			if w.Action == report.ActUpdate {
+			if w.Action == reconcile.ActUpdate {
 				return "a product association has nothing to update"
 			}
 			return checkProductKey(w.Key)

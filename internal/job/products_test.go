@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 const (
@@ -38,19 +37,23 @@ func TestReadProducts(t *testing.T) {
 	}
 	var got []string
 	for _, r := range rows {
-		got = append(got, fmt.Sprintf("%s:%d %v del=%v %s", filepath.Base(r.Src.File), r.Src.Line, r.Verdict, r.Delete, r.Reason))
+		verdict := r.Verdict.String()
+		if r.Verdict == reconcile.Valid {
+			verdict = "valid"
+		}
+		got = append(got, fmt.Sprintf("%s:%d %s del=%v %s", filepath.Base(r.Src.File), r.Src.Line, verdict, r.Delete, r.Reason))
 	}
 	conflict := "skill " + s1 + " and product " + p2 + " are given conflicting actions at " + a + ":4 and " + b + ":3"
 	want := []string{
-		"a.csv:2 0 del=false ",
-		"a.csv:3 1 del=false same as " + a + ":2",
-		"a.csv:4 2 del=true " + conflict,
-		`a.csv:5 2 del=false action "remove" is not associate or disassociate`,
-		`a.csv:6 2 del=false skillId "skill-2" does not start with amzn1.ask.skill.`,
-		`a.csv:7 2 del=false productId "amzn1.ask.skill.1" does not start with amzn1.adg.product.`,
-		`a.csv:8 2 del=false productId "amzn1.adg.product.a/b" contains '/', which can't go into a URL path`,
-		"b.csv:2 0 del=false ",
-		"b.csv:3 2 del=false " + conflict,
+		"a.csv:2 valid del=false ",
+		"a.csv:3 duplicate del=false same as " + a + ":2",
+		"a.csv:4 invalid del=true " + conflict,
+		`a.csv:5 invalid del=false action "remove" is not associate or disassociate`,
+		`a.csv:6 invalid del=false skillId "skill-2" does not start with amzn1.ask.skill.`,
+		`a.csv:7 invalid del=false productId "amzn1.ask.skill.1" does not start with amzn1.adg.product.`,
+		`a.csv:8 invalid del=false productId "amzn1.adg.product.a/b" contains '/', which can't go into a URL path`,
+		"b.csv:2 valid del=false ",
+		"b.csv:3 invalid del=false " + conflict,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -66,7 +69,7 @@ func TestProductRecord(t *testing.T) {
 		t.Errorf("header: %v", sp.header)
 	}
 	row := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: "p.csv", Line: 4}, Key: reconcile.Key{Group: s1, ID: p1}}
-	got := sp.record(reconcile.Fate[reconcile.Associated]{Row: row, Action: report.ActCreate, Outcome: report.Created, Status: 204, Attempts: 1})
+	got := sp.record(reconcile.Fate[reconcile.Associated]{Row: row, Action: reconcile.ActCreate, Outcome: reconcile.Created, Status: 204, Attempts: 1})
 	if strings.Join(got, "|") != "p.csv|4|"+s1+"|"+p1+"|development|create|created|204|||1|0" {
 		t.Errorf("record: %v", got)
 	}
@@ -74,9 +77,9 @@ func TestProductRecord(t *testing.T) {
 		w    reconcile.Write[reconcile.Associated]
 		want string
 	}{
-		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: s1, ID: p1}, Action: report.ActCreate}, ""},
-		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: s1, ID: p1}, Action: report.ActUpdate}, "nothing to update"},
-		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: "x", ID: p1}, Action: report.ActDelete}, "does not start with"},
+		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: s1, ID: p1}, Action: reconcile.ActCreate}, ""},
+		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: s1, ID: p1}, Action: reconcile.ActUpdate}, "nothing to update"},
+		{reconcile.Write[reconcile.Associated]{Key: reconcile.Key{Group: "x", ID: p1}, Action: reconcile.ActDelete}, "does not start with"},
 	} {
 		if got := sp.check(tt.w); tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
 			t.Errorf("check %+v: %q, want %q", tt.w, got, tt.want)

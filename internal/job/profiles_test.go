@@ -136,7 +136,7 @@ func TestResolveWithoutCreating(t *testing.T) {
 	}
 	tests := []struct {
 		id, amazonID, resolution string
-		verdict                  reconcile.Verdict
+		verdict                  reconcile.Outcome
 		errType, reason          string
 		status                   int
 	}{

@@ -3,7 +3,6 @@ package job
 import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 // roomsHeader is the report's columns for room associations: SPEC 5's, then
@@ -62,7 +61,7 @@ func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
 		check: func(w reconcile.Write[reconcile.Profile]) string {
 			row := csvmodel.Row{ServiceProviderID: w.Key.Group, ExternalUserID: w.Key.ID, AmazonID: w.Want.AmazonID,
 				AmazonIDType: w.Want.AmazonIDType, Action: csvmodel.ActionUpsert}
-			if w.Action == report.ActDelete {
+			if w.Action == reconcile.ActDelete {
 				row.Action = csvmodel.ActionDelete
 			}
 			return csvmodel.Check(row)

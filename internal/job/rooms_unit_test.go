@@ -10,7 +10,6 @@ import (
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 // The CSV's unit and name reach the resolver, and the report shows the
@@ -22,7 +21,7 @@ func TestRoomRowCarriesTheUnit(t *testing.T) {
 		t.Fatalf("row: %+v", r.Want)
 	}
 	r.Want.AmazonID, r.Want.Resolution = "amzn1.new", ProfileCreated
-	got := rooms(Config{}, Deps{Log: testLog()}).record(reconcile.Fate[reconcile.Profile]{Row: r, Action: report.ActCreate, Outcome: report.Created, Status: 201, Attempts: 1})
+	got := rooms(Config{}, Deps{Log: testLog()}).record(reconcile.Fate[reconcile.Profile]{Row: r, Action: reconcile.ActCreate, Outcome: reconcile.Created, Status: 201, Attempts: 1})
 	if want := "rooms.csv|2|p|7201|amzn1.new|communication-profile||create|created|201|||1|0|" + uNone + "|created"; strings.Join(got, "|") != want {
 		t.Errorf("record:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}

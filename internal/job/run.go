@@ -76,7 +76,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		err = e.open(sp.header, func(oe *OutputError) { stop(oe) })
 	}
 	if err != nil {
-		return e.finish(report.Counts{}, err)
+		return e.finish(reconcile.Counts{}, err)
 	}
 	limit := DefaultMaxDeletes
 	switch {
@@ -130,7 +130,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 			if prog != nil {
 				prog.Add(f.Outcome)
 			}
-			if f.Outcome == report.Planned {
+			if f.Outcome == reconcile.Planned {
 				view.add(f)
 			}
 		},
@@ -221,7 +221,7 @@ func (e *ending) open(header []string, failed func(*OutputError)) error {
 // the metrics, then the plan and the summary for people (or, with JSON
 // logs, one closing event). An output that failed ends the run
 // OutputLost, and every later account says so.
-func (e *ending) finish(counts report.Counts, runErr error) (Result, error) {
+func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	cfg, d := e.cfg, e.d
 	if e.rep != nil {
 		err := e.rep.Close()
@@ -245,9 +245,9 @@ func (e *ending) finish(counts report.Counts, runErr error) (Result, error) {
 	verdict := VerdictOf(runErr)
 	if runErr == nil {
 		switch {
-		case counts[report.Invalid]+counts[report.Failed] > 0:
+		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0:
 			verdict = RowsFailed
-		case cfg.DetailedChanges && counts[report.Planned] > 0:
+		case cfg.DetailedChanges && counts[reconcile.Planned] > 0:
 			verdict = Changes
 		}
 	}

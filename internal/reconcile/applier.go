@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/worker"
 )
 
@@ -21,9 +20,9 @@ type applier[V any] struct {
 
 // applied is how one write ended.
 type applied struct {
-	outcome  report.Outcome // Created, Updated, Deleted, Unchanged, Failed or Skipped
-	status   int            // of the answer that decided it
-	err      error          // why it failed, or what a re-read settled
+	outcome  Outcome // Created, Updated, Deleted, Unchanged, Failed or Skipped
+	status   int     // of the answer that decided it
+	err      error   // why it failed, or what a re-read settled
 	attempts int
 	duration time.Duration
 }
@@ -37,7 +36,7 @@ var errGaveUp = errors.New("the API kept changing under us: gave up after create
 // that finds it gone creates it, a delete of what is already gone is done,
 // and a write that failed in a way that may still have applied (no answer,
 // a 5xx, an answer nobody can read) is judged by a re-read.
-func (a *applier[V]) apply(ctx context.Context, k Key, want V, action report.Action) applied {
+func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) applied {
 	var out applied
 	act := action
 	for range 4 {
@@ -47,57 +46,57 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action report.Act
 		f := client.Classify(res.Err)
 		switch {
 		case res.Attempts == 0:
-			out.outcome = report.Skipped // interrupted before anything was sent
+			out.outcome = Skipped // interrupted before anything was sent
 			return out
 		case res.Err == nil:
 			out.outcome, out.status = done(act), status
 			return out
-		case act == report.ActDelete && f.Status == 404:
-			out.outcome, out.status = report.Deleted, 404 // already gone
+		case act == ActDelete && f.Status == 404:
+			out.outcome, out.status = Deleted, 404 // already gone
 			return out
-		case act == report.ActUpdate && f.Status == 404:
-			act = report.ActCreate
+		case act == ActUpdate && f.Status == 404:
+			act = ActCreate
 			continue
-		case act == report.ActCreate && f.Status == 409:
+		case act == ActCreate && f.Status == 409:
 			now, err := a.lookup(ctx, k)
 			if err != nil {
-				out.outcome, out.status, out.err = report.Failed, client.StatusOf(err), err
+				out.outcome, out.status, out.err = Failed, client.StatusOf(err), err
 				return out
 			}
 			switch {
 			case now == nil:
 				continue // gone again between our calls: create once more
 			case !a.res.Equal(want, *now):
-				act = report.ActUpdate
+				act = ActUpdate
 				continue
 			}
-			out.outcome, out.status = report.Unchanged, 409
-			if out.attempts > 1 || action != report.ActCreate {
-				out.outcome = report.Created // an earlier attempt of ours made it
+			out.outcome, out.status = Unchanged, 409
+			if out.attempts > 1 || action != ActCreate {
+				out.outcome = Created // an earlier attempt of ours made it
 			}
 			return out
 		}
-		out.outcome, out.status, out.err = report.Failed, f.Status, res.Err
+		out.outcome, out.status, out.err = Failed, f.Status, res.Err
 		if f.MayHaveApplied && !res.Interrupted && a.settled(ctx, k, want, act) {
 			out.outcome = done(act)
 		}
 		return out
 	}
-	out.outcome, out.err = report.Failed, errGaveUp
+	out.outcome, out.err = Failed, errGaveUp
 	return out
 }
 
 // call makes one write through the pool.
-func (a *applier[V]) call(ctx context.Context, act report.Action, k Key, want V) (int, worker.Result) {
+func (a *applier[V]) call(ctx context.Context, act Action, k Key, want V) (int, worker.Result) {
 	var status int
 	res := a.pool.Do(ctx, act.String(), func(ctx context.Context) error {
 		var err error
 		switch act {
-		case report.ActCreate:
+		case ActCreate:
 			status, err = a.res.Create(ctx, k, want)
-		case report.ActUpdate:
+		case ActUpdate:
 			status, err = a.res.Update(ctx, k, want)
-		case report.ActDelete:
+		case ActDelete:
 			status, err = a.res.Delete(ctx, k)
 		default:
 			panic("reconcile: no write for action " + act.String())
@@ -109,26 +108,26 @@ func (a *applier[V]) call(ctx context.Context, act report.Action, k Key, want V)
 
 // settled re-reads k after a write that may have applied, and reports
 // whether the API now holds what the write wanted.
-func (a *applier[V]) settled(ctx context.Context, k Key, want V, act report.Action) bool {
+func (a *applier[V]) settled(ctx context.Context, k Key, want V, act Action) bool {
 	now, err := a.lookup(ctx, k)
 	if err != nil {
 		return false
 	}
-	if act == report.ActDelete {
+	if act == ActDelete {
 		return now == nil
 	}
 	return now != nil && a.res.Equal(want, *now)
 }
 
 // done is the outcome of a write that succeeded.
-func done(act report.Action) report.Outcome {
+func done(act Action) Outcome {
 	switch act {
-	case report.ActCreate:
-		return report.Created
-	case report.ActUpdate:
-		return report.Updated
-	case report.ActDelete:
-		return report.Deleted
+	case ActCreate:
+		return Created
+	case ActUpdate:
+		return Updated
+	case ActDelete:
+		return Deleted
 	}
 	panic("reconcile: no outcome for action " + act.String())
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 var (
@@ -23,49 +22,49 @@ func TestApplyFollowsAnswersToTheTruth(t *testing.T) {
 		name     string
 		have     map[Key]string
 		script   map[string][]scripted
-		action   report.Action
+		action   Action
 		attempts int
-		outcome  report.Outcome
+		outcome  Outcome
 		status   int
 		calls    string
 		final    string // what the fake holds for k afterwards ("" absent)
 		errType  string
 	}{
-		{"create", nil, nil, report.ActCreate, 3, report.Created, 201, "create g/7201", "new", ""},
-		{"update", map[Key]string{k: "old"}, nil, report.ActUpdate, 3, report.Updated, 200, "update g/7201", "new", ""},
-		{"delete", map[Key]string{k: "old"}, nil, report.ActDelete, 3, report.Deleted, 200, "delete g/7201", "", ""},
-		{"delete of what is gone is done", nil, nil, report.ActDelete, 3, report.Deleted, 404, "delete g/7201", "", ""},
-		{"update answered 404 becomes a create", nil, nil, report.ActUpdate, 3, report.Created, 201,
+		{"create", nil, nil, ActCreate, 3, Created, 201, "create g/7201", "new", ""},
+		{"update", map[Key]string{k: "old"}, nil, ActUpdate, 3, Updated, 200, "update g/7201", "new", ""},
+		{"delete", map[Key]string{k: "old"}, nil, ActDelete, 3, Deleted, 200, "delete g/7201", "", ""},
+		{"delete of what is gone is done", nil, nil, ActDelete, 3, Deleted, 404, "delete g/7201", "", ""},
+		{"update answered 404 becomes a create", nil, nil, ActUpdate, 3, Created, 201,
 			"update g/7201|create g/7201", "new", ""},
-		{"create answered 409, the same value: someone made it", map[Key]string{k: "new"}, nil, report.ActCreate, 3,
-			report.Unchanged, 409, `create g/7201|read g [7201] ""`, "new", ""},
+		{"create answered 409, the same value: someone made it", map[Key]string{k: "new"}, nil, ActCreate, 3,
+			Unchanged, 409, `create g/7201|read g [7201] ""`, "new", ""},
 		{"create answered 409 after our own 500: ours", nil, map[string][]scripted{"create g/7201": {{err500, true}}},
-			report.ActCreate, 3, report.Created, 409, `create g/7201|create g/7201|read g [7201] ""`, "new", ""},
-		{"create answered 409, another value: update", map[Key]string{k: "other"}, nil, report.ActCreate, 3,
-			report.Updated, 200, `create g/7201|read g [7201] ""|update g/7201`, "new", ""},
+			ActCreate, 3, Created, 409, `create g/7201|create g/7201|read g [7201] ""`, "new", ""},
+		{"create answered 409, another value: update", map[Key]string{k: "other"}, nil, ActCreate, 3,
+			Updated, 200, `create g/7201|read g [7201] ""|update g/7201`, "new", ""},
 		{"create answered 409, gone on re-read: create again", nil,
-			map[string][]scripted{"create g/7201": {{&client.APIError{Status: 409}, false}}}, report.ActCreate, 3,
-			report.Created, 201, `create g/7201|read g [7201] ""|create g/7201`, "new", ""},
+			map[string][]scripted{"create g/7201": {{&client.APIError{Status: 409}, false}}}, ActCreate, 3,
+			Created, 201, `create g/7201|read g [7201] ""|create g/7201`, "new", ""},
 		{"refused: failed with the API's type", nil, map[string][]scripted{"create g/7201": {{err400, false}}},
-			report.ActCreate, 3, report.Failed, 400, "create g/7201", "", "BAD_REQUEST"},
+			ActCreate, 3, Failed, 400, "create g/7201", "", "BAD_REQUEST"},
 		{"5xx to the end, but applied: a re-read settles it", nil,
-			map[string][]scripted{"create g/7201": {{err500, true}}}, report.ActCreate, 1, report.Created, 500,
+			map[string][]scripted{"create g/7201": {{err500, true}}}, ActCreate, 1, Created, 500,
 			`create g/7201|read g [7201] ""`, "new", ""},
 		{"5xx to the end, not applied: failed", nil,
-			map[string][]scripted{"create g/7201": {{err500, false}}}, report.ActCreate, 1, report.Failed, 500,
+			map[string][]scripted{"create g/7201": {{err500, false}}}, ActCreate, 1, Failed, 500,
 			`create g/7201|read g [7201] ""`, "", "INTERNAL_SERVER_ERROR"},
 		{"an undocumented success is retried, never trusted", nil,
-			map[string][]scripted{"create g/7201": {{errOdd, false}}}, report.ActCreate, 3, report.Created, 201,
+			map[string][]scripted{"create g/7201": {{errOdd, false}}}, ActCreate, 3, Created, 201,
 			"create g/7201|create g/7201", "new", ""},
 		{"an undocumented success to the end: re-read says absent", nil,
-			map[string][]scripted{"create g/7201": {{errOdd, false}}}, report.ActCreate, 1, report.Failed, 200,
+			map[string][]scripted{"create g/7201": {{errOdd, false}}}, ActCreate, 1, Failed, 200,
 			`create g/7201|read g [7201] ""`, "", "UNEXPECTED_ANSWER"},
 		{"re-read fails: failed with its error", map[Key]string{k: "new"},
-			map[string][]scripted{"read g": {{err400, false}}}, report.ActCreate, 3, report.Failed, 400,
+			map[string][]scripted{"read g": {{err400, false}}}, ActCreate, 3, Failed, 400,
 			`create g/7201|read g [7201] ""`, "new", "BAD_REQUEST"},
 		{"the API keeps changing: gave up", nil, map[string][]scripted{
 			"create g/7201": {{&client.APIError{Status: 409}, false}, {&client.APIError{Status: 409}, false}, {&client.APIError{Status: 409}, false}, {&client.APIError{Status: 409}, false}}},
-			report.ActCreate, 3, report.Failed, 0, "", "", "ERROR"},
+			ActCreate, 3, Failed, 0, "", "", "ERROR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,8 +98,8 @@ func TestApplyInterruptedBeforeSending(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := (&Engine[string]{Res: f, Pool: testPool(3)}).newSched(context.Background())
-	a := s.app.apply(ctx, Key{"g", "1"}, "new", report.ActCreate)
-	if a.outcome != report.Skipped || len(f.calls) != 0 {
+	a := s.app.apply(ctx, Key{"g", "1"}, "new", ActCreate)
+	if a.outcome != Skipped || len(f.calls) != 0 {
 		t.Errorf("got %v after %d calls, want skipped after none", a.outcome, len(f.calls))
 	}
 }
@@ -112,5 +111,5 @@ func TestApplyRefusesAnUnknownAction(t *testing.T) {
 		}
 	}()
 	s := (&Engine[string]{Res: newFake(nil), Pool: testPool(1)}).newSched(context.Background())
-	s.app.apply(context.Background(), Key{"g", "1"}, "x", report.ActNone)
+	s.app.apply(context.Background(), Key{"g", "1"}, "x", ActNone)
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -94,7 +93,7 @@ func TestAssociationsResource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Counts[report.Updated] != 3 || res.Counts[report.Created] != 1 || res.Counts[report.Deleted] != 22 {
+	if res.Counts[Updated] != 3 || res.Counts[Created] != 1 || res.Counts[Deleted] != 22 {
 		t.Errorf("counts: %v", res.Counts.Map())
 	}
 	// The prune listing: 25 associations in pages of 10.
@@ -102,10 +101,10 @@ func TestAssociationsResource(t *testing.T) {
 		t.Errorf("queries: %+v", api.queries)
 	}
 	for _, f := range fates {
-		if f.Outcome == report.Updated && (f.Prev == nil || f.Prev.String() != "amzn1.old" || f.Status != 200) {
+		if f.Outcome == Updated && (f.Prev == nil || f.Prev.String() != "amzn1.old" || f.Status != 200) {
 			t.Errorf("update's fate: %+v", f)
 		}
-		if f.Outcome == report.Created && f.Status != 201 {
+		if f.Outcome == Created && f.Status != 201 {
 			t.Errorf("create's fate: %+v", f)
 		}
 	}

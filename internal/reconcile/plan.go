@@ -10,15 +10,14 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 // Write is one write of a saved plan and the state it was computed from.
 type Write[V any] struct {
 	Key    Key
-	Action report.Action // create, update or delete
-	Want   V             // zero for a delete
-	Before *V            // what the API had when planned; nil when absent
+	Action Action // create, update or delete
+	Want   V      // zero for a delete
+	Before *V     // what the API had when planned; nil when absent
 	Src    Source
 }
 
@@ -53,7 +52,7 @@ func SavePlan[V any](path string, res Resource[V], p Plan[V], now time.Time) err
 	f := planFile{Version: planVersion, Resource: res.Kind(), CreatedAt: now.UTC(), MaxDeletes: &p.MaxDeletes, Writes: []json.RawMessage{}}
 	for _, w := range writes {
 		obj := map[string]any{}
-		if w.Action != report.ActDelete {
+		if w.Action != ActDelete {
 			want, err := json.Marshal(w.Want)
 			if err != nil {
 				return fmt.Errorf("save plan: %w", err)
@@ -127,11 +126,11 @@ func loadPlan[V any](path string, res Resource[V]) ([]Write[V], Limit, error) {
 		}
 		switch action {
 		case "create":
-			w.Action = report.ActCreate
+			w.Action = ActCreate
 		case "update":
-			w.Action = report.ActUpdate
+			w.Action = ActUpdate
 		case "delete":
-			w.Action = report.ActDelete
+			w.Action = ActDelete
 		default:
 			return nil, Limit{}, fmt.Errorf("%s: action %q is not create, update or delete", where, action)
 		}
@@ -144,7 +143,7 @@ func loadPlan[V any](path string, res Resource[V]) ([]Write[V], Limit, error) {
 				return nil, Limit{}, fmt.Errorf("%s: before: %v", where, err)
 			}
 		}
-		if w.Action != report.ActDelete {
+		if w.Action != ActDelete {
 			if err := json.Unmarshal(raw, &w.Want); err != nil {
 				return nil, Limit{}, fmt.Errorf("%s: %v", where, err)
 			}

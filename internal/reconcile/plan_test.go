@@ -6,17 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 func TestPlanFileRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "plan.json")
 	old := Profile{AmazonID: "amzn1.old", AmazonIDType: "communication-profile"}
 	writes := []Write[Profile]{
-		{Key: Key{"p", "7202"}, Action: report.ActDelete, Before: &old},
-		{Key: Key{"p", "7201"}, Action: report.ActCreate, Want: Profile{AmazonID: "amzn1.new", AmazonIDType: "communication-profile"}, Src: Source{"rooms.csv", 2}},
-		{Key: Key{"p", "7203"}, Action: report.ActUpdate, Want: Profile{AmazonID: "amzn1.b", AmazonIDType: "communication-profile"}, Before: &old, Src: Source{"rooms.csv", 4}},
+		{Key: Key{"p", "7202"}, Action: ActDelete, Before: &old},
+		{Key: Key{"p", "7201"}, Action: ActCreate, Want: Profile{AmazonID: "amzn1.new", AmazonIDType: "communication-profile"}, Src: Source{"rooms.csv", 2}},
+		{Key: Key{"p", "7203"}, Action: ActUpdate, Want: Profile{AmazonID: "amzn1.b", AmazonIDType: "communication-profile"}, Before: &old, Src: Source{"rooms.csv", 4}},
 	}
 	res := Associations{}
 	if err := SavePlan(path, res, Plan[Profile]{Writes: writes, MaxDeletes: Limit{Count: 5}}, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)); err != nil {
@@ -38,8 +36,8 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		t.Errorf("limit: got %v, want 5", plan.MaxDeletes)
 	}
 	if len(got) != 3 || got[0].Key.ID != "7201" || got[0].Want.AmazonID != "amzn1.new" || got[0].Before != nil || got[0].Src.Line != 2 ||
-		got[1].Action != report.ActDelete || got[1].Before == nil || got[1].Before.AmazonID != "amzn1.old" || got[1].Want != (Profile{}) ||
-		got[2].Action != report.ActUpdate {
+		got[1].Action != ActDelete || got[1].Before == nil || got[1].Before.AmazonID != "amzn1.old" || got[1].Want != (Profile{}) ||
+		got[2].Action != ActUpdate {
 		t.Errorf("round trip: %+v", got)
 	}
 }

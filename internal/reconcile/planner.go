@@ -4,25 +4,23 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 // The planner: pure decisions, no I/O, table-tested without HTTP.
 
 // diff is what a row calls for, given what the API has (nil: absent).
-func diff[V any](equal func(want, have V) bool, r Row[V], have *V) report.Action {
+func diff[V any](equal func(want, have V) bool, r Row[V], have *V) Action {
 	switch {
 	case r.Delete && have != nil:
-		return report.ActDelete
+		return ActDelete
 	case r.Delete:
-		return report.ActNone
+		return ActNone
 	case have == nil:
-		return report.ActCreate
+		return ActCreate
 	case !equal(r.Want, *have):
-		return report.ActUpdate
+		return ActUpdate
 	}
-	return report.ActNone
+	return ActNone
 }
 
 // shape is what the planner needs to know of a resource's reads.

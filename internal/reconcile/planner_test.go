@@ -6,8 +6,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 func TestDiff(t *testing.T) {
@@ -17,13 +15,13 @@ func TestDiff(t *testing.T) {
 		name string
 		row  Row[string]
 		have *string
-		want report.Action
+		want Action
 	}{
-		{"absent, upsert", Row[string]{Want: "a"}, nil, report.ActCreate},
-		{"other value", Row[string]{Want: "a"}, have("b"), report.ActUpdate},
-		{"same value", Row[string]{Want: "a"}, have("a"), report.ActNone},
-		{"delete, present", Row[string]{Delete: true}, have("a"), report.ActDelete},
-		{"delete, absent", Row[string]{Delete: true}, nil, report.ActNone},
+		{"absent, upsert", Row[string]{Want: "a"}, nil, ActCreate},
+		{"other value", Row[string]{Want: "a"}, have("b"), ActUpdate},
+		{"same value", Row[string]{Want: "a"}, have("a"), ActNone},
+		{"delete, present", Row[string]{Delete: true}, have("a"), ActDelete},
+		{"delete, absent", Row[string]{Delete: true}, nil, ActNone},
 	}
 	for _, tt := range tests {
 		if got := diff(eq, tt.row, tt.have); got != tt.want {
@@ -277,7 +275,7 @@ func TestDryRunEvaluatesTheGuard(t *testing.T) {
 	if !errors.Is(err, ErrGuard) || !strings.Contains(err.Error(), "a sync would stop") {
 		t.Errorf("got %v, want the guard a sync would trip", err)
 	}
-	if fates["a/0"].Outcome != report.Planned {
+	if fates["a/0"].Outcome != Planned {
 		t.Errorf("a dry run's rows are planned whatever the guard: %+v", fates["a/0"])
 	}
 	if _, _, err := run(t, newFake(have), Options{DryRun: true, MaxDeletes: Limit{Count: 3}}, rows...); err != nil {

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -147,10 +146,10 @@ func TestProductsCheaperSide(t *testing.T) {
 		t.Errorf("writes %d, state %d; want 360 and 3600", f.writes(), len(f.have))
 	}
 	created := fates[Key{skillName(0), productName(0)}]
-	if created.Outcome != report.Created || created.Status != 204 || created.Action != report.ActCreate {
+	if created.Outcome != Created || created.Status != 204 || created.Action != ActCreate {
 		t.Errorf("an associate's fate: %+v", created)
 	}
-	if same := fates[Key{skillName(1), productName(0)}]; same.Outcome != report.Unchanged || same.Prev == nil {
+	if same := fates[Key{skillName(1), productName(0)}]; same.Outcome != Unchanged || same.Prev == nil {
 		t.Errorf("an existing association's fate: %+v", same)
 	}
 	if _, err := runProducts(t, f, Options{MaxDeletes: Limit{Percent: 10}}, rows); err != nil || f.writes() != 0 || f.reads() != 36 {
@@ -184,10 +183,10 @@ func TestProductsPrune(t *testing.T) {
 		t.Errorf("calls %v; want 2 skill.products pages and 3 writes", f.calls)
 	}
 	pruned := fates[Key{skillName(1), productName(2)}]
-	if pruned.Outcome != report.Deleted || pruned.Row.Src.File != "" || pruned.Status != 204 {
+	if pruned.Outcome != Deleted || pruned.Row.Src.File != "" || pruned.Status != 204 {
 		t.Errorf("pruned: %+v", pruned)
 	}
-	if n := fates[Key{skillName(1), productName(5)}]; n.Outcome != report.Unchanged || n.Action != report.ActNone {
+	if n := fates[Key{skillName(1), productName(5)}]; n.Outcome != Unchanged || n.Action != ActNone {
 		t.Errorf("disassociate of what is not there: %+v", n)
 	}
 	if _, err := runProducts(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, rows); err != nil || f.writes() != 0 {

@@ -14,8 +14,6 @@ package reconcile
 import (
 	"errors"
 	"time"
-
-	"github.com/bulksync/bulksync/internal/report"
 )
 
 // Errors that end a run early; the caller maps them to exit codes.
@@ -42,29 +40,22 @@ type Source struct {
 	Line int
 }
 
-// Verdict is what reading the input made of a row.
-type Verdict uint8
-
-// A row is valid, a repeat of an earlier identical row, invalid, or failed
-// before the engine saw it.
-const (
-	Valid Verdict = iota
-	Duplicate
-	Invalid
-	// Failed is a row a stage before the engine could not complete (a
-	// room's unit whose communication profile could not be resolved): it is
-	// reported failed with its ErrType, Status and Reason, is never sent,
-	// and still keeps its id from being pruned.
-	Failed
-)
+// Valid is the Verdict of a row the engine is to decide: reading gave it
+// no outcome yet.
+const Valid Outcome = 0
 
 // Row is one input row as the engine sees it.
 type Row[V any] struct {
-	Src     Source
-	Key     Key
-	Want    V    // what the row asks the association to be (also kept for invalid rows, for the report)
-	Delete  bool // the row asks for the association to be gone
-	Verdict Verdict
+	Src    Source
+	Key    Key
+	Want   V    // what the row asks the association to be (also kept for invalid rows, for the report)
+	Delete bool // the row asks for the association to be gone
+	// Verdict is what reading made of the row: Valid, or the outcome it
+	// already has: Duplicate, Invalid, or Failed (a stage before the engine,
+	// such as resolving a room's unit, could not complete it: it is reported
+	// with its ErrType, Status and Reason, never sent, and still keeps its id
+	// from being pruned).
+	Verdict Outcome
 	Reason  string // why the row is not Valid
 	ErrType string // Failed rows: the error type of the answer that failed it
 	Status  int    // Failed rows: that answer's HTTP status; 0 when none
@@ -75,8 +66,8 @@ type Row[V any] struct {
 type Fate[V any] struct {
 	Row      Row[V]
 	Prev     *V // what the API had; nil when absent or never read
-	Action   report.Action
-	Outcome  report.Outcome
+	Action   Action
+	Outcome  Outcome
 	Status   int    // HTTP status of the answer that decided it; 0 when none
 	ErrType  string // the API's error type, or the local reason's (INVALID_ROW, SKIPPED, …)
 	ErrMsg   string
@@ -101,6 +92,6 @@ type Options struct {
 
 // Result is what a run did.
 type Result[V any] struct {
-	Counts report.Counts // rows by outcome
-	Plan   []Write[V]    // a dry run's writes, with Options.KeepPlan
+	Counts Counts     // rows by outcome
+	Plan   []Write[V] // a dry run's writes, with Options.KeepPlan
 }

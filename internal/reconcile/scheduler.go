@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -31,7 +30,7 @@ type Engine[V any] struct {
 type item[V any] struct {
 	row    Row[V]
 	prev   *V // what the API had; nil when absent
-	action report.Action
+	action Action
 	done   bool // its Fate was emitted
 
 	planned bool // from a saved plan: action is fixed
@@ -150,11 +149,11 @@ func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func
 		case Valid:
 			take(it)
 		case Duplicate:
-			s.emit(it, Fate[V]{Outcome: report.Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
+			s.emit(it, Fate[V]{Outcome: Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
 		case Failed:
-			s.emit(it, Fate[V]{Outcome: report.Failed, Status: r.Status, ErrType: r.ErrType, ErrMsg: r.Reason})
+			s.emit(it, Fate[V]{Outcome: Failed, Status: r.Status, ErrType: r.ErrType, ErrMsg: r.Reason})
 		default:
-			s.emit(it, Fate[V]{Outcome: report.Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
+			s.emit(it, Fate[V]{Outcome: Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
 		}
 	}
 	return nil
@@ -175,7 +174,7 @@ func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], er
 			t.groups = append(t.groups, w.Key.Group)
 			t.deletes[w.Key.Group] = 0
 		}
-		if w.Action == report.ActDelete {
+		if w.Action == ActDelete {
 			t.deletes[w.Key.Group]++
 		}
 	}
@@ -194,7 +193,7 @@ func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], er
 	}
 	err := s.execute(t, nil, func(take func(*item[V])) error {
 		for _, w := range writes {
-			take(&item[V]{row: Row[V]{Src: w.Src, Key: w.Key, Want: w.Want, Delete: w.Action == report.ActDelete},
+			take(&item[V]{row: Row[V]{Src: w.Src, Key: w.Key, Want: w.Want, Delete: w.Action == ActDelete},
 				action: w.Action, planned: true, before: w.Before})
 		}
 		return nil
@@ -222,7 +221,7 @@ type sched[V any] struct {
 	wouldStop error // a dry run's tripped guard
 
 	mu     sync.Mutex // emits and what they count
-	counts report.Counts
+	counts Counts
 	plan   []Write[V]
 }
 
@@ -599,7 +598,7 @@ func (s *sched[V]) fail(it *item[V], err error) {
 		return
 	}
 	f := client.Classify(err)
-	fate := Fate[V]{Outcome: report.Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message}
+	fate := Fate[V]{Outcome: Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message}
 	var re *readError
 	if errors.As(err, &re) {
 		fate.Attempts, fate.Duration = re.attempts, re.took
@@ -636,8 +635,8 @@ func (s *sched[V]) diff(it *item[V], found map[Key]V) {
 	}
 	it.action = diff(s.Res.Equal, it.row, it.prev)
 	switch {
-	case it.action == report.ActNone:
-		s.emit(it, Fate[V]{Outcome: report.Unchanged})
+	case it.action == ActNone:
+		s.emit(it, Fate[V]{Outcome: Unchanged})
 	case s.Opts.DryRun:
 		s.planned(it)
 	default:
@@ -650,7 +649,7 @@ func (s *sched[V]) diff(it *item[V], found map[Key]V) {
 func (s *sched[V]) prune(group string, l *listing[V]) {
 	for _, k := range pruneKeys(group, l.found, l.named, s.Opts.Shard) {
 		v := l.found[k]
-		it := &item[V]{row: Row[V]{Key: k, Delete: true}, prev: &v, action: report.ActDelete}
+		it := &item[V]{row: Row[V]{Key: k, Delete: true}, prev: &v, action: ActDelete}
 		if s.Opts.DryRun {
 			s.planned(it)
 			continue
@@ -662,7 +661,7 @@ func (s *sched[V]) prune(group string, l *listing[V]) {
 
 // hold queues a write until the gate opens, counting deletes for the guard.
 func (s *sched[V]) hold(it *item[V]) {
-	if it.action == report.ActDelete {
+	if it.action == ActDelete {
 		s.guard(it.row.Key.Group).deletes++
 	}
 	s.held = append(s.held, it)
@@ -713,9 +712,9 @@ func (s *sched[V]) write(it *item[V]) {
 	a := s.app.apply(s.ctx, it.row.Key, it.row.Want, it.action)
 	fate := Fate[V]{Outcome: a.outcome, Status: a.status, Attempts: a.attempts, Duration: a.duration}
 	switch {
-	case a.outcome == report.Skipped:
+	case a.outcome == Skipped:
 		fate.ErrType, fate.ErrMsg = "SKIPPED", "interrupted before this row was sent"
-	case a.err != nil && a.outcome != report.Failed:
+	case a.err != nil && a.outcome != Failed:
 		fate.ErrMsg = "confirmed by a re-read after: " + client.Classify(a.err).Message
 	case a.err != nil:
 		f := client.Classify(a.err)
@@ -732,19 +731,19 @@ func (s *sched[V]) write(it *item[V]) {
 
 // planned reports a dry run's write, keeping it for a saved plan.
 func (s *sched[V]) planned(it *item[V]) {
-	if it.action == report.ActDelete {
+	if it.action == ActDelete {
 		s.guard(it.row.Key.Group).deletes++
 	}
 	s.mu.Lock()
 	if s.Opts.KeepPlan {
 		w := Write[V]{Key: it.row.Key, Action: it.action, Before: it.prev, Src: it.row.Src}
-		if it.action != report.ActDelete {
+		if it.action != ActDelete {
 			w.Want = it.row.Want
 		}
 		s.plan = append(s.plan, w)
 	}
 	s.mu.Unlock()
-	s.emit(it, Fate[V]{Outcome: report.Planned})
+	s.emit(it, Fate[V]{Outcome: Planned})
 }
 
 func (s *sched[V]) same(a, b *V) bool {
@@ -769,7 +768,7 @@ func (s *sched[V]) emit(it *item[V], f Fate[V]) {
 	f.Row, f.Prev, f.Action = it.row, it.prev, it.action
 	s.counts.Add(f.Outcome)
 	ev := s.Log.Debug()
-	if f.Outcome == report.Failed {
+	if f.Outcome == Failed {
 		ev = s.Log.Warn()
 	}
 	n := s.Res.Names()
@@ -789,7 +788,7 @@ func (s *sched[V]) skipAll(items []*item[V], why string) {
 // skip reports an item as skipped, with why, unless it was reported.
 func (s *sched[V]) skip(it *item[V], why string) {
 	if !it.done {
-		s.emit(it, Fate[V]{Outcome: report.Skipped, ErrType: "SKIPPED", ErrMsg: why})
+		s.emit(it, Fate[V]{Outcome: Skipped, ErrType: "SKIPPED", ErrMsg: why})
 	}
 }
 

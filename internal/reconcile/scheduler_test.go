@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/client"
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -28,8 +27,8 @@ func TestRunMix(t *testing.T) {
 	if got, want := outcomes(fates), "a/=invalid a/fresh=created a/gone=deleted a/never=unchanged a/same=unchanged a/stale=updated b/1=unchanged"; got != want {
 		t.Errorf("outcomes:\n got %s\nwant %s", got, want)
 	}
-	if res.Counts[report.Created] != 1 || res.Counts[report.Updated] != 1 || res.Counts[report.Deleted] != 1 ||
-		res.Counts[report.Unchanged] != 3 || res.Counts[report.Invalid] != 1 {
+	if res.Counts[Created] != 1 || res.Counts[Updated] != 1 || res.Counts[Deleted] != 1 ||
+		res.Counts[Unchanged] != 3 || res.Counts[Invalid] != 1 {
 		t.Errorf("counts: %v", res.Counts.Map())
 	}
 	if x := fates["a/"]; x.ErrType != "INVALID_ROW" || x.ErrMsg != "externalUserId is empty" || x.Row.Src.Line != 9 {
@@ -39,10 +38,10 @@ func TestRunMix(t *testing.T) {
 		t.Errorf("final state: %v", f.have)
 	}
 	st := fates["a/stale"]
-	if st.Action != report.ActUpdate || st.Prev == nil || *st.Prev != "old" || st.Status != 200 || st.Attempts != 1 || st.Row.Src.Line != 3 {
+	if st.Action != ActUpdate || st.Prev == nil || *st.Prev != "old" || st.Status != 200 || st.Attempts != 1 || st.Row.Src.Line != 3 {
 		t.Errorf("update's fate: %+v", st)
 	}
-	if n := fates["a/never"]; n.Action != report.ActNone || n.Prev != nil {
+	if n := fates["a/never"]; n.Action != ActNone || n.Prev != nil {
 		t.Errorf("delete of an absent id: %+v", n)
 	}
 	// Queries: a has 5 ids in batches of 3 (2 reads), b one.
@@ -82,7 +81,7 @@ func TestStrictAndEmpty(t *testing.T) {
 	if !errors.Is(err, ErrStrict) || !strings.Contains(err.Error(), "1 invalid row; nothing was sent") || len(f.calls) != 0 {
 		t.Errorf("strict: %v after %d calls", err, len(f.calls))
 	}
-	if fates["a/1"].Outcome != report.Skipped || fates["a/2"].Outcome != report.Invalid {
+	if fates["a/1"].Outcome != Skipped || fates["a/2"].Outcome != Invalid {
 		t.Errorf("strict: %s", outcomes(fates))
 	}
 	if _, _, err := run(t, f, Options{}, bad); !errors.Is(err, ErrEmpty) || len(f.calls) != 0 {
@@ -109,7 +108,7 @@ func TestGuardTripsBeforeAnyWrite(t *testing.T) {
 		t.Errorf("a tripped guard made %d writes", f.writes())
 	}
 	for id, x := range fates {
-		if x.Outcome != report.Skipped || !strings.Contains(x.ErrMsg, "max-deletes 10%") {
+		if x.Outcome != Skipped || !strings.Contains(x.ErrMsg, "max-deletes 10%") {
 			t.Errorf("%s: %+v, want skipped naming the guard", id, x)
 		}
 	}
@@ -129,7 +128,7 @@ func TestGuardSizeIsNotAFilteredTotal(t *testing.T) {
 	f := newFake(have)
 	f.batch = 30
 	_, res, err := run(t, f, Options{MaxDeletes: Limit{Percent: 10}}, del("a", "7", 2))
-	if err != nil || res.Counts[report.Deleted] != 1 {
+	if err != nil || res.Counts[Deleted] != 1 {
 		t.Errorf("deleting 1 of 400 under 10%%: %v, %v", err, res.Counts.Map())
 	}
 }
@@ -141,10 +140,10 @@ func TestFailedReadFailsItsRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x := fates["a/1"]; x.Outcome != report.Failed || x.Status != 400 || x.ErrType != "BAD_REQUEST" || x.ErrMsg != "amazonId is not valid" {
+	if x := fates["a/1"]; x.Outcome != Failed || x.Status != 400 || x.ErrType != "BAD_REQUEST" || x.ErrMsg != "amazonId is not valid" {
 		t.Errorf("row of the failed read: %+v", x)
 	}
-	if fates["b/1"].Outcome != report.Created {
+	if fates["b/1"].Outcome != Created {
 		t.Errorf("another group's row: %+v", fates["b/1"])
 	}
 }
@@ -177,9 +176,9 @@ func TestFailedReadReportsItsAttempts(t *testing.T) {
 			}
 			for _, id := range []string{"a/1", "a/2"} {
 				x := fates[id]
-				if x.Outcome != report.Failed || x.Attempts != tt.attempts || x.ErrMsg != tt.msg {
+				if x.Outcome != Failed || x.Attempts != tt.attempts || x.ErrMsg != tt.msg {
 					t.Errorf("%s: got %v, %d attempts, %q; want %v, %d attempts, %q", id, x.Outcome, x.Attempts, x.ErrMsg,
-						report.Failed, tt.attempts, tt.msg)
+						Failed, tt.attempts, tt.msg)
 				}
 			}
 		})
@@ -193,7 +192,7 @@ func TestFailedSizeReadStopsTheRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "can't check the delete guard of a") || f.writes() != 0 {
 		t.Errorf("got %v after %d writes", err, f.writes())
 	}
-	if fates["a/1"].Outcome != report.Skipped {
+	if fates["a/1"].Outcome != Skipped {
 		t.Errorf("%+v", fates["a/1"])
 	}
 }
@@ -206,7 +205,7 @@ func TestAuthFailureStopsTheRun(t *testing.T) {
 	if !errors.Is(err, ErrAuth) {
 		t.Errorf("got %v, want ErrAuth", err)
 	}
-	if x := fates["a/1"]; x.Outcome != report.Failed || x.Status != 403 {
+	if x := fates["a/1"]; x.Outcome != Failed || x.Status != 403 {
 		t.Errorf("%+v", x)
 	}
 }
@@ -223,7 +222,7 @@ func TestInterruptedRunSkipsTheRest(t *testing.T) {
 		t.Errorf("got %v after %d calls", err, len(f.calls))
 	}
 	for _, x := range got {
-		if x.Outcome != report.Skipped || x.ErrMsg != "interrupted before this row was sent" {
+		if x.Outcome != Skipped || x.ErrMsg != "interrupted before this row was sent" {
 			t.Errorf("%+v", x)
 		}
 	}
@@ -245,10 +244,10 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Counts[report.Deleted] != 7 || len(f.have) != 4 {
-		t.Errorf("deleted %d, left %v", res.Counts[report.Deleted], f.have)
+	if res.Counts[Deleted] != 7 || len(f.have) != 4 {
+		t.Errorf("deleted %d, left %v", res.Counts[Deleted], f.have)
 	}
-	if x := fates["a/9"]; x.Row.Src != (Source{}) || x.Action != report.ActDelete || x.Prev == nil || *x.Prev != "x" {
+	if x := fates["a/9"]; x.Row.Src != (Source{}) || x.Action != ActDelete || x.Prev == nil || *x.Prev != "x" {
 		t.Errorf("pruned row: %+v", x)
 	}
 	if _, ok := f.have[Key{"b", "keep"}]; !ok {
@@ -257,7 +256,7 @@ func TestPrune(t *testing.T) {
 	// The guard counts pruned deletes.
 	f = newFake(maps.Clone(have))
 	fates, _, err = run(t, f, Options{Prune: true, MaxDeletes: Limit{Percent: 50}}, rows...)
-	if !errors.Is(err, ErrGuard) || f.writes() != 0 || fates["a/9"].Outcome != report.Skipped {
+	if !errors.Is(err, ErrGuard) || f.writes() != 0 || fates["a/9"].Outcome != Skipped {
 		t.Errorf("guarded prune: %v, %d writes, %+v", err, f.writes(), fates["a/9"])
 	}
 }
@@ -265,7 +264,7 @@ func TestPrune(t *testing.T) {
 func TestPruneEmptyInputEmptiesTheDefaultGroup(t *testing.T) {
 	f := newFake(map[Key]string{{"d", "1"}: "x", {"d", "2"}: "x"})
 	_, res, err := run(t, f, Options{Prune: true, AllowEmpty: true, MaxDeletes: Limit{None: true}, DefaultGroup: "d"})
-	if err != nil || res.Counts[report.Deleted] != 2 || len(f.have) != 0 {
+	if err != nil || res.Counts[Deleted] != 2 || len(f.have) != 0 {
 		t.Errorf("got %v, %v, left %v", err, res.Counts.Map(), f.have)
 	}
 }
@@ -322,7 +321,7 @@ func TestDryRunKeepsThePlan(t *testing.T) {
 	// Applying it makes exactly those writes.
 	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(Fate[string]) {}}
 	out, err := e.Apply(context.Background(), res.Plan)
-	if err != nil || out.Counts[report.Created] != 1 || out.Counts[report.Updated] != 1 || out.Counts[report.Deleted] != 1 {
+	if err != nil || out.Counts[Created] != 1 || out.Counts[Updated] != 1 || out.Counts[Deleted] != 1 {
 		t.Errorf("apply: %v, %v", err, out.Counts.Map())
 	}
 	if fmt.Sprint(f.have) != "map[{a 1}:new {a 2}:p]" {
@@ -333,14 +332,14 @@ func TestDryRunKeepsThePlan(t *testing.T) {
 func TestApplyRefusesAStalePlan(t *testing.T) {
 	f := newFake(map[Key]string{{"a", "1"}: "someone-else"})
 	old := "old"
-	plan := []Write[string]{{Key: Key{"a", "1"}, Action: report.ActUpdate, Want: "new", Before: &old}, {Key: Key{"a", "2"}, Action: report.ActCreate, Want: "p"}}
+	plan := []Write[string]{{Key: Key{"a", "1"}, Action: ActUpdate, Want: "new", Before: &old}, {Key: Key{"a", "2"}, Action: ActCreate, Want: "p"}}
 	var got []Fate[string]
 	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(x Fate[string]) { got = append(got, x) }}
 	_, err := e.Apply(context.Background(), plan)
 	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "1: planned from old, now someone-else") || f.writes() != 0 {
 		t.Errorf("got %v with %d writes", err, f.writes())
 	}
-	if len(got) != 2 || got[0].Outcome != report.Skipped || got[1].Outcome != report.Skipped {
+	if len(got) != 2 || got[0].Outcome != Skipped || got[1].Outcome != Skipped {
 		t.Errorf("fates: %+v", got)
 	}
 	if out, err := e.Apply(context.Background(), nil); err != nil || out.Counts.Total() != 0 {
@@ -373,11 +372,11 @@ func TestFailedWriteReportsTheAPIsError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x := fates["a/1"]; x.Outcome != report.Failed || x.Action != report.ActCreate || x.Status != 400 || x.ErrType != "BAD_REQUEST" ||
+	if x := fates["a/1"]; x.Outcome != Failed || x.Action != ActCreate || x.Status != 400 || x.ErrType != "BAD_REQUEST" ||
 		x.ErrMsg != "amazonId is not valid" || x.Attempts != 1 {
 		t.Errorf("refused create: %+v", x)
 	}
-	if x := fates["a/2"]; x.Outcome != report.Failed || x.Status != 500 || x.ErrType != "INTERNAL_SERVER_ERROR" ||
+	if x := fates["a/2"]; x.Outcome != Failed || x.Status != 500 || x.ErrType != "INTERNAL_SERVER_ERROR" ||
 		x.ErrMsg != "oops (after 3 attempts)" || x.Attempts != 3 {
 		t.Errorf("create failing with 500: %+v", x)
 	}
@@ -394,7 +393,7 @@ func TestReReadFromTheOnlySide(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The retry finds it there (409): the re-read settles it as ours.
-	if x := fates["s1/p1"]; x.Outcome != report.Created || f.calls[len(f.calls)-1] != `read p1 [] ""` {
+	if x := fates["s1/p1"]; x.Outcome != Created || f.calls[len(f.calls)-1] != `read p1 [] ""` {
 		t.Errorf("got %+v, want created after a re-read of p1's groups:\n%s", x, strings.Join(f.calls, "\n"))
 	}
 }
@@ -456,7 +455,7 @@ func TestPruneRelistsADisturbedListing(t *testing.T) {
 				if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "run again") {
 					t.Errorf("got %v, want ErrIncomplete", err)
 				}
-				if res.Counts[report.Deleted] == 0 {
+				if res.Counts[Deleted] == 0 {
 					t.Errorf("nothing pruned: what it saw is still to be deleted")
 				}
 				return
@@ -534,16 +533,16 @@ func TestFailedRowsFromAStageBefore(t *testing.T) {
 		t.Fatalf("a run whose only row failed before the engine: %v", err)
 	}
 	x := fates["a/1"]
-	if x.Outcome != report.Failed || x.ErrType != "NOT_FOUND" || x.Status != 404 || x.ErrMsg != failed.Reason || x.Action != report.ActNone {
+	if x.Outcome != Failed || x.ErrType != "NOT_FOUND" || x.Status != 404 || x.ErrMsg != failed.Reason || x.Action != ActNone {
 		t.Errorf("failed row: %+v", x)
 	}
-	if res.Counts[report.Failed] != 1 {
+	if res.Counts[Failed] != 1 {
 		t.Errorf("counts: %v", res.Counts.Map())
 	}
 	if f.have[Key{"a", "1"}] != "old" {
 		t.Errorf("the failed row's association was touched: %v", f.have)
 	}
-	if _, ok := f.have[Key{"a", "9"}]; ok || fates["a/9"].Outcome != report.Deleted {
+	if _, ok := f.have[Key{"a", "9"}]; ok || fates["a/9"].Outcome != Deleted {
 		t.Errorf("prune: %s, state %v; want a/9 deleted and a/1 kept", outcomes(fates), f.have)
 	}
 }

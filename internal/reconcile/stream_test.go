@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -67,7 +66,7 @@ func TestRowsWaitingAreBoundedByReadsInFlight(t *testing.T) {
 	}()
 	res, err := e.Run(context.Background(), rows)
 	free()
-	if err != nil || res.Counts[report.Planned] != n {
+	if err != nil || res.Counts[Planned] != n {
 		t.Errorf("got %v, %v; want %d planned", err, res.Counts.Map(), n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
 )
@@ -30,7 +31,7 @@ func Push(url string, m RunMetrics, now time.Time) error {
 	exit := prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulksync_exit_code", Help: "Exit code of the last run."})
 	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulksync_last_success_timestamp_seconds", Help: "When a run last ended with exit 0."})
 	reg.MustRegister(rows, calls, retries, throttled, duration, exit)
-	for _, o := range Outcomes {
+	for _, o := range reconcile.Outcomes {
 		rows.WithLabelValues(o.String()).Set(float64(m.Summary.Outcomes[o.String()]))
 	}
 	for k, n := range m.Statuses {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/rs/zerolog"
 	"github.com/schollz/progressbar/v3"
 )
@@ -17,7 +18,7 @@ type Progress struct {
 	mu     sync.Mutex
 	total  int
 	done   int
-	counts Counts
+	counts reconcile.Counts
 	start  time.Time
 	calls  func() int
 	bar    *progressbar.ProgressBar
@@ -65,7 +66,7 @@ func (p *Progress) ticker(interval time.Duration) {
 }
 
 // Add counts a finished row.
-func (p *Progress) Add(o Outcome) {
+func (p *Progress) Add(o reconcile.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
@@ -85,7 +86,7 @@ func (p *Progress) Add(o Outcome) {
 // "12 created, 3 updated, 40 unchanged | 31.5 calls/s".
 func (p *Progress) describe() string {
 	var parts []string
-	for _, o := range Outcomes {
+	for _, o := range reconcile.Outcomes {
 		if n := p.counts[o]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, o))
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/rs/zerolog"
 )
 
@@ -42,8 +43,8 @@ func TestWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]string{"rooms.csv", "=cmd|' /C calc'!A0", Created.String()})
-	w.Write([]string{"", "7209", Failed.String()})
+	w.Write([]string{"rooms.csv", "=cmd|' /C calc'!A0", reconcile.Created.String()})
+	w.Write([]string{"", "7209", reconcile.Failed.String()})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,28 +156,9 @@ func (f *fillingFile) Write(p []byte) (int, error) {
 	return n, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 }
 
-func TestOutcomesAndActions(t *testing.T) {
-	var c Counts
-	c.Add(Created)
-	c.Add(Created)
-	c.Add(Skipped)
-	if c.Total() != 3 || fmt.Sprint(c.Map()) != "map[created:2 skipped:1]" {
-		t.Errorf("counts: total %d, map %v", c.Total(), c.Map())
-	}
-	var zero Outcome
-	if zero.String() != "unknown" || Outcome(200).String() != "unknown" {
-		t.Errorf("an outcome never set must not pass for one: %q, %q", zero, Outcome(200))
-	}
-	for a, want := range map[Action]string{ActNone: "none", ActCreate: "create", ActUpdate: "update", ActDelete: "delete", Action(9): "none"} {
-		if a.String() != want {
-			t.Errorf("Action(%d): got %q, want %q", a, a, want)
-		}
-	}
-}
-
 func TestSummary(t *testing.T) {
-	var c Counts
-	for _, o := range []Outcome{Created, Unchanged, Created, Unchanged, Created} {
+	var c reconcile.Counts
+	for _, o := range []reconcile.Outcome{reconcile.Created, reconcile.Unchanged, reconcile.Created, reconcile.Unchanged, reconcile.Created} {
 		c.Add(o)
 	}
 	s := NewSummary("sync", c, map[string]int{"query": 1, "create": 3}, map[string]int{"query 2xx": 1, "create 2xx": 2, "create 503": 1}, 1, 0, 2*time.Second)
@@ -192,9 +174,9 @@ func TestSummary(t *testing.T) {
 
 // The closing event is one JSON line with the summary's figures as fields.
 func TestSummaryEvent(t *testing.T) {
-	var c Counts
-	c.Add(Created)
-	c.Add(Failed)
+	var c reconcile.Counts
+	c.Add(reconcile.Created)
+	c.Add(reconcile.Failed)
 	s := NewSummary("sync", c, map[string]int{"query": 1, "create": 2}, map[string]int{"query 2xx": 1, "create 2xx": 1, "create 503": 1}, 1, 0, 1500*time.Millisecond)
 	s.ExitCode, s.Report, s.Message, s.Hint = 1, "out/report.csv", "something failed", "do this"
 	var buf bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/rs/zerolog"
 )
 
@@ -33,7 +34,7 @@ type Summary struct {
 
 // NewSummary totals the outcomes and computes the achieved rate; statuses
 // are calls by "kind status", as the pool counts them.
-func NewSummary(command string, outcomes Counts, calls, statuses map[string]int, retries, throttled int, d time.Duration) Summary {
+func NewSummary(command string, outcomes reconcile.Counts, calls, statuses map[string]int, retries, throttled int, d time.Duration) Summary {
 	s := Summary{Command: command, Outcomes: outcomes.Map(), Calls: calls, Retries: retries, Throttled: throttled,
 		DurationMS: d.Milliseconds(), Rows: outcomes.Total()}
 	for k, n := range statuses {
@@ -67,7 +68,7 @@ func (s Summary) WriteJSON(w io.Writer) error {
 // with what to do about it.
 func (s Summary) WriteText(w io.Writer) {
 	var parts []string
-	for _, o := range Outcomes {
+	for _, o := range reconcile.Outcomes {
 		if n := s.Outcomes[o.String()]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, o))
 		}
