@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 )
@@ -74,54 +73,4 @@ func (c *Client) QueryAssociations(ctx context.Context, providerID string, q Que
 		return nil, err
 	}
 	return &out, nil
-}
-
-// ErrRepeatedToken is returned by Pages when the server hands back a page
-// token it already gave: following it would never end.
-var ErrRepeatedToken = errors.New("server repeated a page token")
-
-// maxPages bounds Pages even against a server that invents new tokens for
-// empty pages forever.
-const maxPages = 100000
-
-// Pages follows nextPageToken from q to the last page, calling fetch for each
-// page (so the caller decides how a page is fetched: directly, or through
-// the worker's rate limit and retries) and yield for each page's answer.
-func Pages(ctx context.Context, q QueryRequest, fetch func(context.Context, QueryRequest) (*QueryResponse, error), yield func(*QueryResponse) error) error {
-	seen := map[string]bool{}
-	emptyRun := 0
-	for page := 0; ; page++ {
-		if page >= maxPages {
-			return fmt.Errorf("query stopped after %d pages", maxPages)
-		}
-		resp, err := fetch(ctx, q)
-		if err != nil {
-			return err
-		}
-		if err := yield(resp); err != nil {
-			return err
-		}
-		next := resp.PaginationContext.NextPageToken
-		if next == "" {
-			return nil
-		}
-		if seen[next] {
-			return fmt.Errorf("page %d: %w %q", page+2, ErrRepeatedToken, next)
-		}
-		seen[next] = true
-		// Empty pages with a token are legal now and then, but a long run of
-		// them is a server that will never finish.
-		if len(resp.AccountAssociations) == 0 {
-			if emptyRun++; emptyRun >= 10 {
-				return fmt.Errorf("query stopped: %d empty pages in a row, each with a next token", emptyRun)
-			}
-		} else {
-			emptyRun = 0
-		}
-		pc := PaginationRequest{NextToken: next}
-		if q.PaginationContext != nil {
-			pc.MaxResults = q.PaginationContext.MaxResults
-		}
-		q.PaginationContext = &pc
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -181,9 +180,6 @@ func TestAnswerNotJSON(t *testing.T) {
 	if !errors.As(err, &ue) || !ue.Unexpected || ue.Status != 200 || !strings.Contains(err.Error(), "not the documented JSON") || !strings.Contains(err.Error(), "<html>") {
 		t.Errorf("got %v, want an unexpected 200 quoting the body", err)
 	}
-	if f := Classify(err); !f.Retry || !f.MayHaveApplied || f.Type != "UNEXPECTED_ANSWER" || f.Label != "200" {
-		t.Errorf("classified %+v, want a retryable unexpected answer labelled 200", f)
-	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(502)
 		fmt.Fprint(w, "<html>bad gateway</html>")
@@ -294,41 +290,6 @@ func TestUndocumentedSuccessIsNotSuccess(t *testing.T) {
 				t.Fatalf("got %v, want an unexpected %d", err, tc.status)
 			}
 		})
-	}
-}
-
-func TestClassify(t *testing.T) {
-	refused := &oauth2.RetrieveError{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant"}
-	tests := []struct {
-		name string
-		err  error
-		want Failure
-	}{
-		{"success", nil, Failure{Label: "2xx"}},
-		{"429 with Retry-After", &APIError{Status: 429, RetryAfter: 2 * time.Second, Type: "TOO_MANY_REQUESTS", Message: "slow down"},
-			Failure{Status: 429, Retry: true, RetryAfter: 2 * time.Second, Throttled: true, Type: "TOO_MANY_REQUESTS", Message: "slow down", Label: "429"}},
-		{"500", &APIError{Status: 500}, Failure{Status: 500, Retry: true, MayHaveApplied: true, Type: "HTTP_500", Message: "500 Internal Server Error", Label: "500"}},
-		{"502", &APIError{Status: 502}, Failure{Status: 502, Retry: true, MayHaveApplied: true, Type: "HTTP_502", Message: "502 Bad Gateway", Label: "502"}},
-		{"503", &APIError{Status: 503, Type: "SERVICE_UNAVAILABLE", Message: "down"}, Failure{Status: 503, Retry: true, MayHaveApplied: true, Type: "SERVICE_UNAVAILABLE", Message: "down", Label: "503"}},
-		{"504", &APIError{Status: 504}, Failure{Status: 504, Retry: true, MayHaveApplied: true, Type: "HTTP_504", Message: "504 Gateway Timeout", Label: "504"}},
-		{"400", &APIError{Status: 400, Type: "BAD_REQUEST", Message: "no"}, Failure{Status: 400, Type: "BAD_REQUEST", Message: "no", Label: "400"}},
-		{"401", &APIError{Status: 401}, Failure{Status: 401, Auth: true, Type: "HTTP_401", Message: "401 Unauthorized", Label: "401"}},
-		{"403", &APIError{Status: 403}, Failure{Status: 403, Auth: true, Type: "HTTP_403", Message: "403 Forbidden", Label: "403"}},
-		{"404", &APIError{Status: 404}, Failure{Status: 404, Type: "HTTP_404", Message: "404 Not Found", Label: "404"}},
-		{"409", &APIError{Status: 409}, Failure{Status: 409, Type: "HTTP_409", Message: "409 Conflict", Label: "409"}},
-		{"timeout", fmt.Errorf("post: %w", context.DeadlineExceeded),
-			Failure{Retry: true, MayHaveApplied: true, Type: "TIMEOUT", Message: "post: context deadline exceeded", Label: "none"}},
-		{"refused grant", &TokenError{Err: refused}, Failure{Auth: true, Type: "TOKEN", Message: "get access token: " + refused.Error(), Label: "none"}},
-		{"token endpoint down", &TokenError{Err: &oauth2.RetrieveError{Response: &http.Response{StatusCode: 503}}},
-			Failure{Retry: true, Type: "TOKEN", Message: "get access token: oauth2: cannot fetch token: \nResponse: ", Label: "none"}},
-		{"broken connection", fmt.Errorf("post: %w", syscall.ECONNRESET),
-			Failure{Retry: true, MayHaveApplied: true, Type: "TRANSPORT", Message: "post: connection reset by peer", Label: "none"}},
-		{"local refusal", errors.New("serviceProviderId is empty"), Failure{Type: "ERROR", Message: "serviceProviderId is empty", Label: "none"}},
-	}
-	for _, tt := range tests {
-		if got := Classify(tt.err); got != tt.want {
-			t.Errorf("%s: Classify(%v):\n got %+v\nwant %+v", tt.name, tt.err, got, tt.want)
-		}
 	}
 }
 

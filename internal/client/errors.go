@@ -2,16 +2,12 @@ package client
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -51,24 +47,11 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Temporary reports whether a later attempt may succeed: throttling, the
-// server's own failures, and answers nobody can read.
-func (e *APIError) Temporary() bool {
-	switch e.Status {
-	case 429, 500, 502, 503, 504:
-		return true
-	}
-	return e.Unexpected
-}
-
-// AuthFailure reports whether the credentials were refused.
-func (e *APIError) AuthFailure() bool { return e.Status == 401 || e.Status == 403 && !e.Refused }
-
 // TokenError is a failure to get an access token from the token endpoint.
 type TokenError struct{ Err error }
 
 func (e *TokenError) Error() string {
-	if s := e.status(); s >= 300 && s < 400 {
+	if s := e.Status(); s >= 300 && s < 400 {
 		return "get access token: " + redirected(e.retrieve().Response)
 	}
 	return "get access token: " + clip(e.Err.Error())
@@ -84,106 +67,31 @@ func (e *TokenError) retrieve() *oauth2.RetrieveError {
 	return nil
 }
 
-// status is the token endpoint's answer, or 0 when it gave none.
-func (e *TokenError) status() int {
+// Status is the token endpoint's answer, or 0 when it gave none.
+func (e *TokenError) Status() int {
 	if re := e.retrieve(); re != nil {
 		return re.Response.StatusCode
 	}
 	return 0
 }
 
-// Temporary reports whether a later fetch may succeed: no answer, 429, or
-// the endpoint's own failure.
-func (e *TokenError) Temporary() bool {
-	s := e.status()
-	return s == 0 || s == 429 || s >= 500
-}
-
-// AuthFailure reports whether the token endpoint refused the grant itself
-// (invalid_grant, invalid_client), as opposed to failing to answer.
-func (e *TokenError) AuthFailure() bool {
-	re := e.retrieve()
-	if re == nil {
-		return false
+// Code is the OAuth error code the token endpoint answered with
+// (invalid_grant, …), or "".
+func (e *TokenError) Code() string {
+	if re := e.retrieve(); re != nil {
+		return re.ErrorCode
 	}
-	switch re.ErrorCode {
-	case "invalid_grant", "invalid_client", "unauthorized_client":
-		return true
-	}
-	return re.Response.StatusCode == 400 || re.Response.StatusCode == 401
-}
-
-// Failure is what an error means to a run, decided in one place for every
-// use: whether to retry, the metrics label, the report's error_type, and
-// whether the run must stop because the credentials were refused.
-type Failure struct {
-	Status     int           // HTTP status the server sent; 0 when it sent none
-	Retry      bool          // a later attempt may succeed
-	RetryAfter time.Duration // the least wait the server asked for
-	Throttled  bool          // answered 429
-	Auth       bool          // credentials refused: no later call can succeed
-	// MayHaveApplied is set when a write may have taken effect although it
-	// failed: no answer, the server's own failure, or an answer nobody can
-	// read. Only a re-read says what happened.
-	MayHaveApplied bool
-	Type           string // the report's error_type
-	Message        string // the report's error_message: the API's message, or what went wrong
-	Label          string // the metrics status label: 2xx, the status, or none
-}
-
-// Classify says what err means. A nil err is a success.
-func Classify(err error) Failure {
-	if err == nil {
-		return Failure{Label: "2xx"}
-	}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		f := Failure{Status: ae.Status, Retry: ae.Temporary(), Throttled: ae.Status == 429, Auth: ae.AuthFailure(),
-			Label: strconv.Itoa(ae.Status), Type: ae.Type, Message: ae.Message}
-		if f.Message == "" {
-			f.Message = strconv.Itoa(ae.Status) + " " + http.StatusText(ae.Status)
-		}
-		if f.Retry {
-			f.RetryAfter = ae.RetryAfter
-			f.MayHaveApplied = ae.Status >= 500 || ae.Unexpected
-		}
-		switch {
-		case ae.Unexpected:
-			f.Type = "UNEXPECTED_ANSWER"
-		case f.Type == "":
-			f.Type = fmt.Sprintf("HTTP_%d", ae.Status)
-		}
-		return f
-	}
-	var te *TokenError
-	if errors.As(err, &te) {
-		return Failure{Retry: te.Temporary(), Auth: te.AuthFailure(), Type: "TOKEN", Label: "none", Message: te.Error()}
-	}
-	f := Failure{Label: "none", Type: "TRANSPORT", Message: err.Error()}
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled):
-		f.Type = "CANCELED"
-		return f
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		f.Type = "TIMEOUT"
-		f.Retry, f.MayHaveApplied = true, true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		f.Retry, f.MayHaveApplied = true, true
-	default:
-		var oe *net.OpError
-		f.Retry = errors.As(err, &oe)
-		f.MayHaveApplied = f.Retry
-		if !f.Retry {
-			f.Type = "ERROR" // not from the network: a local refusal, say
-		}
-	}
-	return f
+	return ""
 }
 
 // StatusOf returns the HTTP status of an *APIError in err's chain, or 0.
-func StatusOf(err error) int { return Classify(err).Status }
+func StatusOf(err error) int {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
 
 func newAPIError(resp *http.Response, body []byte) *APIError {
 	e := &APIError{

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -41,8 +42,8 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			strings.Contains(ae.Message, "token=x") {
 			t.Errorf("%d: got %v, want a REDIRECT naming %s by host only", status, err, other.URL)
 		}
-		if f := Classify(err); f.Retry || f.Auth || f.MayHaveApplied {
-			t.Errorf("%d: classified %+v, want a plain failure", status, f)
+		if ae.Unexpected || ae.Refused {
+			t.Errorf("%d: got %+v, want a plain refusal", status, ae)
 		}
 		if hits.Load() != 0 {
 			t.Errorf("%d: the redirect was followed", status)
@@ -65,28 +66,28 @@ func TestTokenEndpointRedirectIsNotFollowed(t *testing.T) {
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "a redirect to "+other.URL) || strings.Contains(err.Error(), "the-secret") {
 		t.Fatalf("got %v, want a token error naming the redirect", err)
 	}
-	if f := Classify(err); f.Retry || f.Auth {
-		t.Errorf("classified %+v: a redirecting token endpoint is neither worth retrying nor a refusal of the credentials", f)
+	if te.Status() != http.StatusTemporaryRedirect || te.Code() != "" {
+		t.Errorf("got status %d, code %q: want the redirect's status and no OAuth error code", te.Status(), te.Code())
 	}
 	if hits.Load() != 0 {
 		t.Errorf("the grant was re-posted to the redirect's target")
 	}
 }
 
-// Only a refused grant means refused credentials; a token endpoint that is
-// down or throttling is retried like any call.
+// A token endpoint's refusal carries its status and OAuth error code: what
+// they mean to a run is the worker's to say (worker.Classify).
 func TestTokenEndpointFailures(t *testing.T) {
 	tests := []struct {
-		status      int
-		body        string
-		retry, auth bool
+		status int
+		body   string
+		code   string
 	}{
-		{400, `{"error":"invalid_grant","error_description":"the refresh token is not valid"}`, false, true},
-		{401, `{"error":"invalid_client"}`, false, true},
-		{429, `{"error":"slow_down"}`, true, false},
-		{500, `oops`, true, false},
-		{503, ``, true, false},
-		{404, `not here`, false, false},
+		{400, `{"error":"invalid_grant","error_description":"the refresh token is not valid"}`, "invalid_grant"},
+		{401, `{"error":"invalid_client"}`, "invalid_client"},
+		{429, `{"error":"slow_down"}`, "slow_down"},
+		{500, `oops`, ""},
+		{503, ``, ""},
+		{404, `not here`, ""},
 	}
 	for _, tt := range tests {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,15 +99,16 @@ func TestTokenEndpointFailures(t *testing.T) {
 		c, _ := New(Options{Endpoint: srv.URL, Token: ts})
 		_, err := c.GetServiceProvider(context.Background(), "amzn1.comms.csp.id.p")
 		srv.Close()
-		if f := Classify(err); f.Retry != tt.retry || f.Auth != tt.auth || f.Type != "TOKEN" {
-			t.Errorf("token endpoint %d: classified %+v, want retry %v, auth %v", tt.status, f, tt.retry, tt.auth)
+		var te *TokenError
+		if !errors.As(err, &te) || te.Status() != tt.status || te.Code() != tt.code {
+			t.Errorf("token endpoint %d: got %v, want a token error with status %d and code %q", tt.status, err, tt.status, tt.code)
 		}
 	}
-	// No answer at all is worth retrying.
+	// No answer at all has no status.
 	ts := RefreshToken(LWA{ClientID: "id", ClientSecret: "s", RefreshToken: "r", TokenURL: "http://127.0.0.1:1/token"})
 	_, err := ts.TokenContext(context.Background())
-	if f := Classify(&TokenError{Err: err}); !f.Retry || f.Auth {
-		t.Errorf("connection refused: classified %+v, want retry", f)
+	if te := (&TokenError{Err: err}); te.Status() != 0 {
+		t.Errorf("connection refused: status %d, want 0", te.Status())
 	}
 }
 
@@ -160,8 +162,9 @@ func TestEchoesAreCut(t *testing.T) {
 	if len(err.Error()) > 600 || !strings.Contains(err.Error(), "more bytes)") {
 		t.Errorf("error of %d bytes: %.100s…", len(err.Error()), err)
 	}
-	if !strings.HasPrefix(Classify(err).Message, "éé") {
-		t.Errorf("cut inside a rune: %.20q", Classify(err).Message)
+	var ae *APIError
+	if !errors.As(err, &ae) || !strings.HasPrefix(ae.Message, "éé") || !utf8.ValidString(ae.Message) {
+		t.Errorf("cut inside a rune: %v", err)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
@@ -132,7 +131,7 @@ func VerdictOf(err error) Verdict {
 	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
 		return Usage
 	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
-		errors.Is(err, reconcile.ErrAuth), client.Classify(err).Auth:
+		errors.Is(err, reconcile.ErrAuth), worker.Classify(err).Auth:
 		return Aborted
 	case errors.Is(err, context.Canceled):
 		return Interrupted

@@ -103,7 +103,7 @@ type unitRows struct {
 	created bool            // this run created the profile
 	missing string          // why the unit has no profile (the answer)
 	missSt  int             // that answer's status
-	fail    *client.Failure // reading, checking or creating failed
+	fail    *worker.Failure // reading, checking or creating failed
 	planned bool            // a dry run would create its profile
 }
 
@@ -190,7 +190,7 @@ func (r *resolver) resolve(ctx context.Context, all []*unitRows, invalid bool) e
 	r.resolved = true
 	if r.api == nil {
 		for _, u := range units {
-			u.fail = &client.Failure{Type: "ERROR", Message: "no communication profile API to resolve the unit with"}
+			u.fail = &worker.Failure{Type: "ERROR", Message: "no communication profile API to resolve the unit with"}
 		}
 		return nil
 	}
@@ -240,7 +240,7 @@ func (r *resolver) read(ctx context.Context, units []*unitRows) error {
 		func(ctx context.Context, u *unitRows) (*client.Profile, error) {
 			return r.api.GetProfileByUnit(ctx, u.unit)
 		},
-		func(u *unitRows, p *client.Profile, f client.Failure, err error) {
+		func(u *unitRows, p *client.Profile, f worker.Failure, err error) {
 			switch {
 			case err == nil && p == nil:
 				u.missing, u.missSt = "the API answered 200 naming none", http.StatusOK
@@ -259,10 +259,10 @@ func (r *resolver) read(ctx context.Context, units []*unitRows) error {
 func (r *resolver) checkUnits(ctx context.Context, units []*unitRows) error {
 	return eachUnit(ctx, r, kindUnitGet, "reading units", units,
 		func(ctx context.Context, u *unitRows) (bool, error) { return r.api.UnitExists(ctx, u.unit) },
-		func(u *unitRows, exists bool, f client.Failure, err error) {
+		func(u *unitRows, exists bool, f worker.Failure, err error) {
 			switch {
 			case err == nil && !exists:
-				u.fail = &client.Failure{Type: errUnknownUnit, Status: http.StatusNotFound,
+				u.fail = &worker.Failure{Type: errUnknownUnit, Status: http.StatusNotFound,
 					Message: fmt.Sprintf("unitId %s is not a unit the API knows (it answered 404); no profile was created for it", u.unit)}
 			case err != nil:
 				f.Message = "checking that the unit exists: " + f.Message
@@ -276,7 +276,7 @@ func (r *resolver) checkUnits(ctx context.Context, units []*unitRows) error {
 // time. Refused credentials stop the run: no call starts after one is
 // refused, and the error says why.
 func eachUnit[T any](ctx context.Context, r *resolver, kind, doing string, units []*unitRows,
-	call func(context.Context, *unitRows) (T, error), done func(u *unitRows, v T, f client.Failure, err error)) error {
+	call func(context.Context, *unitRows) (T, error), done func(u *unitRows, v T, f worker.Failure, err error)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var mu sync.Mutex
@@ -288,7 +288,7 @@ func eachUnit[T any](ctx context.Context, r *resolver, kind, doing string, units
 				v, err = call(ctx, u)
 				return err
 			})
-			f := client.Classify(res.Err)
+			f := worker.Classify(res.Err)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -312,7 +312,7 @@ func eachUnit[T any](ctx context.Context, r *resolver, kind, doing string, units
 
 // authStop is the error that stops a run whose credentials the profile API
 // refused; a 403 most likely means a scope the consent lacks.
-func authStop(doing string, err error, f client.Failure) error {
+func authStop(doing string, err error, f worker.Failure) error {
 	if f.Status == http.StatusForbidden {
 		return fmt.Errorf("%w: %s: %v (%s)", reconcile.ErrAuth, doing, err, profileScopeHint)
 	}
@@ -372,7 +372,7 @@ func (r *resolver) createAll(ctx context.Context, units []*unitRows) error {
 		func(ctx context.Context, u *unitRows) (*client.Profile, error) {
 			return r.api.CreateProfile(ctx, client.ProfileRequest{UnitID: u.unit, Name: u.name})
 		},
-		func(u *unitRows, p *client.Profile, f client.Failure, err error) {
+		func(u *unitRows, p *client.Profile, f worker.Failure, err error) {
 			if err != nil {
 				f.Message = "creating the unit's communication profile: " + f.Message
 				u.fail = &f
@@ -406,7 +406,7 @@ func (r *resolver) batch(ctx context.Context, c []*unitRows, bp *batchPlan) ([]*
 	if res.Err == nil && res.Interrupted {
 		return c, context.Cause(ctx)
 	}
-	f := client.Classify(res.Err)
+	f := worker.Classify(res.Err)
 	switch {
 	case res.Err == nil:
 		var left []*unitRows

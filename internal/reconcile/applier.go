@@ -43,7 +43,7 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) ap
 		status, res := a.call(ctx, act, k, want)
 		out.attempts += res.Attempts
 		out.duration += res.Duration
-		f := client.Classify(res.Err)
+		f := worker.Classify(res.Err)
 		switch {
 		case res.Attempts == 0:
 			out.outcome = Skipped // interrupted before anything was sent

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/worker"
 )
 
 var (
@@ -85,7 +86,7 @@ func TestApplyFollowsAnswersToTheTruth(t *testing.T) {
 				t.Errorf("final: got %q, want %q", got, tt.final)
 			}
 			if tt.errType != "" {
-				if got := client.Classify(a.err).Type; got != tt.errType {
+				if got := worker.Classify(a.err).Type; got != tt.errType {
 					t.Errorf("error type: got %q (%v), want %q", got, a.err, tt.errType)
 				}
 			}

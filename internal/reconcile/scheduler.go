@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -527,7 +526,7 @@ func (s *sched[V]) failure(res worker.Result) error {
 		}
 		return nil
 	}
-	if client.Classify(res.Err).Auth {
+	if worker.Classify(res.Err).Auth {
 		s.cancel(fmt.Errorf("%w: %v", ErrAuth, res.Err))
 	}
 	return res.Err
@@ -597,7 +596,7 @@ func (s *sched[V]) fail(it *item[V], err error) {
 		s.skip(it, s.why())
 		return
 	}
-	f := client.Classify(err)
+	f := worker.Classify(err)
 	fate := Fate[V]{Outcome: Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message}
 	var re *readError
 	if errors.As(err, &re) {
@@ -715,9 +714,9 @@ func (s *sched[V]) write(it *item[V]) {
 	case a.outcome == Skipped:
 		fate.ErrType, fate.ErrMsg = "SKIPPED", "interrupted before this row was sent"
 	case a.err != nil && a.outcome != Failed:
-		fate.ErrMsg = "confirmed by a re-read after: " + client.Classify(a.err).Message
+		fate.ErrMsg = "confirmed by a re-read after: " + worker.Classify(a.err).Message
 	case a.err != nil:
-		f := client.Classify(a.err)
+		f := worker.Classify(a.err)
 		fate.ErrType, fate.ErrMsg = f.Type, f.Message
 		if f.Auth {
 			s.cancel(fmt.Errorf("%w: %v", ErrAuth, a.err))

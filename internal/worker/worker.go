@@ -227,7 +227,7 @@ func (p *Pool) wait(ctx context.Context) (ticket, bool) {
 }
 
 // answered tells the pacer how an attempt went.
-func (p *Pool) answered(t ticket, f client.Failure) {
+func (p *Pool) answered(t ticket, f Failure) {
 	o := accepted
 	switch {
 	case f.Throttled:
@@ -268,7 +268,7 @@ func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) e
 		cancel()
 		res.Attempts = attempt
 		res.Err = err
-		f := client.Classify(err)
+		f := Classify(err)
 		p.count(kind, f)
 		p.answered(t, f)
 		if err == nil {
@@ -327,7 +327,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (p *Pool) count(kind string, f client.Failure) {
+func (p *Pool) count(kind string, f Failure) {
 	p.mu.Lock()
 	p.stats.Calls[kind]++
 	p.statuses[callStatus{kind, f.Label}]++
