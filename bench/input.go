@@ -196,7 +196,7 @@ func planFile(path string) error {
 	res, err := job.Run(context.Background(),
 		job.Config{Command: "plan", DryRun: true, Input: job.Input{Files: []string{path}, DefaultProvider: sp},
 			Report: rep.Name(), Progress: "off"}, // the default --max-deletes
-		job.Deps{API: api, Pool: worker.New(worker.Config{RPS: 1e6}), Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(),
+		job.Deps{API: api, Caller: worker.New(worker.Config{RPS: 1e6}), Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(),
 			ExitCode: func(job.Verdict) int { return 0 }})
 	if err == nil && (res.Verdict != job.Clean || res.Summary.Outcomes["planned"] == 0) {
 		err = fmt.Errorf("plan ended %v: %v %s", res.Verdict, res.Summary.Outcomes, res.Summary.Message)

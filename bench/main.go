@@ -136,7 +136,7 @@ func server(o emulator.Options) (*emulator.Emulator, *httptest.Server, error) {
 
 // syncJob runs the shipped job, as "bulksync sync" does, over file against
 // the emulator at url, with the report written to a temporary file.
-func syncJob(url, file string, pool *worker.Pool) (job.Result, error) {
+func syncJob(url, file string, pool *worker.Caller) (job.Result, error) {
 	api, err := client.New(client.Options{Endpoint: url, Token: client.StaticToken(token),
 		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})
 	if err != nil {
@@ -151,7 +151,7 @@ func syncJob(url, file string, pool *worker.Pool) (job.Result, error) {
 	res, err := job.Run(context.Background(),
 		job.Config{Command: "sync", Input: job.Input{Files: []string{file}, DefaultProvider: sp},
 			MaxDeletes: &reconcile.Limit{None: true}, Report: rep.Name(), Progress: "off"},
-		job.Deps{API: api, Pool: pool, Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(), ExitCode: func(job.Verdict) int { return 0 }})
+		job.Deps{API: api, Caller: pool, Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(), ExitCode: func(job.Verdict) int { return 0 }})
 	if err == nil && res.Verdict != job.Clean {
 		err = fmt.Errorf("run ended %v: %s", res.Verdict, res.Summary.Message)
 	}

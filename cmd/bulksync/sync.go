@@ -167,7 +167,7 @@ func runJob(ctx context.Context, g *globals, f *runFlags, cfg job.Config, do job
 		return err
 	}
 	defer sess.Close()
-	res, err := do(ctx, cfg, sess, job.Deps{API: sess.API, Pool: sess.Pool, Stdout: g.stdout, Stderr: g.stderr,
+	res, err := do(ctx, cfg, sess, job.Deps{API: sess.API, Caller: sess.Caller, Stdout: g.stdout, Stderr: g.stderr,
 		Terminal: g.term, JSONLogs: asJSON, Log: log, Hint: hint, ExitCode: exitCode, OnReport: g.onReport})
 	switch {
 	case asJSON && res.Told:

@@ -28,9 +28,9 @@ type Connect struct {
 
 // Session is a client and the pool its calls go through.
 type Session struct {
-	API   *client.Client
-	Pool  *worker.Pool
-	close func()
+	API    *client.Client
+	Caller *worker.Caller
+	close  func()
 }
 
 // Close stops what the session started (the emulator of Connect.Emulate).
@@ -71,7 +71,7 @@ func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error
 	}
 	s.API = api
 	c.Pool.Reauth, c.Pool.Log = tokens.Refreshable, log
-	s.Pool = worker.New(c.Pool)
+	s.Caller = worker.New(c.Pool)
 	return s, nil
 }
 

@@ -61,7 +61,7 @@ type Input struct {
 type Deps struct {
 	API      reconcile.AssociationAPI
 	Profiles ProfileAPI // resolves rows that name a unit; nil fails them
-	Pool     *worker.Pool
+	Caller   *worker.Caller
 	Stdout   io.Writer
 	Stderr   io.Writer
 	Terminal bool // Stderr is a terminal: progress as a bar
@@ -131,7 +131,7 @@ func VerdictOf(err error) Verdict {
 	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
 		return Usage
 	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
-		errors.Is(err, reconcile.ErrAuth), worker.Classify(err).Auth:
+		errors.Is(err, worker.ErrAuth):
 		return Aborted
 	case errors.Is(err, context.Canceled):
 		return Interrupted

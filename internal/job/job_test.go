@@ -10,6 +10,7 @@ import (
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
 
@@ -25,8 +26,11 @@ func TestVerdictOf(t *testing.T) {
 		{reconcile.ErrEmpty, Aborted},
 		{&reconcile.GuardError{Group: "p"}, Aborted},
 		{fmt.Errorf("%w: changed", reconcile.ErrStale), Aborted},
-		{fmt.Errorf("%w: 403", reconcile.ErrAuth), Aborted},
-		{&client.APIError{Status: 401}, Aborted},
+		{fmt.Errorf("%w: 403", worker.ErrAuth), Aborted},
+		// Refused credentials are decided once, by the worker: an answer is
+		// a row's failure until the worker says the run must stop.
+		{fmt.Errorf("%w: %w", worker.ErrAuth, &client.APIError{Status: 401}), Aborted},
+		{&client.APIError{Status: 401}, RowsFailed},
 		{fmt.Errorf("stopped: %w", context.Canceled), Interrupted},
 		{errors.New("report: disk full"), RowsFailed},
 		{&OutputError{What: "report", Path: "-", Err: errors.New("broken pipe")}, OutputLost},

@@ -17,11 +17,14 @@ import (
 // retries) and prints the API's answer as JSON, and only that, to out.
 func Onboard(ctx context.Context, s *Session, log zerolog.Logger, out io.Writer, op string, call func(context.Context, *client.Client) (any, error)) error {
 	var answer any
-	res := s.Pool.Do(ctx, op, func(ctx context.Context) error {
+	res, fatal := s.Caller.Do(ctx, op, func(ctx context.Context) error {
 		var err error
 		answer, err = call(ctx, s.API)
 		return err
 	})
+	if fatal != nil {
+		return fmt.Errorf("%s: %w", op, fatal)
+	}
 	if res.Err != nil {
 		return fmt.Errorf("%s: %w", op, res.Err)
 	}

@@ -216,11 +216,14 @@ func ListAll[T any](ctx context.Context, s *Session, log zerolog.Logger, out io.
 		}
 		var items []T
 		var next string
-		res := s.Pool.Do(ctx, "list", func(ctx context.Context) error {
+		res, fatal := s.Caller.Do(ctx, "list", func(ctx context.Context) error {
 			var err error
 			items, next, err = page(ctx, s.API, token)
 			return err
 		})
+		if fatal != nil {
+			return fmt.Errorf("%s: %w", op, fatal)
+		}
 		if res.Err != nil {
 			return fmt.Errorf("%s: %w", op, res.Err)
 		}

@@ -71,7 +71,7 @@ func checkProfiles(cfg Config) error {
 // keeps what it learns per unit, not per row: the rows stream past.
 type resolver struct {
 	api    ProfileAPI
-	pool   *worker.Pool
+	caller *worker.Caller
 	log    zerolog.Logger
 	create bool // create the profiles units lack
 	dryRun bool
@@ -271,52 +271,50 @@ func (r *resolver) checkUnits(ctx context.Context, units []*unitRows) error {
 		})
 }
 
-// eachUnit makes one call per unit through the pool, as many at once as
-// it allows, and hands each answer to done (err nil: success), one at a
-// time. Refused credentials stop the run: no call starts after one is
-// refused, and the error says why.
+// eachUnit makes one call per unit, a fan-out, and hands each answer to
+// done (err nil: success), one at a time. Refused credentials stop the run:
+// no call starts after one is refused, and the error says why.
 func eachUnit[T any](ctx context.Context, r *resolver, kind, doing string, units []*unitRows,
 	call func(context.Context, *unitRows) (T, error), done func(u *unitRows, v T, f worker.Failure, err error)) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	g, gctx := r.caller.Group(ctx)
 	var mu sync.Mutex
 	for _, u := range units {
-		ok := r.pool.Go(ctx, func() {
+		ok := worker.Go(gctx, g, func() error {
 			var v T
-			res := r.pool.Do(ctx, kind, func(ctx context.Context) error {
+			res, fatal := r.caller.Do(gctx, kind, func(ctx context.Context) error {
 				var err error
 				v, err = call(ctx, u)
 				return err
 			})
-			f := worker.Classify(res.Err)
+			if fatal != nil {
+				return authStop(doing, fatal)
+			}
+			if res.Err == nil && res.Interrupted {
+				return nil // said below
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			switch {
-			case res.Err == nil && res.Interrupted: // said below
-			case f.Auth:
-				cancel(authStop(doing, res.Err, f))
-			default:
-				done(u, v, f, res.Err)
-			}
+			done(u, v, worker.Classify(res.Err), res.Err)
+			return nil
 		})
 		if !ok {
 			break
 		}
 	}
-	r.pool.Wait()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return nil
+	return context.Cause(ctx)
 }
 
 // authStop is the error that stops a run whose credentials the profile API
-// refused; a 403 most likely means a scope the consent lacks.
-func authStop(doing string, err error, f worker.Failure) error {
-	if f.Status == http.StatusForbidden {
-		return fmt.Errorf("%w: %s: %v (%s)", reconcile.ErrAuth, doing, err, profileScopeHint)
+// refused (a worker.ErrAuth); a 403 most likely means a scope the consent
+// lacks.
+func authStop(doing string, fatal error) error {
+	if client.StatusOf(fatal) == http.StatusForbidden {
+		return fmt.Errorf("%s: %w (%s)", doing, fatal, profileScopeHint)
 	}
-	return fmt.Errorf("%w: %s: %v", reconcile.ErrAuth, doing, err)
+	return fmt.Errorf("%s: %w", doing, fatal)
 }
 
 // batchPlan is what the run has learnt about the batch create: which
@@ -338,18 +336,14 @@ func (r *resolver) createAll(ctx context.Context, units []*unitRows) error {
 	for c := range slices.Chunk(units, client.MaxProfileBatch) {
 		chunks = append(chunks, c)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var mu sync.Mutex
 	var singles []*unitRows
-	batch := func(c []*unitRows) {
+	batch := func(ctx context.Context, c []*unitRows) error {
 		left, err := r.batch(ctx, c, &bp)
 		mu.Lock()
 		singles = append(singles, left...)
 		mu.Unlock()
-		if err != nil {
-			cancel(err)
-		}
+		return err
 	}
 	switch len(units) {
 	case 0:
@@ -357,13 +351,18 @@ func (r *resolver) createAll(ctx context.Context, units []*unitRows) error {
 	case 1:
 		singles = units
 	default:
-		batch(chunks[0])
+		if err := batch(ctx, chunks[0]); err != nil {
+			return err
+		}
+		g, gctx := r.caller.Group(ctx)
 		for _, c := range chunks[1:] {
-			if !r.pool.Go(ctx, func() { batch(c) }) {
+			if !worker.Go(gctx, g, func() error { return batch(gctx, c) }) {
 				break
 			}
 		}
-		r.pool.Wait()
+		if err := g.Wait(); err != nil {
+			return err
+		}
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -398,12 +397,15 @@ func (r *resolver) batch(ctx context.Context, c []*unitRows, bp *batchPlan) ([]*
 		reqs[i] = client.ProfileRequest{UnitID: u.unit, Name: u.name}
 	}
 	var br *client.BatchResult
-	res := r.pool.Do(ctx, kindProfileBatch, func(ctx context.Context) error {
+	res, fatal := r.caller.Do(ctx, kindProfileBatch, func(ctx context.Context) error {
 		var err error
 		br, err = r.api.CreateProfiles(ctx, reqs, numeric)
 		return err
 	})
-	if res.Err == nil && res.Interrupted {
+	switch {
+	case fatal != nil:
+		return c, authStop("creating communication profiles", fatal)
+	case res.Err == nil && res.Interrupted:
 		return c, context.Cause(ctx)
 	}
 	f := worker.Classify(res.Err)
@@ -421,8 +423,6 @@ func (r *resolver) batch(ctx context.Context, c []*unitRows, bp *batchPlan) ([]*
 			r.batchesOff(bp, fmt.Sprintf("the batch answer (%d) confirms none of its units", br.Status))
 		}
 		return left, nil
-	case f.Auth:
-		return c, authStop("creating communication profiles", res.Err, f)
 	case f.Status == http.StatusBadRequest:
 		bp.mu.Lock()
 		retry := !bp.flipped && bp.numeric == numeric

@@ -56,8 +56,8 @@ func newStage(t *testing.T, eo emulator.Options, r resolver) *stage {
 		t.Fatal(err)
 	}
 	r.api, r.log = c, zerolog.Nop()
-	if r.pool == nil {
-		r.pool = worker.New(worker.Config{RPS: 10000, Concurrency: 4, MaxAttempts: 3, BaseBackoff: time.Millisecond,
+	if r.caller == nil {
+		r.caller = worker.New(worker.Config{RPS: 10000, Concurrency: 4, MaxAttempts: 3, BaseBackoff: time.Millisecond,
 			MaxBackoff: time.Millisecond, MaxRetryAfter: time.Millisecond})
 	}
 	s := &stage{resolver: &r, emu: e, plan: &bytes.Buffer{}}
@@ -404,7 +404,7 @@ func TestMissingAnsweredEmpty(t *testing.T) {
 func TestResolveThroughFaults(t *testing.T) {
 	t.Run("retried", func(t *testing.T) {
 		s := newStage(t, emulator.Options{Faults: "503:0.3,429:0.1,reset:0.05,commit500:0.1", Seed: 3},
-			resolver{create: true, pool: worker.New(worker.Config{RPS: 10000, MaxAttempts: 20, BaseBackoff: time.Millisecond,
+			resolver{create: true, caller: worker.New(worker.Config{RPS: 10000, MaxAttempts: 20, BaseBackoff: time.Millisecond,
 				MaxBackoff: time.Millisecond, MaxRetryAfter: time.Millisecond})})
 		var rows []row
 		for i := range 4 {
@@ -442,7 +442,7 @@ func TestResolveThroughFaults(t *testing.T) {
 func TestRefusedCredentialsStopTheRun(t *testing.T) {
 	s := newStage(t, emulator.Options{Faults: "403:1"}, resolver{create: true})
 	got, err := s.run(t, unitRow(2, "1", uNone, "", ""))
-	if !errors.Is(err, reconcile.ErrAuth) || !strings.Contains(err.Error(), "alexa::enterprise:management") {
+	if !errors.Is(err, worker.ErrAuth) || !strings.Contains(err.Error(), "alexa::enterprise:management") {
 		t.Errorf("got %v, want ErrAuth naming the scope", err)
 	}
 	if x := got["1"]; x.Verdict != reconcile.Valid || x.Want.AmazonID != "" {

@@ -16,7 +16,7 @@ var roomsHeader = []string{"file", "line", "service_provider_id", "external_user
 // service provider.
 func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
 	in, log := cfg.Input, d.Log
-	units := &resolver{api: d.Profiles, pool: d.Pool, log: log, create: cfg.CreateProfiles, dryRun: cfg.DryRun,
+	units := &resolver{api: d.Profiles, caller: d.Caller, log: log, create: cfg.CreateProfiles, dryRun: cfg.DryRun,
 		strict: cfg.Strict, shard: cfg.Shard}
 	if cfg.DryRun && !d.JSONLogs {
 		units.plan = d.Stderr // with JSON logs, an event says it

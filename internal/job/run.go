@@ -60,12 +60,12 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		defer in.close()
 	}
 	e.blank = in.blank
-	if err == nil && d.Pool != nil {
+	if err == nil && d.Caller != nil {
 		writes := 0
 		if saved != nil {
 			writes = len(saved.Writes)
 		}
-		err = checkPace(d.Pool.Rate(), in.total, sp.res.BatchSize(), writes)
+		err = checkPace(d.Caller.Rate(), in.total, sp.res.BatchSize(), writes)
 	}
 	if err == nil && cfg.Progress != "off" && !e.bar() && cfg.ProgressInterval <= 0 {
 		err = usage("progress interval must be above 0, got %v", cfg.ProgressInterval)
@@ -115,14 +115,14 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	if cfg.Progress != "off" {
 		prog = report.NewProgress(in.total, e.bar(), d.Stderr, d.Log, cfg.ProgressInterval, func() int {
 			n := 0
-			for _, c := range d.Pool.Stats().Calls {
+			for _, c := range d.Caller.Stats().Calls {
 				n += c
 			}
 			return n
 		})
 	}
 	view := newPlanView(sp.describe, sp.words)
-	eng := &reconcile.Engine[V]{Res: sp.res, Pool: d.Pool, Log: d.Log,
+	eng := &reconcile.Engine[V]{Res: sp.res, Caller: d.Caller, Log: d.Log,
 		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: limit, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
 			Prune: cfg.Prune, Shard: cfg.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: cfg.PlanOut != ""},
 		Emit: func(f reconcile.Fate[V]) {
@@ -234,8 +234,8 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 		}
 	}
 	var stats worker.Stats
-	if d.Pool != nil {
-		stats = d.Pool.Stats()
+	if d.Caller != nil {
+		stats = d.Caller.Stats()
 	}
 	sum := report.NewSummary(cfg.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, d.Now().Sub(e.start))
 	if e.rep != nil {

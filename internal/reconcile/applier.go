@@ -11,10 +11,10 @@ import (
 
 // applier makes one write and follows the API's answers to the truth.
 type applier[V any] struct {
-	res  Resource[V]
-	pool *worker.Pool
-	// lookup re-reads one key through the pool: what the API has now (nil
-	// when absent).
+	res    Resource[V]
+	caller *worker.Caller
+	// lookup re-reads one key: what the API has now (nil when absent); its
+	// error may be worker.ErrAuth.
 	lookup func(ctx context.Context, k Key) (*V, error)
 }
 
@@ -23,6 +23,7 @@ type applied struct {
 	outcome  Outcome // Created, Updated, Deleted, Unchanged, Failed or Skipped
 	status   int     // of the answer that decided it
 	err      error   // why it failed, or what a re-read settled
+	fatal    error   // worker.ErrAuth: the run must stop
 	attempts int
 	duration time.Duration
 }
@@ -40,11 +41,14 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) ap
 	var out applied
 	act := action
 	for range 4 {
-		status, res := a.call(ctx, act, k, want)
+		status, res, fatal := a.call(ctx, act, k, want)
 		out.attempts += res.Attempts
 		out.duration += res.Duration
 		f := worker.Classify(res.Err)
 		switch {
+		case fatal != nil:
+			out.outcome, out.status, out.err, out.fatal = Failed, f.Status, res.Err, fatal
+			return out
 		case res.Attempts == 0:
 			out.outcome = Skipped // interrupted before anything was sent
 			return out
@@ -61,6 +65,9 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) ap
 			now, err := a.lookup(ctx, k)
 			if err != nil {
 				out.outcome, out.status, out.err = Failed, client.StatusOf(err), err
+				if errors.Is(err, worker.ErrAuth) {
+					out.fatal = err
+				}
 				return out
 			}
 			switch {
@@ -86,10 +93,10 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) ap
 	return out
 }
 
-// call makes one write through the pool.
-func (a *applier[V]) call(ctx context.Context, act Action, k Key, want V) (int, worker.Result) {
+// call makes one write; its error is worker.ErrAuth or nil.
+func (a *applier[V]) call(ctx context.Context, act Action, k Key, want V) (int, worker.Result, error) {
 	var status int
-	res := a.pool.Do(ctx, act.String(), func(ctx context.Context) error {
+	res, fatal := a.caller.Do(ctx, act.String(), func(ctx context.Context) error {
 		var err error
 		switch act {
 		case ActCreate:
@@ -103,7 +110,7 @@ func (a *applier[V]) call(ctx context.Context, act Action, k Key, want V) (int, 
 		}
 		return err
 	})
-	return status, res
+	return status, res, fatal
 }
 
 // settled re-reads k after a write that may have applied, and reports

@@ -74,7 +74,7 @@ func TestApplyFollowsAnswersToTheTruth(t *testing.T) {
 			if f.script == nil {
 				f.script = map[string][]scripted{}
 			}
-			s := (&Engine[string]{Res: f, Pool: testPool(tt.attempts)}).newSched(context.Background())
+			s := (&Engine[string]{Res: f, Caller: testCaller(tt.attempts)}).newSched()
 			a := s.app.apply(context.Background(), k, "new", tt.action)
 			if a.outcome != tt.outcome || a.status != tt.status {
 				t.Errorf("got %v %d (%v), want %v %d", a.outcome, a.status, a.err, tt.outcome, tt.status)
@@ -98,7 +98,7 @@ func TestApplyInterruptedBeforeSending(t *testing.T) {
 	f := newFake(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s := (&Engine[string]{Res: f, Pool: testPool(3)}).newSched(context.Background())
+	s := (&Engine[string]{Res: f, Caller: testCaller(3)}).newSched()
 	a := s.app.apply(ctx, Key{"g", "1"}, "new", ActCreate)
 	if a.outcome != Skipped || len(f.calls) != 0 {
 		t.Errorf("got %v after %d calls, want skipped after none", a.outcome, len(f.calls))
@@ -111,6 +111,6 @@ func TestApplyRefusesAnUnknownAction(t *testing.T) {
 			t.Errorf("got %v, want a panic naming the action", r)
 		}
 	}()
-	s := (&Engine[string]{Res: newFake(nil), Pool: testPool(1)}).newSched(context.Background())
+	s := (&Engine[string]{Res: newFake(nil), Caller: testCaller(1)}).newSched()
 	s.app.apply(context.Background(), Key{"g", "1"}, "x", ActNone)
 }

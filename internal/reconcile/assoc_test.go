@@ -87,7 +87,7 @@ func TestAssociationsResource(t *testing.T) {
 	}
 	rows = append(rows, Row[Profile]{Src: Source{"in.csv", 5}, Key: Key{"p", "9999"}, Want: Profile{AmazonID: "amzn1.x", AmazonIDType: "communication-profile"}})
 	var fates []Fate[Profile]
-	e := &Engine[Profile]{Res: Associations{API: api}, Pool: testPool(1), Log: zerolog.Nop(), Emit: func(f Fate[Profile]) { fates = append(fates, f) },
+	e := &Engine[Profile]{Res: Associations{API: api}, Caller: testCaller(1), Log: zerolog.Nop(), Emit: func(f Fate[Profile]) { fates = append(fates, f) },
 		Opts: Options{Prune: true, MaxDeletes: Limit{None: true}}}
 	res, err := e.Run(context.Background(), values(rows))
 	if err != nil {

@@ -164,7 +164,7 @@ func (f *fake) writes() int {
 
 func (f *fake) reads() int { return len(f.calls) - f.writes() }
 
-func testPool(attempts int) *worker.Pool {
+func testCaller(attempts int) *worker.Caller {
 	return worker.New(worker.Config{RPS: 1e6, Concurrency: 4, MaxAttempts: attempts, BaseBackoff: time.Microsecond,
 		MaxBackoff: time.Microsecond, MaxRetryAfter: time.Microsecond, RequestTimeout: time.Second})
 }
@@ -174,7 +174,7 @@ func testPool(attempts int) *worker.Pool {
 func run(t *testing.T, f *fake, opts Options, rows ...Row[string]) (map[string]Fate[string], Result[string], error) {
 	t.Helper()
 	fates := map[string]Fate[string]{}
-	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: opts, Emit: func(x Fate[string]) {
+	e := &Engine[string]{Res: f, Caller: testCaller(3), Log: zerolog.Nop(), Opts: opts, Emit: func(x Fate[string]) {
 		id := x.Row.Key.Group + "/" + x.Row.Key.ID
 		if _, dup := fates[id]; dup {
 			t.Errorf("%s reported twice", id)

@@ -105,7 +105,7 @@ func runProducts(t *testing.T, f *fakeISP, opts Options, rows []Row[Associated])
 	f.calls = map[string]int{}
 	fates := map[Key]Fate[Associated]{}
 	var mu sync.Mutex
-	e := &Engine[Associated]{Res: Products{API: f, Stage: "development"}, Pool: testPool(2), Log: zerolog.Nop(), Opts: opts,
+	e := &Engine[Associated]{Res: Products{API: f, Stage: "development"}, Caller: testCaller(2), Log: zerolog.Nop(), Opts: opts,
 		Emit: func(x Fate[Associated]) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -21,7 +21,6 @@ var (
 	ErrStrict = errors.New("strict mode")
 	ErrEmpty  = errors.New("input has no valid row")
 	ErrGuard  = errors.New("guard tripped")
-	ErrAuth   = errors.New("authentication refused")
 	ErrStale  = errors.New("plan is stale")
 	// ErrIncomplete ends a run that went to its end but knows a listing it
 	// read was incomplete (it kept changing while read).

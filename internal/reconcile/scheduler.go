@@ -13,14 +13,15 @@ import (
 
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 )
 
 // Engine reconciles one resource.
 type Engine[V any] struct {
-	Res  Resource[V]
-	Pool *worker.Pool
-	Log  zerolog.Logger
-	Opts Options
+	Res    Resource[V]
+	Caller *worker.Caller // every call of the run: paced, retried, counted
+	Log    zerolog.Logger
+	Opts   Options
 	// Emit receives the Fate of every row, exactly once, one at a time.
 	Emit func(Fate[V])
 }
@@ -41,13 +42,12 @@ type item[V any] struct {
 // count what the guards and the reads need to know, once to run. Nothing is
 // kept of a row but while its read is in flight or its write waits for the
 // guards. It returns a nil error when the run went to its end, even with
-// failed rows; ErrStrict, ErrEmpty, a *GuardError or ErrAuth (wrapped with
-// the reason) when it stopped early; ctx's cause when it was interrupted;
-// the error rows yielded, when reading them failed (the rows after it are
-// not reported).
+// failed rows; ErrStrict, ErrEmpty, a *GuardError or worker.ErrAuth
+// (wrapped with the reason) when it stopped early; ctx's cause when it was
+// interrupted; the error rows yielded, when reading them failed (the rows
+// after it are not reported).
 func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Result[V], error) {
-	s := e.newSched(ctx)
-	defer s.cancel(nil)
+	s := e.newSched()
 	t, err := s.tally(rows)
 	if err != nil {
 		return s.result(), err
@@ -76,7 +76,7 @@ func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Res
 		g := s.guard(p)
 		g.deleteRows, g.waitAll = math.MaxInt, true // unknown until the listing is in
 	}
-	err = s.execute(t, prune, func(take func(*item[V])) error {
+	err = s.execute(ctx, t, prune, func(take func(*item[V])) error {
 		return s.each(rows, prune, take)
 	})
 	return s.result(), err
@@ -162,8 +162,7 @@ func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func
 // they touch and, unless all are as the plan found them, writes nothing and
 // returns ErrStale.
 func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], error) {
-	s := e.newSched(ctx)
-	defer s.cancel(nil)
+	s := e.newSched()
 	if len(writes) == 0 {
 		return s.result(), nil
 	}
@@ -190,7 +189,7 @@ func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], er
 	for _, g := range t.groups {
 		s.guard(g).deleteRows, s.guard(g).waitAll = t.deletes[g], true // a saved plan is checked whole before any write
 	}
-	err := s.execute(t, nil, func(take func(*item[V])) error {
+	err := s.execute(ctx, t, nil, func(take func(*item[V])) error {
 		for _, w := range writes {
 			take(&item[V]{row: Row[V]{Src: w.Src, Key: w.Key, Want: w.Want, Delete: w.Action == ActDelete},
 				action: w.Action, planned: true, before: w.Before})
@@ -200,11 +199,18 @@ func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], er
 	return s.result(), err
 }
 
+// sched is one run of the engine. Its calls are one fan-out (reads, their
+// pages and the writes overlap, and share --concurrency); its methods run
+// on the run's goroutine, but for read and write, which run in the
+// fan-out and hand their answers back through the queue (reads) or emit
+// (writes).
 type sched[V any] struct {
 	*Engine[V]
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	app    applier[V]
+	// stop ends the run early, with why: a tripped guard, a stale plan, the
+	// input failing. A fatal call (credentials refused) ends the fan-out.
+	stop context.CancelCauseFunc
+	g    *errgroup.Group
+	app  applier[V]
 
 	guards   map[string]*guard
 	open     bool       // writes may start: no guard can trip any more
@@ -233,11 +239,10 @@ type listing[V any] struct {
 	err      error
 }
 
-func (e *Engine[V]) newSched(ctx context.Context) *sched[V] {
-	ctx, cancel := context.WithCancelCause(ctx)
-	s := &sched[V]{Engine: e, ctx: ctx, cancel: cancel, guards: map[string]*guard{}, listed: map[string]*listing[V]{},
+func (e *Engine[V]) newSched() *sched[V] {
+	s := &sched[V]{Engine: e, guards: map[string]*guard{}, listed: map[string]*listing[V]{},
 		answers: queue[V]{ready: make(chan struct{}, 1)}}
-	s.app = applier[V]{res: e.Res, pool: e.Pool, lookup: s.lookup}
+	s.app = applier[V]{res: e.Res, caller: e.Caller, lookup: s.lookup}
 	return s
 }
 
@@ -254,7 +259,7 @@ type task[V any] struct {
 	sizeOnly bool     // only the first page is read, for the group's size
 	items    []*item[V]
 	ans      answer[V]
-	err      error
+	err      error // the read failed (a worker.ErrAuth stops the run)
 }
 
 // queue hands answered reads from the pool's goroutines to the run's: it
@@ -299,7 +304,12 @@ func (q *queue[V]) pop(wait bool) *task[V] {
 // lists the groups to empty of what no row names. Every group's guard
 // waits for the end of the feed as for a read: deletes are counted as rows
 // come.
-func (s *sched[V]) execute(t tally, prune []string, feed func(take func(*item[V])) error) error {
+func (s *sched[V]) execute(ctx context.Context, t tally, prune []string, feed func(take func(*item[V])) error) error {
+	run, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	g, gctx := s.Caller.Group(run)
+	s.stop, s.g = stop, g
+	ctx = gctx
 	sh := shape{batch: s.Res.BatchSize(), page: [2]int{s.Res.PageSize(ByGroup), s.Res.PageSize(ByID)},
 		sized: func(g string) bool { return s.guards[g] != nil && s.guards[g].needsSize(s.Opts.MaxDeletes) }}
 	plan := planReads(t, prune, sh)
@@ -311,13 +321,13 @@ func (s *sched[V]) execute(t tally, prune []string, feed func(take func(*item[V]
 		if plan.side == ByGroup {
 			tk.group = []string{scope}
 		}
-		s.launch(tk)
+		s.launch(ctx, tk)
 	}
 	for _, g := range plan.sized {
-		s.launch(&task[V]{read: Read{Side: ByGroup, Scope: g}, group: []string{g}, sizeOnly: true})
+		s.launch(ctx, &task[V]{read: Read{Side: ByGroup, Scope: g}, group: []string{g}, sizeOnly: true})
 	}
 	for len(s.listed) < len(plan.list) && s.inflight > 0 { // listings first: rows are diffed against them
-		s.settle(s.answers.pop(true))
+		s.settle(ctx, s.answers.pop(true))
 	}
 	var batches *batcher[V]
 	if plan.batch > 0 {
@@ -325,37 +335,37 @@ func (s *sched[V]) execute(t tally, prune []string, feed func(take func(*item[V]
 	}
 	err := feed(func(it *item[V]) {
 		for t := s.answers.pop(false); t != nil; t = s.answers.pop(false) {
-			s.settle(t)
+			s.settle(ctx, t)
 		}
 		switch {
-		case s.ctx.Err() != nil:
-			s.skip(it, s.why())
+		case ctx.Err() != nil:
+			s.skip(it, why(context.Cause(ctx)))
 		case batches == nil:
-			s.decide(it, s.listingOf(plan.side, it))
+			s.decide(ctx, it, s.listingOf(plan.side, it))
 			if len(s.held) >= max(plan.batch, 30) {
-				s.release() // a batch's worth of writes
+				s.release(ctx) // a batch's worth of writes
 			}
 		default:
 			if b := batches.add(it); b != nil {
-				s.launchBatch(b)
+				s.launchBatch(ctx, b)
 			}
 		}
 	})
 	if err != nil {
-		s.cancel(&inputError{err})
+		stop(&inputError{err})
 	}
 	if batches != nil {
 		for _, b := range batches.rest() {
-			if s.ctx.Err() != nil {
-				s.skipAll(b, s.why())
+			if ctx.Err() != nil {
+				s.skipAll(b, why(context.Cause(ctx)))
 				continue
 			}
-			s.launchBatch(b)
+			s.launchBatch(ctx, b)
 		}
 	}
 	if s.Opts.Prune {
 		for _, g := range prune {
-			if l := s.listed[g]; l != nil && l.complete && s.ctx.Err() == nil {
+			if l := s.listed[g]; l != nil && l.complete && ctx.Err() == nil {
 				s.prune(g, l)
 			}
 		}
@@ -363,15 +373,18 @@ func (s *sched[V]) execute(t tally, prune []string, feed func(take func(*item[V]
 	for _, g := range s.guards {
 		g.pending-- // the feed is done
 	}
-	s.release()
+	s.release(ctx)
 	for s.inflight > 0 {
-		s.settle(s.answers.pop(true))
+		s.settle(ctx, s.answers.pop(true))
 	}
-	s.Pool.Wait()
-	why := s.why()
-	s.skipAll(s.held, why)
-	s.skipAll(s.pruned, why)
-	cause := context.Cause(s.ctx)
+	// Why the run ended: a fatal call (the fan-out's error), or what
+	// stopped it (a guard, a stale plan, the input, the caller's context).
+	cause := g.Wait()
+	if cause == nil {
+		cause = context.Cause(run)
+	}
+	s.skipAll(s.held, why(cause))
+	s.skipAll(s.pruned, why(cause))
 	var ie *inputError
 	switch {
 	case errors.As(cause, &ie):
@@ -391,13 +404,13 @@ type inputError struct{ error }
 
 func (e *inputError) Unwrap() error { return e.error }
 
-// why a row is skipped: what stopped the run, or nothing did.
-func (s *sched[V]) why() string {
-	cause := context.Cause(s.ctx)
+// why a row is skipped: what stopped the run (its context's cause), or
+// nothing did.
+func why(cause error) string {
 	var ge *GuardError
 	var ie *inputError
 	switch {
-	case errors.Is(cause, ErrAuth), errors.As(cause, &ge), errors.Is(cause, ErrStale):
+	case errors.Is(cause, worker.ErrAuth), errors.As(cause, &ge), errors.Is(cause, ErrStale):
 		return cause.Error()
 	case errors.As(cause, &ie):
 		return "not attempted: reading the input failed: " + ie.Error()
@@ -417,25 +430,36 @@ func (s *sched[V]) guard(g string) *guard {
 }
 
 // launchBatch starts the filtered read of a batch of one group's items.
-func (s *sched[V]) launchBatch(items []*item[V]) {
+func (s *sched[V]) launchBatch(ctx context.Context, items []*item[V]) {
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.row.Key.ID
 	}
 	g := items[0].row.Key.Group
-	s.launch(&task[V]{read: Read{Side: ByGroup, Scope: g, IDs: ids}, group: []string{g}, items: items})
+	s.launch(ctx, &task[V]{read: Read{Side: ByGroup, Scope: g, IDs: ids}, group: []string{g}, items: items})
 }
 
-// launch starts a read in the pool; the pool's limit is what bounds the
-// rows waiting for an answer.
-func (s *sched[V]) launch(t *task[V]) {
+// launch starts a read in the fan-out; its limit is what bounds the rows
+// waiting for an answer.
+func (s *sched[V]) launch(ctx context.Context, t *task[V]) {
 	for _, g := range t.group {
 		s.guard(g).pending++
 	}
 	s.inflight++
-	if !s.Pool.Go(s.ctx, func() { s.read(t); s.answers.push(t) }) {
+	started := worker.Go(ctx, s.g, func() error {
+		s.read(ctx, t)
+		s.answers.push(t)
+		if errors.Is(t.err, worker.ErrAuth) {
+			return t.err
+		}
+		return nil
+	})
+	if !started {
 		s.inflight--
-		s.skipAll(t.items, s.why())
+		for _, g := range t.group {
+			s.guard(g).pending--
+		}
+		s.skipAll(t.items, why(context.Cause(ctx)))
 	}
 }
 
@@ -459,8 +483,8 @@ func (s *sched[V]) name(k Key) {
 // A listing disturbed while it was read is read again, this many times.
 const maxRelists = 3
 
-// page fetches one page of r through the pool (kind list or query),
-// keeping how the call went in last.
+// page fetches one page of r (kind list or query), keeping how the call
+// went in last. Its error is the call's, or worker.ErrAuth.
 func (s *sched[V]) page(r Read, last *worker.Result) func(ctx context.Context, token string) (Page[V], error) {
 	kind := "query"
 	if r.Listing() {
@@ -468,20 +492,29 @@ func (s *sched[V]) page(r Read, last *worker.Result) func(ctx context.Context, t
 	}
 	return func(ctx context.Context, token string) (Page[V], error) {
 		var p Page[V]
-		*last = s.Pool.Do(ctx, kind, func(ctx context.Context) error {
+		res, fatal := s.Caller.Do(ctx, kind, func(ctx context.Context) error {
 			var err error
 			p, err = s.Res.ReadPage(ctx, r, token)
 			return err
 		})
-		return p, s.failure(*last)
+		*last = res
+		switch {
+		case fatal != nil:
+			return p, fatal
+		case res.Err != nil:
+			return p, res.Err
+		case res.Interrupted:
+			return p, context.Cause(ctx)
+		}
+		return p, nil
 	}
 }
 
-// read runs a task's read through the pool, following pages.
-func (s *sched[V]) read(t *task[V]) {
+// read runs a task's read, following pages.
+func (s *sched[V]) read(ctx context.Context, t *task[V]) {
 	var last worker.Result
 	for relist := 1; ; relist++ {
-		t.ans, t.err = follow(s.ctx, t.read, t.sizeOnly, s.page(t.read, &last))
+		t.ans, t.err = follow(ctx, t.read, t.sizeOnly, s.page(t.read, &last))
 		if t.err != nil {
 			t.err = &readError{t.err, last.Attempts, last.Duration}
 			return
@@ -491,7 +524,7 @@ func (s *sched[V]) read(t *task[V]) {
 		}
 		s.Log.Warn().Str("scope", t.read.Scope).Int("found", len(t.ans.found)).Int("total", t.ans.total).
 			Msg("the listing changed while it was read; reading it again")
-		if !s.Pool.Pause(s.ctx, relist) {
+		if !s.Caller.Pause(ctx, relist) {
 			return
 		}
 	}
@@ -517,32 +550,17 @@ func (s *sched[V]) lookup(ctx context.Context, k Key) (*V, error) {
 	return nil, nil
 }
 
-// failure is the error of a finished call, if it has one; refused
-// credentials stop the whole run.
-func (s *sched[V]) failure(res worker.Result) error {
-	if res.Err == nil {
-		if res.Interrupted {
-			return context.Cause(s.ctx)
-		}
-		return nil
-	}
-	if worker.Classify(res.Err).Auth {
-		s.cancel(fmt.Errorf("%w: %v", ErrAuth, res.Err))
-	}
-	return res.Err
-}
-
 // settle takes a read's answer: what exists, the size a guard needs, what
 // each item calls for, and the writes it starts or holds.
-func (s *sched[V]) settle(t *task[V]) {
+func (s *sched[V]) settle(ctx context.Context, t *task[V]) {
 	s.inflight--
 	for _, g := range t.group {
 		s.guard(g).pending--
 	}
 	whole := t.read.Listing() && !t.sizeOnly
 	if t.err != nil {
-		if t.sizeOnly && s.ctx.Err() == nil {
-			s.cancel(fmt.Errorf("can't check the delete guard of %s: reading how many associations it has failed: %w", t.read.Scope, t.err))
+		if t.sizeOnly && ctx.Err() == nil {
+			s.stop(fmt.Errorf("can't check the delete guard of %s: reading how many associations it has failed: %w", t.read.Scope, t.err))
 			return
 		}
 		if t.read.Side == ByGroup && t.read.Listing() {
@@ -552,9 +570,9 @@ func (s *sched[V]) settle(t *task[V]) {
 			s.listed[t.read.Scope] = &listing[V]{err: t.err}
 		}
 		for _, it := range t.items {
-			s.fail(it, t.err)
+			s.fail(ctx, it, t.err)
 		}
-		s.release()
+		s.release(ctx)
 		return
 	}
 	if t.read.Side == ByGroup && t.read.Listing() {
@@ -575,25 +593,25 @@ func (s *sched[V]) settle(t *task[V]) {
 	for _, it := range t.items {
 		s.diff(it, t.ans.found)
 	}
-	s.release()
+	s.release(ctx)
 }
 
 // decide diffs an item against its scope's listing.
-func (s *sched[V]) decide(it *item[V], l *listing[V]) {
+func (s *sched[V]) decide(ctx context.Context, it *item[V], l *listing[V]) {
 	switch {
 	case l == nil:
 		s.skip(it, "not attempted: no read answered it")
 	case l.err != nil:
-		s.fail(it, l.err)
+		s.fail(ctx, it, l.err)
 	default:
 		s.diff(it, l.found)
 	}
 }
 
 // fail reports an item whose read failed (skipped when the run stopped).
-func (s *sched[V]) fail(it *item[V], err error) {
-	if s.ctx.Err() != nil {
-		s.skip(it, s.why())
+func (s *sched[V]) fail(ctx context.Context, it *item[V], err error) {
+	if ctx.Err() != nil {
+		s.skip(it, why(context.Cause(ctx)))
 		return
 	}
 	f := worker.Classify(err)
@@ -669,20 +687,20 @@ func (s *sched[V]) hold(it *item[V]) {
 // release starts the held writes once the guards allow it; a tripped guard,
 // or a stale saved plan, stops the run. A dry run writes nothing but says
 // whether a sync would have been stopped.
-func (s *sched[V]) release() {
+func (s *sched[V]) release(ctx context.Context) {
 	if s.Opts.DryRun {
 		if _, err := gate(s.guards, s.Opts.MaxDeletes); err != nil && s.wouldStop == nil {
 			s.wouldStop = fmt.Errorf("a sync would stop before its first write: %w", err)
 		}
 		return
 	}
-	if s.ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return
 	}
 	if !s.open {
 		open, err := gate(s.guards, s.Opts.MaxDeletes)
 		if err != nil {
-			s.cancel(err)
+			s.stop(err)
 			return
 		}
 		if !open {
@@ -690,7 +708,7 @@ func (s *sched[V]) release() {
 		}
 		if len(s.stale) > 0 {
 			slices.Sort(s.stale)
-			s.cancel(fmt.Errorf("%w: %d of the ids it writes changed since it was made (%s); nothing was written; make a new plan",
+			s.stop(fmt.Errorf("%w: %d of the ids it writes changed since it was made (%s); nothing was written; make a new plan",
 				ErrStale, len(s.stale), strings.Join(s.stale[:min(3, len(s.stale))], "; ")))
 			return
 		}
@@ -699,16 +717,17 @@ func (s *sched[V]) release() {
 	writes := s.held
 	s.held = nil
 	for i, it := range writes {
-		if !s.Pool.Go(s.ctx, func() { s.write(it) }) {
-			s.skipAll(writes[i:], s.why())
+		if !worker.Go(ctx, s.g, func() error { return s.write(ctx, it) }) {
+			s.skipAll(writes[i:], why(context.Cause(ctx)))
 			return
 		}
 	}
 }
 
-// write applies one item's write and reports it.
-func (s *sched[V]) write(it *item[V]) {
-	a := s.app.apply(s.ctx, it.row.Key, it.row.Want, it.action)
+// write applies one item's write and reports it; its error is fatal
+// (worker.ErrAuth), for the fan-out.
+func (s *sched[V]) write(ctx context.Context, it *item[V]) error {
+	a := s.app.apply(ctx, it.row.Key, it.row.Want, it.action)
 	fate := Fate[V]{Outcome: a.outcome, Status: a.status, Attempts: a.attempts, Duration: a.duration}
 	switch {
 	case a.outcome == Skipped:
@@ -718,14 +737,12 @@ func (s *sched[V]) write(it *item[V]) {
 	case a.err != nil:
 		f := worker.Classify(a.err)
 		fate.ErrType, fate.ErrMsg = f.Type, f.Message
-		if f.Auth {
-			s.cancel(fmt.Errorf("%w: %v", ErrAuth, a.err))
-		}
 		if a.attempts > 1 {
 			fate.ErrMsg = fmt.Sprintf("%s (after %d attempts)", fate.ErrMsg, a.attempts)
 		}
 	}
 	s.emit(it, fate)
+	return a.fatal
 }
 
 // planned reports a dry run's write, keeping it for a saved plan.

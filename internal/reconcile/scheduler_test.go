@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/client"
+	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
 
@@ -62,7 +63,7 @@ func TestRunMix(t *testing.T) {
 func TestEveryRowReportedOnce(t *testing.T) {
 	f := newFake(nil)
 	var got []string
-	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}},
+	e := &Engine[string]{Res: f, Caller: testCaller(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}},
 		Emit: func(x Fate[string]) { got = append(got, fmt.Sprintf("%d:%v", x.Row.Src.Line, x.Outcome)) }}
 	rows := []Row[string]{up("a", "1", "x", 2), {Src: Source{"in.csv", 3}, Key: Key{"a", "1"}, Want: "x", Verdict: Duplicate}}
 	if _, err := e.Run(context.Background(), values(rows)); err != nil {
@@ -202,8 +203,8 @@ func TestAuthFailureStopsTheRun(t *testing.T) {
 	f.batch = 1
 	f.on("create a/1", scripted{err: &client.APIError{Status: 403, Type: "FORBIDDEN"}})
 	fates, _, err := run(t, f, Options{}, up("a", "1", "x", 2))
-	if !errors.Is(err, ErrAuth) {
-		t.Errorf("got %v, want ErrAuth", err)
+	if !errors.Is(err, worker.ErrAuth) {
+		t.Errorf("got %v, want worker.ErrAuth", err)
 	}
 	if x := fates["a/1"]; x.Outcome != Failed || x.Status != 403 {
 		t.Errorf("%+v", x)
@@ -216,7 +217,7 @@ func TestInterruptedRunSkipsTheRest(t *testing.T) {
 	cause := errors.New("SIGTERM")
 	cancel(cause)
 	var got []Fate[string]
-	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Emit: func(x Fate[string]) { got = append(got, x) }}
+	e := &Engine[string]{Res: f, Caller: testCaller(3), Log: zerolog.Nop(), Emit: func(x Fate[string]) { got = append(got, x) }}
 	_, err := e.Run(ctx, values([]Row[string]{up("a", "1", "x", 2), up("a", "2", "x", 3)}))
 	if !errors.Is(err, cause) || len(f.calls) != 0 {
 		t.Errorf("got %v after %d calls", err, len(f.calls))
@@ -319,7 +320,7 @@ func TestDryRunKeepsThePlan(t *testing.T) {
 	}
 
 	// Applying it makes exactly those writes.
-	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(Fate[string]) {}}
+	e := &Engine[string]{Res: f, Caller: testCaller(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(Fate[string]) {}}
 	out, err := e.Apply(context.Background(), res.Plan)
 	if err != nil || out.Counts[Created] != 1 || out.Counts[Updated] != 1 || out.Counts[Deleted] != 1 {
 		t.Errorf("apply: %v, %v", err, out.Counts.Map())
@@ -334,7 +335,7 @@ func TestApplyRefusesAStalePlan(t *testing.T) {
 	old := "old"
 	plan := []Write[string]{{Key: Key{"a", "1"}, Action: ActUpdate, Want: "new", Before: &old}, {Key: Key{"a", "2"}, Action: ActCreate, Want: "p"}}
 	var got []Fate[string]
-	e := &Engine[string]{Res: f, Pool: testPool(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(x Fate[string]) { got = append(got, x) }}
+	e := &Engine[string]{Res: f, Caller: testCaller(3), Log: zerolog.Nop(), Opts: Options{MaxDeletes: Limit{None: true}}, Emit: func(x Fate[string]) { got = append(got, x) }}
 	_, err := e.Apply(context.Background(), plan)
 	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "1: planned from old, now someone-else") || f.writes() != 0 {
 		t.Errorf("got %v with %d writes", err, f.writes())

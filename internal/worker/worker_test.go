@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -13,7 +15,7 @@ import (
 	"golang.org/x/oauth2"
 )
 
-func fastPool(cfg Config) *Pool {
+func fastCaller(cfg Config) *Caller {
 	cfg.BaseBackoff = time.Millisecond
 	cfg.MaxBackoff = 5 * time.Millisecond
 	cfg.MaxRetryAfter = 5 * time.Millisecond
@@ -42,13 +44,13 @@ func TestRetriesUntilSuccess(t *testing.T) {
 	for _, fault := range []string{"500:0.5", "503:0.5", "502:0.5", "504:0.5", "429:0.5", "reset:0.5", "slow:0.5"} {
 		t.Run(fault, func(t *testing.T) {
 			c := emulated(t, fault)
-			p := fastPool(Config{MaxAttempts: 20, RequestTimeout: 100 * time.Millisecond})
+			p := fastCaller(Config{MaxAttempts: 20, RequestTimeout: 100 * time.Millisecond})
 			// Retries are the point here, not pacing (control_test.go): a
 			// 429 at random, half the time, would cut the rate to the floor.
 			p.pace.min = p.cfg.RPS
 			retried := 0
 			for i := 0; i < 20; i++ {
-				res := p.Do(context.Background(), "query", func(ctx context.Context) error {
+				res, _ := p.Do(context.Background(), "query", func(ctx context.Context) error {
 					_, err := c.QueryAssociations(ctx, emulator.DefaultProvider, client.QueryRequest{})
 					return err
 				})
@@ -66,7 +68,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 
 func TestNotRetried(t *testing.T) {
 	c := emulated(t, "")
-	p := fastPool(Config{})
+	p := fastCaller(Config{})
 	for _, tc := range []struct {
 		name string
 		call func(ctx context.Context) error
@@ -77,8 +79,8 @@ func TestNotRetried(t *testing.T) {
 		}, 400},
 		{"404", func(ctx context.Context) error { return c.DeleteAssociation(ctx, emulator.DefaultProvider, "none") }, 404},
 	} {
-		res := p.Do(context.Background(), "x", tc.call)
-		if client.StatusOf(res.Err) != tc.want || res.Attempts != 1 {
+		res, fatal := p.Do(context.Background(), "x", tc.call)
+		if client.StatusOf(res.Err) != tc.want || res.Attempts != 1 || fatal != nil {
 			t.Errorf("%s: got %v after %d attempts, want %d after 1", tc.name, res.Err, res.Attempts, tc.want)
 		}
 	}
@@ -86,8 +88,8 @@ func TestNotRetried(t *testing.T) {
 
 func TestAttemptsCapped(t *testing.T) {
 	c := emulated(t, "503:1")
-	p := fastPool(Config{MaxAttempts: 3})
-	res := p.Do(context.Background(), "query", func(ctx context.Context) error {
+	p := fastCaller(Config{MaxAttempts: 3})
+	res, _ := p.Do(context.Background(), "query", func(ctx context.Context) error {
 		_, err := c.QueryAssociations(ctx, emulator.DefaultProvider, client.QueryRequest{})
 		return err
 	})
@@ -97,47 +99,51 @@ func TestAttemptsCapped(t *testing.T) {
 }
 
 func TestReauthOnceOn401(t *testing.T) {
-	p := fastPool(Config{})
+	p := fastCaller(Config{})
 	resets := 0
 	p.cfg.Reauth = func() bool { resets++; return true }
 	unauthorized := &client.APIError{Status: 401}
 	calls := 0
-	res := p.Do(context.Background(), "create", func(context.Context) error { calls++; return unauthorized })
-	if calls != 2 || resets != 1 || client.StatusOf(res.Err) != 401 {
-		t.Errorf("got %d calls %d resets %v, want 2 calls, 1 reset, ending 401", calls, resets, res.Err)
+	// A second 401 within one call is final: one re-auth per call, never a
+	// loop of refreshes (the mutant that re-auths again makes 8 calls).
+	res, fatal := p.Do(context.Background(), "create", func(context.Context) error { calls++; return unauthorized })
+	if calls != 2 || resets != 1 || client.StatusOf(res.Err) != 401 || !errors.Is(fatal, ErrAuth) {
+		t.Errorf("got %d calls %d resets %v (%v), want 2 calls, 1 reset, ending 401 and the run stopped", calls, resets, res.Err, fatal)
 	}
 	calls = 0
-	res = p.Do(context.Background(), "create", func(context.Context) error {
+	res, fatal = p.Do(context.Background(), "create", func(context.Context) error {
 		calls++
 		if calls == 1 {
 			return unauthorized
 		}
 		return nil
 	})
-	if res.Err != nil || res.Attempts != 2 {
-		t.Errorf("401 then success: got %v after %d attempts", res.Err, res.Attempts)
+	if res.Err != nil || res.Attempts != 2 || fatal != nil {
+		t.Errorf("401 then success: got %v (%v) after %d attempts", res.Err, fatal, res.Attempts)
 	}
 }
 
 func TestStopsWhenContextEnds(t *testing.T) {
 	p := New(Config{RPS: 0.001, Burst: 1})
 	ctx, cancel := context.WithCancel(context.Background())
-	first := p.Do(ctx, "x", func(context.Context) error { return nil })
+	first, _ := p.Do(ctx, "x", func(context.Context) error { return nil })
 	cancel()
 	calls := 0
-	second := p.Do(ctx, "x", func(context.Context) error { calls++; return nil })
+	second, _ := p.Do(ctx, "x", func(context.Context) error { calls++; return nil })
 	if first.Err != nil || !second.Interrupted || calls != 0 {
 		t.Errorf("got first %+v, second %+v with %d calls; want the second interrupted before calling", first, second, calls)
 	}
-	if p.Go(ctx, func() { calls++ }) {
-		t.Errorf("Go ran a task after the context ended")
+	g, gctx := p.Group(ctx)
+	if Go(gctx, g, func() error { calls++; return nil }) {
+		t.Errorf("Go started a task after the context ended")
 	}
+	_ = g.Wait()
 }
 
 func TestInFlightCallOutlivesCancel(t *testing.T) {
-	p := fastPool(Config{RequestTimeout: time.Second})
+	p := fastCaller(Config{RequestTimeout: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
-	res := p.Do(ctx, "x", func(actx context.Context) error {
+	res, _ := p.Do(ctx, "x", func(actx context.Context) error {
 		cancel()
 		return actx.Err() // the attempt's own context is not cancelled by the run's
 	})
@@ -146,20 +152,21 @@ func TestInFlightCallOutlivesCancel(t *testing.T) {
 	}
 }
 
-// The pool never runs more than Concurrency tasks at once: with three held,
-// a fourth waits for one of them to finish, and then runs on its worker.
+// A fan-out never runs more than Concurrency tasks at once: with three
+// held, a fourth waits for one of them to finish.
 func TestConcurrencyLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := fastPool(Config{Concurrency: 3})
+		p := fastCaller(Config{Concurrency: 3})
+		g, ctx := p.Group(context.Background())
 		release := make(chan struct{})
 		for i := 0; i < 3; i++ {
-			if !p.Go(context.Background(), func() { <-release }) {
+			if !Go(ctx, g, func() error { <-release; return nil }) {
 				t.Fatal("Go refused a task with the context alive")
 			}
 		}
 		ran, returned := make(chan struct{}), make(chan struct{})
 		go func() {
-			p.Go(context.Background(), func() { close(ran) })
+			Go(ctx, g, func() error { close(ran); return nil })
 			close(returned)
 		}()
 		synctest.Wait() // everything that can run has run
@@ -171,55 +178,84 @@ func TestConcurrencyLimit(t *testing.T) {
 		close(release)
 		<-ran
 		<-returned
-		p.Wait()
-		if p.workers != 0 {
-			t.Errorf("after Wait: got %d workers, want none left", p.workers)
+		if err := g.Wait(); err != nil {
+			t.Errorf("Wait: %v", err)
 		}
-		if !p.Go(context.Background(), func() {}) { // the pool works again after Wait
-			t.Error("Go refused a task after Wait")
-		}
-		p.Wait()
 	})
 }
 
-// A run told to stop while Go waits for a worker starts nothing more.
-func TestGoStopsWaitingWhenContextEnds(t *testing.T) {
+// A task's error is the fan-out's: it cancels what the other tasks run
+// under, and Go starts nothing more. A row's failure is never returned.
+func TestFatalErrorStopsTheFanOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := fastPool(Config{Concurrency: 1})
-		release := make(chan struct{})
-		p.Go(context.Background(), func() { <-release })
-		ctx, cancel := context.WithCancel(context.Background())
-		ran, result := false, make(chan bool)
-		go func() { result <- p.Go(ctx, func() { ran = true }) }()
-		synctest.Wait() // Go is waiting for the busy worker
-		cancel()
-		if <-result || ran {
-			t.Errorf("Go after the context ended while waiting: started %v, want false", ran)
+		p := fastCaller(Config{Concurrency: 2})
+		g, ctx := p.Group(context.Background())
+		Go(ctx, g, func() error {
+			_, err := p.Do(ctx, "create", func(context.Context) error { return &client.APIError{Status: 403} })
+			return err
+		})
+		calls := 0
+		Go(ctx, g, func() error {
+			<-ctx.Done()
+			_, err := p.Do(ctx, "create", func(context.Context) error { calls++; return nil })
+			return err
+		})
+		synctest.Wait()
+		if Go(ctx, g, func() error { calls++; return nil }) {
+			t.Error("Go started a task after a fatal error")
 		}
-		close(release)
-		p.Wait()
+		if err := g.Wait(); !errors.Is(err, ErrAuth) || calls != 0 {
+			t.Errorf("got %v with %d calls after it, want ErrAuth and none", err, calls)
+		}
 	})
 }
 
+// The back-off is full jitter over a cap that doubles per attempt: exact
+// values with a fixed random source (a back-off that does not grow, or has
+// no jitter, fails here), never above MaxBackoff, never below a capped
+// Retry-After.
 func TestBackoff(t *testing.T) {
-	p := New(Config{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRetryAfter: 3 * time.Second})
-	for attempt := 1; attempt < 40; attempt++ {
-		ceiling := min(time.Second, 100*time.Millisecond<<min(attempt-1, 30))
-		for i := 0; i < 50; i++ {
-			if d := p.backoff(attempt, 0); d < 0 || d > ceiling {
-				t.Fatalf("attempt %d: back-off %v outside [0, %v]", attempt, d, ceiling)
-			}
+	cfg := Config{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRetryAfter: 3 * time.Second}
+	for _, tt := range []struct {
+		attempt    int
+		retryAfter time.Duration
+		u          float64
+		want       time.Duration
+	}{
+		{1, 0, 0.5, 50 * time.Millisecond},
+		{2, 0, 0.5, 100 * time.Millisecond},
+		{3, 0, 0.5, 200 * time.Millisecond},
+		{3, 0, 0.25, 100 * time.Millisecond},
+		{4, 0, 1, 800 * time.Millisecond},
+		{5, 0, 1, time.Second}, // capped
+		{60, 0, 0.5, 500 * time.Millisecond},
+		{1, 0, 0, 0},
+		{1, 2 * time.Second, 0.5, 2 * time.Second}, // Retry-After wins
+		{1, time.Hour, 0.5, 3 * time.Second},       // within its own cap
+	} {
+		if got := backoff(cfg, tt.attempt, tt.retryAfter, tt.u); got != tt.want {
+			t.Errorf("attempt %d, Retry-After %v, u %v: got %v, want %v", tt.attempt, tt.retryAfter, tt.u, got, tt.want)
 		}
 	}
-	if d := p.backoff(1, 2*time.Second); d < 2*time.Second {
-		t.Errorf("Retry-After 2s: got %v, want at least 2s", d)
-	}
-	if d := p.backoff(1, time.Hour); d != 3*time.Second {
-		t.Errorf("Retry-After 1h: got %v, want the 3s cap", d)
-	}
+	// A call's retries wait exactly that: the gaps between its attempts on
+	// synctest's clock, with the jitter fixed.
+	synctest.Test(t, func(t *testing.T) {
+		c := New(Config{RPS: 1000, BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxAttempts: 5, Rand: func() float64 { return 0.5 }})
+		c.pace.min = 1000 // the 503s below must not move the rate
+		var at []time.Time
+		c.Do(context.Background(), "query", func(context.Context) error { at = append(at, time.Now()); return &client.APIError{Status: 503} })
+		var gaps []time.Duration
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, at[i].Sub(at[i-1]))
+		}
+		want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}
+		if !slices.Equal(gaps, want) {
+			t.Errorf("gaps between attempts: got %v, want %v", gaps, want)
+		}
+	})
 }
 
-// The pool's waiters take turns at the pacer, each re-reading the rate: under
+// The waiters take turns at the pacer, each re-reading the rate: under
 // 16 goroutines a server sees calls no closer than 1/--rps, with no burst
 // at the start, and a cut applies to the very next call although fifteen
 // others are waiting. Time is synctest's virtual clock: calls answer at once.
@@ -229,10 +265,11 @@ func TestPoolPacesUnderLoad(t *testing.T) {
 		p := New(Config{RPS: rps, Concurrency: 16, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 		var mu sync.Mutex
 		var starts []time.Time
+		g, ctx := p.Group(context.Background())
 		for range 16 {
-			p.Go(context.Background(), func() {
+			Go(ctx, g, func() error {
 				for range 10 {
-					p.Do(context.Background(), "create", func(context.Context) error {
+					p.Do(ctx, "create", func(context.Context) error {
 						mu.Lock()
 						defer mu.Unlock()
 						starts = append(starts, time.Now())
@@ -242,9 +279,10 @@ func TestPoolPacesUnderLoad(t *testing.T) {
 						return nil
 					})
 				}
+				return nil
 			})
 		}
-		p.Wait()
+		_ = g.Wait()
 		if len(starts) != 161 {
 			t.Fatalf("got %d calls, want 160 and one retry", len(starts))
 		}
@@ -256,7 +294,7 @@ func TestPoolPacesUnderLoad(t *testing.T) {
 				if want := time.Duration(float64(time.Second) / cut); gap < want || gap > want+time.Microsecond {
 					t.Errorf("call %d, after the cut: got gap %v, want %v", i+1, gap, want)
 				}
-			case gap < time.Second/rps:
+			case gap < time.Second/rps-time.Microsecond: // the limiter counts in whole nanoseconds; the pacer rounds waits to the microsecond
 				t.Errorf("call %d: got gap %v, want at least 1/%d s", i+1, gap, rps)
 			}
 		}
@@ -280,6 +318,7 @@ func TestPoolWaiterRereadsARaise(t *testing.T) {
 		synctest.Wait() // the second caller is waiting out its gap of a second
 		p.mu.Lock()
 		p.pace.rate = 10
+		p.pace.apply(time.Now())
 		close(p.changed) // as answered does when the rate changes
 		p.changed = make(chan struct{})
 		p.mu.Unlock()
