@@ -19,7 +19,6 @@ import (
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/worker"
-	"github.com/rs/zerolog"
 )
 
 // secondProvider is the export's other provider: a region's export spans
@@ -165,8 +164,7 @@ func floorRead(path string) error {
 
 // validateFile is "bulksync validate FILE".
 func validateFile(path string) error {
-	res, err := job.Validate(job.Input{Files: []string{path}, DefaultProvider: sp},
-		job.Deps{Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop()})
+	res, err := job.Validate(job.Input{Files: []string{path}, DefaultProvider: sp}, quiet())
 	if err == nil && res.Verdict != job.Clean {
 		err = fmt.Errorf("validate ended %v", res.Verdict)
 	}
@@ -193,11 +191,9 @@ func planFile(path string) error {
 	}
 	rep.Close()
 	defer os.Remove(rep.Name())
-	res, err := job.Run(context.Background(),
-		job.Config{Command: "plan", DryRun: true, Input: job.Input{Files: []string{path}, DefaultProvider: sp},
-			Report: rep.Name(), Progress: "off"}, // the default --max-deletes
-		job.Deps{API: api, Caller: worker.New(worker.Config{RPS: 1e6}), Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(),
-			ExitCode: func(job.Verdict) int { return 0 }})
+	res, err := job.Run(context.Background(), &job.Session{API: api, Caller: worker.New(worker.Config{RPS: 1e6})},
+		job.Options{Command: "plan", DryRun: true, Input: job.Input{Files: []string{path}, DefaultProvider: sp},
+			Report: rep.Name(), Progress: "off", IO: quiet()}) // the default --max-deletes
 	if err == nil && (res.Verdict != job.Clean || res.Summary.Outcomes["planned"] == 0) {
 		err = fmt.Errorf("plan ended %v: %v %s", res.Verdict, res.Summary.Outcomes, res.Summary.Message)
 	}

@@ -135,8 +135,9 @@ func server(o emulator.Options) (*emulator.Emulator, *httptest.Server, error) {
 }
 
 // syncJob runs the shipped job, as "bulksync sync" does, over file against
-// the emulator at url, with the report written to a temporary file.
-func syncJob(url, file string, pool *worker.Caller) (job.Result, error) {
+// the emulator at url, with the report written to a temporary file; its
+// calls go through caller, which the throttled runs watch.
+func syncJob(url, file string, caller *worker.Caller) (job.Result, error) {
 	api, err := client.New(client.Options{Endpoint: url, Token: client.StaticToken(token),
 		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})
 	if err != nil {
@@ -148,14 +149,18 @@ func syncJob(url, file string, pool *worker.Caller) (job.Result, error) {
 	}
 	rep.Close()
 	defer os.Remove(rep.Name())
-	res, err := job.Run(context.Background(),
-		job.Config{Command: "sync", Input: job.Input{Files: []string{file}, DefaultProvider: sp},
-			MaxDeletes: &reconcile.Limit{None: true}, Report: rep.Name(), Progress: "off"},
-		job.Deps{API: api, Caller: pool, Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop(), ExitCode: func(job.Verdict) int { return 0 }})
+	res, err := job.Run(context.Background(), &job.Session{API: api, Caller: caller},
+		job.Options{Command: "sync", Input: job.Input{Files: []string{file}, DefaultProvider: sp},
+			MaxDeletes: &reconcile.Limit{None: true}, Report: rep.Name(), Progress: "off", IO: quiet()})
 	if err == nil && res.Verdict != job.Clean {
 		err = fmt.Errorf("run ended %v: %s", res.Verdict, res.Summary.Message)
 	}
 	return res, err
+}
+
+// quiet is a job's IO that prints and logs nothing.
+func quiet() job.IO {
+	return job.IO{Stdout: io.Discard, Stderr: io.Discard, Log: zerolog.Nop()}
 }
 
 // hotel writes an export of n rooms to a temporary file and seeds the

@@ -1,9 +1,20 @@
 package main
 
 import (
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
 	"runtime/debug"
+	"strings"
 	"time"
+
+	"github.com/bulksync/bulksync/internal/job"
+	"github.com/bulksync/bulksync/internal/worker"
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
 )
 
 // CLI is the command line: one field per command.
@@ -24,7 +35,7 @@ type logFlags struct {
 	LogLevel  string `enum:"debug,info,warn,error" default:"info" help:"Log level."`
 }
 
-// apiFlags reach the API: host, credentials' token endpoint, and the pool.
+// apiFlags reach the API: host, credentials' token endpoint, and the calls' limits.
 type apiFlags struct {
 	Region         string        `enum:"NA,EU,FE" default:"NA" help:"API region: NA, EU or FE (picks the host)."`
 	Endpoint       string        `placeholder:"URL" help:"API base URL, overriding --region; https unless the host is loopback."`
@@ -38,6 +49,38 @@ type apiFlags struct {
 	RequestTimeout time.Duration `default:"30s" help:"Timeout of one HTTP attempt."`
 	Emulate        bool          `help:"Start the emulator inside this process on a loopback port and run against it."`
 	EmulateState   string        `default:".bulksync/emulator.json" placeholder:"FILE" help:"State file of --emulate, so a second run sees the first; default ${default}."`
+}
+
+// open connects: the client, its credentials and the Caller; with
+// --emulate, the emulator first. It returns the command's IO too.
+func (f *apiFlags) open(g *globals, lf logFlags, smapi bool, command string) (*job.Session, job.IO, error) {
+	o := g.io(lf, command)
+	s, err := job.Open(job.Connect{Region: f.Region, Endpoint: f.Endpoint, TokenURL: f.TokenURL, UserAgent: "bulksync/" + version(),
+		Emulate: f.Emulate, EmulateState: f.EmulateState, SMAPI: smapi,
+		Calls: worker.Config{RPS: f.RPS, Burst: f.Burst, Concurrency: f.Concurrency, MaxAttempts: f.MaxAttempts,
+			MaxBackoff: f.MaxBackoff, MaxRetryAfter: f.MaxRetryAfter, RequestTimeout: f.RequestTimeout},
+	}, g.env, o.Log)
+	return s, o, err
+}
+
+// io is what a command hands the job: its streams and its logger, the one
+// place logging is set up (console on a terminal, JSON lines otherwise,
+// with a run id on every line).
+func (g *globals) io(f logFlags, command string) job.IO {
+	level, err := zerolog.ParseLevel(f.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	asJSON := f.LogFormat == "json" || f.LogFormat == "auto" && !g.term
+	var out io.Writer = g.stderr
+	if !asJSON {
+		out = zerolog.ConsoleWriter{Out: g.stderr, TimeFormat: time.TimeOnly}
+	}
+	log := zerolog.New(out).Level(level).With().Timestamp().Str("run_id", newRunID())
+	if command != "" {
+		log = log.Str("command", command)
+	}
+	return job.IO{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: g.term, JSONLogs: asJSON, Log: log.Logger(), ExitCodes: exitCodes}
 }
 
 type versionCmd struct{}
@@ -58,4 +101,27 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+//go:embed help.txt
+var helpText string
+
+// help is the long help of a command: its section of help.txt, which
+// starts with a line "## NAME".
+func help(name string) string {
+	_, rest, _ := strings.Cut(helpText, "## "+name+"\n")
+	text, _, _ := strings.Cut(rest, "\n## ")
+	return strings.TrimSpace(text)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func newRunID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/job"
 )
 
 type emulatorCmd struct {
@@ -31,21 +32,11 @@ type emulatorCmd struct {
 }
 
 func (c *emulatorCmd) Help() string {
-	return fmt.Sprintf(`Serves the service provider, network mapping, account association and in-skill product
-APIs and the Login with Amazon token endpoint (POST /auth/o2/token, also /auth/O2/token as the
-vendor's SDKs write it) on the address given. The token endpoint
-accepts client id %q, client secret %q and refresh token %q.
-GET /_emulator/stats counts calls per operation and status; POST /_emulator/reset empties the counts.
-
-Example:
-  bulksync emulator --token dev-token --state .bulksync/emulator.json
-  curl -s -X POST -H 'Authorization: Bearer dev-token' -H 'Content-Type: application/json' \
-    -d '{"filters":{}}' http://127.0.0.1:8080/v1/communications/serviceProviders/%s/externalUsers/query`,
-		emulator.DefaultClientID, emulator.DefaultClientSecret, emulator.DefaultRefreshToken, emulator.DefaultProvider)
+	return fmt.Sprintf(help("emulator"), emulator.DefaultClientID, emulator.DefaultClientSecret, emulator.DefaultRefreshToken, emulator.DefaultProvider)
 }
 
 func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
-	log := newLogger(g, c.logFlags, newRunID())
+	log := g.io(c.logFlags, "").Log
 	srv, err := emulator.Listen(emulator.Options{
 		StateFile: c.State, StaticToken: c.Token, TokenTTL: c.TokenTTL, RPS: c.RPS, Burst: c.Burst,
 		NoRetryAfter: c.NoRetryAfter, RPSSchedule: c.RPSSchedule, Latency: c.Latency,
@@ -53,7 +44,7 @@ func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
 		SeedProvider: c.SeedProvider, SeedProducts: c.SeedProducts, RotateRefreshTokens: c.RotateRefreshTokens,
 	}, c.Addr)
 	if err != nil {
-		return usageErr("emulator: %v", err)
+		return g.told(job.Usage, fmt.Errorf("emulator: %w", err))
 	}
 	fmt.Fprintf(g.stdout, "listening on %s\n", srv.URL)
 	log.Info().Str("url", srv.URL).Str("state", c.State).Str("faults", c.Faults).Float64("rps", c.RPS).Msg("emulator serving")

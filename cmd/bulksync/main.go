@@ -9,13 +9,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
+
+	"github.com/bulksync/bulksync/internal/job"
 )
 
 func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	var last lastWords
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	// Without Notify, a write to a closed pipe on stdout (--report - | head)
@@ -30,14 +30,13 @@ func main() {
 	}
 	go func() {
 		// The first signal stops the run: no new call starts, calls in
-		// flight finish, the rest is reported skipped. The second quits at
-		// once, after saving the report rows finished so far.
+		// flight finish, the rest is reported skipped, and from then on the
+		// report writes every row as it comes. The second quits at once.
 		cancel(interrupted{<-sigs})
 		<-sigs
-		last.say()
-		os.Exit(exitInterrupted)
+		os.Exit(exitCodes[job.Interrupted])
 	}()
-	os.Exit(runWith(ctx, os.Args[1:], withStdin(newGlobals(os.Environ(), stdout, os.Stderr, &last), os.Stdin)))
+	os.Exit(runWith(ctx, os.Args[1:], &globals{env: parseEnv(os.Environ()), stdin: os.Stdin, stdout: stdout, stderr: os.Stderr}))
 }
 
 // interrupted is why a run stopped on a signal; it is a context.Canceled,
@@ -49,16 +48,6 @@ func (i interrupted) Error() string {
 }
 
 func (interrupted) Is(target error) bool { return target == context.Canceled }
-
-// lastWords is what a forced quit saves before the process exits: the
-// report rows finished so far.
-type lastWords struct{ flush atomic.Pointer[func()] }
-
-func (l *lastWords) say() {
-	if f := l.flush.Load(); f != nil {
-		(*f)()
-	}
-}
 
 // errStdoutClosed is a write to a standard output that was closed.
 var errStdoutClosed = errors.New("standard output is closed")

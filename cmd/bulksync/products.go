@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
 
 	"github.com/alecthomas/kong"
-	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
-	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
 )
 
@@ -29,6 +24,10 @@ type productFiles struct {
 	Stage     string             `enum:"development,live" default:"development" help:"Stage whose associations are read (and with --prune pruned); sync writes development only."`
 	Delimiter csvmodel.Delimiter `default:"auto" placeholder:"C" help:"Field delimiter: , ; or tab; sniffed from the header line when auto (the default)."`
 	Files     []string           `arg:"" optional:"" name:"FILE" help:"CSV files of skillId, productId and an optional action (associate, disassociate)."`
+}
+
+func (f *productFiles) options(command string) job.Options {
+	return job.Options{Command: command, Products: true, Stage: f.Stage, Input: job.Input{Files: f.Files, Delimiter: f.Delimiter}}
 }
 
 type productsSyncCmd struct {
@@ -74,204 +73,32 @@ type productsListCmd struct {
 	Type         string `enum:",SUBSCRIPTION,ENTITLEMENT,CONSUMABLE" default:"" help:"Vendor list filter: product type."`
 }
 
-func (c *productsCmd) Help() string {
-	return `A skill per property sells the same in-skill products in each: products sync attaches
-them from a CSV (skillId,productId[,action]) the way sync attaches rooms, with the same flags,
-report, plans and exit codes. The other commands print the API's answer as JSON on stdout.
-
-Example (on the emulator):
-  bulksync products create --emulate --file samples/product-manifest.json --reference-name late-checkout
-  bulksync products sync --emulate samples/products.csv
-  bulksync products list --emulate --skill-id amzn1.ask.skill.aaaa0001-0000-4000-8000-000000000001`
-}
+func (c *productsCmd) Help() string { return help("products") }
 
 func (c *productsSyncCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config("products sync", g, job.Input{Files: c.Files, Delimiter: c.Delimiter})
-	if err != nil {
-		return err
-	}
-	cfg.PlanIn = c.Plan
-	return runJob(ctx, g, c.smapi(g), cfg, runProducts(c.Stage))
+	o := c.options("products sync")
+	o.PlanIn = c.Plan
+	return c.run(ctx, g, o)
 }
 
 func (c *productsPlanCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config("products plan", g, job.Input{Files: c.Files, Delimiter: c.Delimiter})
-	if err != nil {
-		return err
-	}
-	cfg.DryRun, cfg.PlanOut, cfg.DetailedChanges = true, c.Out, c.DetailedExitcode
-	return runJob(ctx, g, c.smapi(g), cfg, runProducts(c.Stage))
-}
-
-func runProducts(stage string) jobRun {
-	return func(ctx context.Context, cfg job.Config, s *job.Session, d job.Deps) (job.Result, error) {
-		return job.RunProducts(ctx, cfg, s.API, stage, d)
-	}
-}
-
-// smapi points the flags at the Skill Management API, which has one host
-// whatever --region says.
-func (f *runFlags) smapi(g *globals) *runFlags {
-	if f.Region != "NA" && f.Endpoint == "" {
-		fmt.Fprintf(g.stderr, "bulksync: --region %s ignored: the Skill Management API has one host, api.amazonalexa.com\n", f.Region)
-	}
-	f.Region = "NA"
-	return f
+	o := c.options("products plan")
+	o.DryRun, o.PlanOut, o.DetailedChanges = true, c.Out, c.DetailedExitcode
+	return c.run(ctx, g, o)
 }
 
 func (c *productCmd) Run(ctx context.Context, g *globals, k *kong.Context) error {
-	if err := job.CheckSMAPIID("PRODUCT_ID", c.ID, job.ProductPrefix); err != nil {
-		return err
-	}
-	op := opOf(k)
-	switch op {
-	case "products.skills":
-		return listAll(ctx, g, &c.onboardFlags, op, "associatedSkillIds", func(ctx context.Context, api *client.Client, token string) ([]string, string, error) {
-			p, err := api.ListProductSkills(ctx, c.ID, c.Stage, token)
-			if err != nil {
-				return nil, "", err
-			}
-			return p.SkillIDs, p.Next, nil
-		})
-	case "products.delete":
-		err := onboard(ctx, g, &c.onboardFlags, op, func(ctx context.Context, api *client.Client) (any, error) {
-			return nil, api.DeleteProduct(ctx, c.ID, c.ETag)
-		})
-		return explain(err, map[int]string{
-			403: "the API deletes only development products that are not live and not associated with any skill: disassociate it first (bulksync products skills lists its skills)",
-			412: "the product changed since its eTag was read: read it again (bulksync products get) and retry with the new --etag"})
-	}
-	return onboard(ctx, g, &c.onboardFlags, op, func(ctx context.Context, api *client.Client) (any, error) {
-		get := api.GetProduct
-		if c.Short {
-			get = api.GetProductSummary
-		}
-		p, err := get(ctx, c.ID, c.Stage)
-		if err != nil {
-			return nil, err
-		}
-		var out map[string]any
-		if err := json.Unmarshal(p.Answer, &out); err != nil {
-			return nil, err
-		}
-		out["eTag"] = p.ETag
-		return out, nil
-	})
-}
-
-// listAll connects and prints every page of a list as {field: [items]}.
-func listAll[T any](ctx context.Context, g *globals, f *onboardFlags, op, field string, page func(context.Context, *client.Client, string) ([]T, string, error)) error {
-	log := newLogger(g, f.logFlags, newRunID())
-	sess, err := connect(g, &f.apiFlags, log)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	return job.ListAll(ctx, sess, log, g.stdout, op, field, page)
+	return c.manage(ctx, g, job.ManageOptions{Op: opOf(k), ID: c.ID, Stage: c.Stage, Short: c.Short, ETag: c.ETag}, true)
 }
 
 func (c *productWriteCmd) Run(ctx context.Context, g *globals) error {
-	if err := job.CheckSMAPIID("PRODUCT_ID", c.ID, job.ProductPrefix); err != nil {
-		return err
-	}
-	def, err := manifest(c.File, c.ReferenceName)
-	if err != nil {
-		return err
-	}
-	err = onboard(ctx, g, &c.onboardFlags, "products.update", func(ctx context.Context, api *client.Client) (any, error) {
-		return nil, api.UpdateProduct(ctx, c.ID, def, c.ETag)
-	})
-	return explain(err, map[int]string{
-		403: "only the development stage of a product can be changed",
-		412: "the product changed since its eTag was read: read it again (bulksync products get) and retry with the new --etag"})
+	return c.manage(ctx, g, job.ManageOptions{Op: "products.update", ID: c.ID, File: c.File, ReferenceName: c.ReferenceName, ETag: c.ETag}, true)
 }
 
 func (c *productsCreateCmd) Run(ctx context.Context, g *globals) error {
-	vendor := c.VendorID
-	if vendor == "" && c.Emulate {
-		vendor = emulator.DefaultVendor
-	}
-	if err := job.CheckText("--vendor-id", vendor); err != nil {
-		return usageErr("--vendor-id is required: the vendor that owns the product (developer console: Settings, My IDs)")
-	}
-	def, err := manifest(c.File, c.ReferenceName)
-	if err != nil {
-		return err
-	}
-	return onboard(ctx, g, &c.onboardFlags, "products.create", func(ctx context.Context, api *client.Client) (any, error) {
-		return api.CreateProduct(ctx, vendor, def)
-	})
+	return c.manage(ctx, g, job.ManageOptions{Op: "products.create", VendorID: c.VendorID, File: c.File, ReferenceName: c.ReferenceName}, true)
 }
 
 func (c *productsListCmd) Run(ctx context.Context, g *globals) error {
-	vendor := c.VendorID
-	if vendor == "" && c.SkillID == "" && c.Emulate {
-		vendor = emulator.DefaultVendor
-	}
-	switch {
-	case (vendor == "") == (c.SkillID == ""):
-		return usageErr("give --vendor-id or --skill-id (one of them)")
-	case c.SkillID != "":
-		if err := job.CheckSMAPIID("--skill-id", c.SkillID, job.SkillPrefix); err != nil {
-			return err
-		}
-	}
-	return listAll(ctx, g, &c.onboardFlags, "products.list", "inSkillProducts", func(ctx context.Context, api *client.Client, token string) ([]client.ProductSummary, string, error) {
-		var p *client.ProductPage
-		var err error
-		if c.SkillID != "" {
-			p, err = api.ListSkillProducts(ctx, c.SkillID, cmpOr(c.Stage, client.StageDevelopment), token)
-		} else {
-			p, err = api.ListVendorProducts(ctx, vendor, client.VendorFilter{Stage: c.Stage, Type: c.Type}, token)
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		return p.Products, p.Next, nil
-	})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// manifest reads a product definition: the inSkillProductDefinition object,
-// or an object holding it (a create request body), with referenceName
-// replaced when one is given.
-func manifest(path, referenceName string) (json.RawMessage, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usageErr("--file: %v", err)
-	}
-	var def map[string]json.RawMessage
-	if err := json.Unmarshal(b, &def); err != nil {
-		return nil, usageErr("--file %s: not a JSON object: %v", path, err)
-	}
-	if inner, ok := def["inSkillProductDefinition"]; ok {
-		def = nil
-		if err := json.Unmarshal(inner, &def); err != nil || def == nil {
-			return nil, usageErr("--file %s: inSkillProductDefinition is not a JSON object", path)
-		}
-	}
-	if referenceName != "" {
-		if err := job.CheckText("--reference-name", referenceName); err != nil {
-			return nil, err
-		}
-		def["referenceName"], _ = json.Marshal(referenceName)
-	}
-	if _, ok := def["referenceName"]; !ok {
-		return nil, usageErr("--file %s: the definition has no referenceName (or give --reference-name)", path)
-	}
-	return json.Marshal(def)
-}
-
-// explain adds what to do about a refusal the API documents.
-func explain(err error, why map[int]string) error {
-	if w, ok := why[client.StatusOf(err)]; ok {
-		return fmt.Errorf("%w\n%s", err, w)
-	}
-	return err
+	return c.manage(ctx, g, job.ManageOptions{Op: "products.list", VendorID: c.VendorID, SkillID: c.SkillID, Stage: c.Stage, Type: c.Type}, true)
 }

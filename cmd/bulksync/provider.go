@@ -5,11 +5,11 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/job"
 )
 
-// onboardFlags are the flags of the provider and network commands.
+// onboardFlags are the flags of the management commands: provider,
+// network, and products other than sync and plan.
 type onboardFlags struct {
 	apiFlags `embed:""`
 	logFlags `embed:""`
@@ -54,18 +54,8 @@ type skillCmd struct {
 	SkillID string `required:"" placeholder:"SKILL_ID" help:"Skill id (amzn1.ask.skill.…)."`
 }
 
-func (c *providerCmd) Help() string {
-	return `Example (on the emulator):
-  bulksync provider create --emulate --logical-id grand-hotel --display-name "Grand Hotel"
-  bulksync provider get --emulate amzn1.comms.csp.id.demo`
-}
-
-func (c *networkCmd) Help() string {
-	return `Example (on the emulator):
-  bulksync network create --emulate amzn1.comms.csp.id.demo --skill-id amzn1.ask.skill.1234`
-}
-
-type call = func(context.Context, *client.Client) (any, error)
+func (c *providerCmd) Help() string { return help("provider") }
+func (c *networkCmd) Help() string  { return help("network") }
 
 // opOf names the command being run: "provider.get".
 func opOf(k *kong.Context) string {
@@ -73,74 +63,31 @@ func opOf(k *kong.Context) string {
 	return words[0] + "." + words[1]
 }
 
-// onboard connects and makes one onboarding call, printing the API's
-// answer, and only that, on stdout.
-func onboard(ctx context.Context, g *globals, f *onboardFlags, op string, c call) error {
-	log := newLogger(g, f.logFlags, newRunID())
-	sess, err := connect(g, &f.apiFlags, log)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	return job.Onboard(ctx, sess, log, g.stdout, op, c)
-}
-
-// about checks the provider argument and makes the call.
-func (c *idCmd) about(ctx context.Context, g *globals, op string, do call) error {
-	if err := job.CheckProvider("PROVIDER_ID", c.ID); err != nil {
-		return err
-	}
-	return onboard(ctx, g, &c.onboardFlags, op, do)
-}
-
 func (c *idCmd) Run(ctx context.Context, g *globals, k *kong.Context) error {
-	op := opOf(k)
-	calls := map[string]call{
-		"provider.get": func(ctx context.Context, api *client.Client) (any, error) { return api.GetServiceProvider(ctx, c.ID) },
-		"provider.delete": func(ctx context.Context, api *client.Client) (any, error) {
-			return nil, api.DeleteServiceProvider(ctx, c.ID)
-		},
-		"network.get": func(ctx context.Context, api *client.Client) (any, error) { return api.GetNetworkMapping(ctx, c.ID) },
-		"network.delete": func(ctx context.Context, api *client.Client) (any, error) {
-			return nil, api.DeleteNetworkMapping(ctx, c.ID)
-		},
-	}
-	return c.about(ctx, g, op, calls[op])
+	return c.manage(ctx, g, job.ManageOptions{Op: opOf(k), ID: c.ID}, false)
 }
 
 func (c *skillCmd) Run(ctx context.Context, g *globals, k *kong.Context) error {
-	if err := job.CheckSkill("--skill-id", c.SkillID); err != nil {
-		return err
-	}
-	m := client.NetworkMapping{NetworkType: "SKILL", SkillConfiguration: client.SkillConfiguration{SkillID: c.SkillID}}
-	write := (*client.Client).CreateNetworkMapping
-	if op := opOf(k); op == "network.update" {
-		write = (*client.Client).UpdateNetworkMapping
-	}
-	return c.about(ctx, g, opOf(k), func(ctx context.Context, api *client.Client) (any, error) { return write(api, ctx, c.ID, m) })
+	return c.manage(ctx, g, job.ManageOptions{Op: opOf(k), ID: c.ID, SkillID: c.SkillID}, false)
 }
 
 func (c *providerCreateCmd) Run(ctx context.Context, g *globals) error {
-	if err := job.CheckText("--logical-id", c.LogicalID); err != nil {
-		return err
-	}
-	if c.DisplayName != "" {
-		if err := job.CheckText("--display-name", c.DisplayName); err != nil {
-			return err
-		}
-	}
-	p := client.ServiceProvider{ServiceProviderLogicalID: c.LogicalID, DisplayName: client.DisplayNames(c.DisplayName, c.Locale)}
-	return onboard(ctx, g, &c.onboardFlags, "provider.create", func(ctx context.Context, api *client.Client) (any, error) {
-		return api.CreateServiceProvider(ctx, p)
-	})
+	return c.manage(ctx, g, job.ManageOptions{Op: "provider.create", LogicalID: c.LogicalID, DisplayName: c.DisplayName, Locale: c.Locale}, false)
 }
 
 func (c *providerUpdateCmd) Run(ctx context.Context, g *globals) error {
-	if err := job.CheckText("--display-name", c.DisplayName); err != nil {
-		return err
+	return c.manage(ctx, g, job.ManageOptions{Op: "provider.update", ID: c.ID, DisplayName: c.DisplayName, Locale: c.Locale}, false)
+}
+
+// manage connects and makes one management call o; stdout carries the
+// API's answer as JSON and nothing else.
+func (f *onboardFlags) manage(ctx context.Context, g *globals, o job.ManageOptions, smapi bool) error {
+	s, streams, err := f.open(g, f.logFlags, smapi, "")
+	res := job.Result{Verdict: job.VerdictOf(err)}
+	if err == nil {
+		defer s.Close()
+		o.IO = streams
+		res, err = job.Manage(ctx, s, o)
 	}
-	p := client.ServiceProvider{DisplayName: client.DisplayNames(c.DisplayName, c.Locale)}
-	return c.about(ctx, g, "provider.update", func(ctx context.Context, api *client.Client) (any, error) {
-		return api.UpdateServiceProvider(ctx, c.ID, p)
-	})
+	return g.told(res.Verdict, err)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -18,34 +19,86 @@ import (
 type Connect struct {
 	Region, Endpoint string
 	TokenURL         string // Login with Amazon token endpoint
-	Pool             worker.Config
+	Calls            worker.Config
 	UserAgent        string
 	// Emulate starts the emulator in this process, keeping its state in
 	// EmulateState, and runs against it with its own token.
 	Emulate      bool
 	EmulateState string
+	// SMAPI is the Skill Management API (in-skill products), which has one
+	// host whatever the region.
+	SMAPI bool
 }
 
-// Session is a client and the pool its calls go through.
+// Session is a client and the Caller its calls go through.
 type Session struct {
 	API    *client.Client
 	Caller *worker.Caller
-	close  func()
+	// Emulated is set when the calls go to the emulator started in this
+	// process (Connect.Emulate): its demo provider and vendor are the
+	// defaults.
+	Emulated bool
+	close    func()
 }
 
 // Close stops what the session started (the emulator of Connect.Emulate).
-func (s *Session) Close() { s.close() }
+func (s *Session) Close() {
+	if s.close != nil {
+		s.close()
+	}
+}
 
-// Open builds the client, its credentials (from env: never from flags,
-// whose values show in ps) and the pool.
+// minRPS is one call a day: below it not even a run of two calls (a read
+// and a write) could finish within a day.
+const minRPS = 1.0 / (24 * 60 * 60)
+
+// check refuses limits no run can work with, and an endpoint tokens can't
+// travel to.
+func (c Connect) check() error {
+	p := c.Calls
+	switch {
+	case math.IsNaN(p.RPS) || math.IsInf(p.RPS, 0):
+		return usage("--rps must be a finite number of calls per second, got %v", p.RPS)
+	case p.RPS <= 0:
+		return usage("--rps must be above 0, got %v", p.RPS)
+	case p.RPS < minRPS:
+		return usage("--rps %g is less than one call a day: no run could finish within a day", p.RPS)
+	case p.Burst < 0:
+		return usage("--burst must be 0 or more, got %d", p.Burst)
+	case p.Concurrency < 1:
+		return usage("--concurrency must be at least 1, got %d", p.Concurrency)
+	case p.MaxAttempts < 1:
+		return usage("--max-attempts must be at least 1, got %d", p.MaxAttempts)
+	case p.RequestTimeout <= 0 || p.MaxBackoff <= 0 || p.MaxRetryAfter <= 0:
+		return usage("--request-timeout, --max-backoff and --max-retry-after must be above 0")
+	case c.Emulate && c.Endpoint != "":
+		return usage("--emulate and --endpoint both given: --emulate runs against its own emulator")
+	}
+	if !c.Emulate {
+		if _, err := client.Endpoint(c.Region, c.Endpoint); err != nil {
+			return usage("--endpoint: %v", err)
+		}
+	}
+	return nil
+}
+
+// Open checks the connection's limits and builds the client, its
+// credentials (from env: never from flags, whose values show in ps) and the
+// Caller; with Emulate, the emulator first.
 func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error) {
-	s := &Session{close: func() {}}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if c.SMAPI {
+		if c.Region != "" && c.Region != "NA" && c.Endpoint == "" {
+			log.Warn().Str("region", c.Region).Msg("--region ignored: the Skill Management API has one host, api.amazonalexa.com")
+		}
+		c.Region = "NA"
+	}
+	s := &Session{Emulated: c.Emulate}
 	endpoint := c.Endpoint
 	var tokens *client.TokenSource
 	if c.Emulate {
-		if c.Endpoint != "" {
-			return nil, usage("an emulated run has its own endpoint: give no endpoint with it")
-		}
 		token := "emulate." + randomHex(24)
 		srv, err := emulator.Listen(emulator.Options{StateFile: c.EmulateState, StaticToken: token}, "127.0.0.1:0")
 		if err != nil {
@@ -60,7 +113,7 @@ func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error
 		log.Info().Str("endpoint", endpoint).Str("state", c.EmulateState).Msg("emulator started in this process")
 	} else {
 		var err error
-		if tokens, err = credentials(env, c.TokenURL, c.Pool.RequestTimeout); err != nil {
+		if tokens, err = credentials(env, c.TokenURL, c.Calls.RequestTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -70,8 +123,8 @@ func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error
 		return nil, &UsageError{err}
 	}
 	s.API = api
-	c.Pool.Reauth, c.Pool.Log = tokens.Refreshable, log
-	s.Caller = worker.New(c.Pool)
+	c.Calls.Reauth, c.Calls.Log = tokens.Refreshable, log
+	s.Caller = worker.New(c.Calls)
 	return s, nil
 }
 

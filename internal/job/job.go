@@ -1,7 +1,8 @@
 // Package job is one run of a bulksync command: it reads the input, hands
 // the rows to the engine, and wires the report, progress, summary, saved
-// plans and metrics around it. The command line builds a Config; the
-// benchmarks drive the same Run.
+// plans and metrics around it. A command builds its options once and gets
+// back a Result and an error; how the run is told to people, and the exit
+// code, are the command line's. The benchmarks drive the same Run.
 package job
 
 import (
@@ -18,16 +19,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Config is one sync or plan.
-type Config struct {
-	Command string // sync or plan: names the run in logs and the summary
-	DryRun  bool   // plan: read and diff, write nothing
-	Input   Input
-	PlanIn  string // apply exactly this saved plan (instead of Input)
-	PlanOut string // save a dry run's writes here
+// Options is one sync or plan, of rooms or of products.
+type Options struct {
+	Command  string // sync, plan, products sync or products plan: names the run in logs, the summary and metrics
+	Products bool   // skill ↔ in-skill product associations, instead of rooms
+	Stage    string // products: the stage read (development, or live for a plan)
+	DryRun   bool   // plan: read and diff, write nothing
+	Input    Input
+	PlanIn   string // apply exactly this saved plan (instead of Input)
+	PlanOut  string // save a dry run's writes here
 	// DetailedChanges makes a dry run with writes to make end Changes.
 	DetailedChanges bool
-
 	// CreateProfiles lets sync create the communication profile of a
 	// row's unit that has none (plan lists them, never creates one).
 	CreateProfiles bool
@@ -41,44 +43,43 @@ type Config struct {
 	Strict     bool
 	Shard      reconcile.Shard
 
-	Report           string // path of the per-row report; "-" is Stdout; "" none
+	Report           string // path of the per-row report; "-" is standard output; "" none
 	Summary          string // path of the JSON summary; "" none
 	Progress         string // auto, on or off
 	ProgressInterval time.Duration
 	Pushgateway      string // URL; "" none
+
+	IO IO
 }
 
 // Input is where the rows come from and how to read them.
 type Input struct {
-	Files           []string           // "-" is Stdin
+	Files           []string           // "-" is IO.Stdin
 	Delimiter       csvmodel.Delimiter // 0: sniffed
 	DefaultProvider string             // for rows without a serviceProviderId
 	Columns         []string           // FIELD=HEADER choices, winning over the aliases
-	Stdin           io.Reader
 }
 
-// Deps are what a run works with.
-type Deps struct {
-	API      reconcile.AssociationAPI
-	Profiles ProfileAPI // resolves rows that name a unit; nil fails them
-	Caller   *worker.Caller
+// IO is what every command is handed: its streams, its log, and the
+// exit code of each verdict, which the summary and the metrics record.
+type IO struct {
+	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
 	Terminal bool // Stderr is a terminal: progress as a bar
-	// JSONLogs is set when Log writes JSON lines: the run then ends with one
-	// "run finished" event instead of text (and shows a plan as events).
-	JSONLogs bool
-	Log      zerolog.Logger
-	// Hint, when set, is the caller's advice about an error that ended a
-	// run, in its own terms, for the summary and the closing event.
-	Hint func(error) string
-	// ExitCode is the number a verdict exits with, for the summary and the
-	// metrics; the caller owns the numbers.
-	ExitCode func(Verdict) int
-	// OnReport, when set, receives the report's flush once it is open, so
-	// that a forced quit can save the rows finished so far.
-	OnReport func(flush func())
-	Now      func() time.Time
+	// JSONLogs is set when Log writes JSON lines: progress is then logged,
+	// and a plan told as events.
+	JSONLogs  bool
+	Log       zerolog.Logger
+	ExitCodes map[Verdict]int
+	Now       func() time.Time // default time.Now
+}
+
+func (o IO) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
 }
 
 // DefaultMaxDeletes is the delete guard when none is given (SPEC 2).
@@ -90,7 +91,7 @@ type Verdict int
 // Verdicts, from best to worst.
 const (
 	Clean       Verdict = iota // every valid row in its desired state, no invalid row
-	Changes                    // a dry run with writes to make (Config.DetailedChanges)
+	Changes                    // a dry run with writes to make (Options.DetailedChanges)
 	RowsFailed                 // some rows invalid or failed
 	Usage                      // bad input or configuration: nothing written
 	Aborted                    // a guard tripped, a plan was stale, or credentials were refused
@@ -98,14 +99,29 @@ const (
 	OutputLost                 // an output could not be written (an *OutputError): the record is not whole
 )
 
-// Result is what a run did and how it ended.
+// Result is how a run ended and what it did, for the command line to tell.
 type Result struct {
 	Verdict Verdict
+	// Summary is what the run did, with its exit code and, when it stopped
+	// early, why and what to do about it.
 	Summary report.Summary
-	// Told is set when the run ended with its closing event (JSON logs),
-	// which carries its error and hint: the caller adds nothing.
-	Told bool
+	// Ran is set when the run got as far as its engine: there are rows and
+	// calls to tell, not only an error.
+	Ran bool
+	// Plan is a dry run's writes for people; nil otherwise.
+	Plan Plan
+	// Checked is what validate found; nil otherwise.
+	Checked *Checked
 }
+
+// Plan tells a dry run's writes: as text, or as one event per group.
+type Plan interface {
+	Write(w io.Writer)
+	Log(log zerolog.Logger)
+}
+
+// Checked is what validate found in the files.
+type Checked struct{ Valid, Duplicate, Invalid, Blank int }
 
 // UsageError is bad input or configuration found by the job: nothing was
 // sent.
@@ -139,72 +155,55 @@ func VerdictOf(err error) Verdict {
 	return RowsFailed
 }
 
-// Run does one sync or plan of room associations. The error, when not nil,
-// says why the run ended early; the Result's verdict says how it ended in
-// any case.
-func Run(ctx context.Context, cfg Config, d Deps) (Result, error) {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	if err := checkProfiles(cfg); err != nil {
-		return Result{Verdict: VerdictOf(err)}, err
-	}
-	return run(ctx, cfg, d, rooms(cfg, d))
+// failed is the Result of a run that ended before it began, with its error
+// and what to do about it.
+func failed(o IO, command string, err error) (Result, error) {
+	v := VerdictOf(err)
+	return Result{Verdict: v, Summary: report.Summary{Command: command, ExitCode: o.ExitCodes[v], Message: err.Error(), Hint: Hint(err)}}, err
 }
 
 // Validate reads and checks the files as a run would, with no network,
 // printing every problem to Stdout as FILE:LINE: reason. It reads each file
 // once: a row's own problems as it is read, duplicates once all are.
-func Validate(in Input, d Deps) (Result, error) {
-	r, err := readInput(in, false, func(row csvmodel.Checked) {
+func Validate(in Input, o IO) (Result, error) {
+	r, err := readInput(in, o.Stdin, false, func(row csvmodel.Checked) {
 		if row.Status == csvmodel.Invalid {
-			fmt.Fprintf(d.Stdout, "%s: %s\n", row.Where(), row.Reason)
+			fmt.Fprintf(o.Stdout, "%s: %s\n", row.Where(), row.Reason)
 		}
 	})
 	if err != nil {
-		return Result{Verdict: VerdictOf(err)}, err
+		return failed(o, "validate", err)
 	}
 	defer r.Close()
 	for row := range r.Problems() {
 		switch row.Status {
 		case csvmodel.Invalid:
-			fmt.Fprintf(d.Stdout, "%s: %s\n", row.Where(), row.Reason)
+			fmt.Fprintf(o.Stdout, "%s: %s\n", row.Where(), row.Reason)
 		case csvmodel.Duplicate:
-			fmt.Fprintf(d.Stdout, "%s: duplicate, %s (not sent twice)\n", row.Where(), row.Reason)
+			fmt.Fprintf(o.Stdout, "%s: duplicate, %s (not sent twice)\n", row.Where(), row.Reason)
 		}
 	}
-	valid, dups, invalid := r.Counts()
-	d.Log.Info().Int("rows", valid+dups+invalid).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
-		Strs("files", in.Files).Msg("validated")
-	if !d.JSONLogs { // the event above says it all to a log pipeline
-		blank := ""
-		if n := r.Blank(); n > 0 {
-			blank = fmt.Sprintf("; %d blank %s skipped", n, map[bool]string{true: "row", false: "rows"}[n == 1])
-		}
-		fmt.Fprintf(d.Stderr, "%d rows: %d valid, %d duplicate, %d invalid%s\n", valid+dups+invalid, valid, dups, invalid, blank)
+	c := &Checked{Blank: r.Blank()}
+	c.Valid, c.Duplicate, c.Invalid = r.Counts()
+	o.Log.Info().Int("rows", c.Valid+c.Duplicate+c.Invalid).Int("valid", c.Valid).Int("duplicate", c.Duplicate).Int("invalid", c.Invalid).
+		Int("blank", c.Blank).Strs("files", in.Files).Msg("validated")
+	res := Result{Checked: c}
+	if c.Invalid > 0 {
+		res.Verdict = RowsFailed
 	}
-	if invalid > 0 {
-		return Result{Verdict: RowsFailed}, nil
-	}
-	return Result{Verdict: Clean}, nil
+	return res, nil
 }
-
-// reportHeaders are the headers of the reports bulksync writes: a file
-// with one is refused as input (a report's columns alias the input's, and
-// a previous report matched by *.csv would read as 200 invalid rows). The
-// rooms report before its unit columns is one too.
-var reportHeaders = [][]string{roomsHeader, roomsHeader[:len(roomsHeader)-2]}
 
 // readInput reads and checks every file (the first pass); a rejected file
 // is an error. spool keeps a copy of standard input for a second pass.
-func readInput(in Input, spool bool, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
+func readInput(in Input, stdin io.Reader, spool bool, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
 	if in.DefaultProvider != "" {
 		if msg := csvmodel.CheckProvider(in.DefaultProvider); msg != "" {
 			return nil, usage("default service provider: %s", msg)
 		}
 	}
 	r, err := csvmodel.NewReader(csvmodel.Options{Delimiter: in.Delimiter, DefaultProvider: in.DefaultProvider, Columns: in.Columns,
-		Reports: reportHeaders, Stdin: in.Stdin, Spool: spool, OnRow: onRow})
+		Reports: reportHeaders, Stdin: stdin, Spool: spool, OnRow: onRow})
 	if err != nil {
 		return nil, &UsageError{err}
 	}

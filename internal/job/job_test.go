@@ -1,7 +1,9 @@
 package job
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -46,20 +49,20 @@ func TestVerdictOf(t *testing.T) {
 }
 
 func TestRoomRecord(t *testing.T) {
-	sp := rooms(Config{}, Deps{Log: testLog()})
-	if strings.Join(sp.header, ",") != "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms,unit_id,profile" {
-		t.Errorf("header: %v", sp.header)
+	sp := rooms(&Session{}, Options{IO: IO{Log: testLog()}})
+	if h := report.Header[roomReport](); strings.Join(h, ",") != "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms,unit_id,profile" {
+		t.Errorf("header: %v", h)
 	}
 	row := roomRow(csvmodel.Checked{Row: csvmodel.Row{File: "rooms.csv", Line: 3, ServiceProviderID: "p", ExternalUserID: "7201",
 		AmazonID: "amzn1.new", AmazonIDType: "communication-profile", Action: csvmodel.ActionUpsert}})
 	prev := reconcile.Profile{AmazonID: "amzn1.old"}
-	got := sp.record(reconcile.Fate[reconcile.Profile]{Row: row, Prev: &prev, Action: reconcile.ActUpdate, Outcome: reconcile.Updated, Status: 200, Attempts: 1})
-	if strings.Join(got, "|") != "rooms.csv|3|p|7201|amzn1.new|communication-profile|amzn1.old|update|updated|200|||1|0||" {
+	got := cells(t, sp.row(reconcile.Fate[reconcile.Profile]{Row: row, Prev: &prev, Action: reconcile.ActUpdate, Outcome: reconcile.Updated, Status: 200, Attempts: 1}))
+	if got != "rooms.csv|3|p|7201|amzn1.new|communication-profile|amzn1.old|update|updated|200|||1|0||" {
 		t.Errorf("record: %v", got)
 	}
-	pruned := sp.record(reconcile.Fate[reconcile.Profile]{Row: reconcile.Row[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "9"}, Delete: true},
-		Prev: &prev, Action: reconcile.ActDelete, Outcome: reconcile.Skipped, ErrType: "SKIPPED", ErrMsg: "not attempted"})
-	if strings.Join(pruned, "|") != "||p|9|||amzn1.old|delete|skipped||SKIPPED|not attempted|0|0||" {
+	pruned := cells(t, sp.row(reconcile.Fate[reconcile.Profile]{Row: reconcile.Row[reconcile.Profile]{Key: reconcile.Key{Group: "p", ID: "9"}, Delete: true},
+		Prev: &prev, Action: reconcile.ActDelete, Outcome: reconcile.Skipped, ErrType: "SKIPPED", ErrMsg: "not attempted"}))
+	if pruned != "||p|9|||amzn1.old|delete|skipped||SKIPPED|not attempted|0|0||" {
 		t.Errorf("pruned record: %v", pruned)
 	}
 	for status, want := range map[csvmodel.Status]reconcile.Outcome{csvmodel.Valid: reconcile.Valid, csvmodel.Duplicate: reconcile.Duplicate, csvmodel.Invalid: reconcile.Invalid} {
@@ -77,3 +80,22 @@ func TestRoomRecord(t *testing.T) {
 }
 
 func testLog() zerolog.Logger { return zerolog.Nop() }
+
+// cells is a report row as the report writes it, cells joined by "|".
+func cells[R any](t *testing.T, row R) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := report.NewWriter[R](&buf, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(row)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("report of one row: %q, %v", recs, err)
+	}
+	return strings.Join(recs[1], "|")
+}

@@ -3,7 +3,6 @@ package job
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -43,7 +42,7 @@ var ErrSamePath = errors.New("refusing to overwrite a file with an output")
 // the report over the export it reports on, the summary over the report.
 // Paths are compared as the files they name (same inode, symlinks and
 // relative paths resolved), before anything is read or written.
-func checkPaths(cfg Config) error {
+func checkPaths(cfg Options) error {
 	type named struct{ role, path string }
 	var ins, outs []named
 	for _, f := range cfg.Input.Files {
@@ -121,27 +120,6 @@ func (a fileID) same(b fileID) bool {
 		return a.path == b.path
 	}
 	return false
-}
-
-// openReport opens the per-row report; onErr hears of the first write that
-// fails after the header.
-func openReport(path string, stdout io.Writer, header []string, onErr func(error)) (*report.Writer, error) {
-	switch path {
-	case "":
-		return report.NewWriter(io.Discard, nil, header, nil)
-	case "-":
-		return report.NewWriter(stdout, nil, header, onErr)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	w, err := report.NewWriter(f, f, header, onErr)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return w, nil
 }
 
 // writeSummary writes the JSON summary into the file opened for it at the

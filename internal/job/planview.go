@@ -15,10 +15,12 @@ import (
 // planView gathers what a plan would write, for people: counts per group
 // and the first few writes of each kind. Emits come one at a time.
 type planView[V any] struct {
-	describe func(V) string
-	words    planWords
-	byGroup  map[string]map[reconcile.Action]int
-	first    map[string]map[reconcile.Action][]reconcile.Fate[V]
+	describe   func(V) string
+	words      planWords
+	byGroup    map[string]map[reconcile.Action]int
+	first      map[string]map[reconcile.Action][]reconcile.Fate[V]
+	preface    func(io.Writer) // what Write tells first; nil: nothing
+	groupField string          // what Log calls a group: provider, skill_id
 }
 
 const planViewFirst = 5
@@ -48,16 +50,16 @@ func (p *planView[V]) add(f reconcile.Fate[V]) {
 	}
 }
 
-// log tells the plan as one event per group, for log pipelines; the
+// Log tells the plan as one event per group, for log pipelines; the
 // report has every write.
-func (p *planView[V]) log(log zerolog.Logger, groupField string) {
+func (p *planView[V]) Log(log zerolog.Logger) {
 	if len(p.byGroup) == 0 {
 		log.Info().Msg("plan: no changes")
 		return
 	}
 	for _, g := range slices.Sorted(maps.Keys(p.byGroup)) {
 		n := p.byGroup[g]
-		ev := log.Info().Str(groupField, g)
+		ev := log.Info().Str(p.groupField, g)
 		for _, c := range []struct {
 			word string
 			act  reconcile.Action
@@ -70,7 +72,12 @@ func (p *planView[V]) log(log zerolog.Logger, groupField string) {
 	}
 }
 
-func (p *planView[V]) write(w io.Writer) {
+// Write tells the plan for people: per group, how many writes of each kind
+// and the first few of them.
+func (p *planView[V]) Write(w io.Writer) {
+	if p.preface != nil {
+		p.preface(w)
+	}
 	if len(p.byGroup) == 0 {
 		fmt.Fprintln(w, "\nplan: no changes; the API already matches the files")
 		return

@@ -1,17 +1,15 @@
 package job
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -37,32 +35,31 @@ var productColumns = []csvmodel.Column{
 	{Name: "action"},
 }
 
-// productsHeader is the report's columns for product associations.
-var productsHeader = []string{"file", "line", "skill_id", "product_id", "stage",
-	"action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms"}
-
-// RunProducts does one sync or plan of product associations in stage. The
-// API writes associations of the development stage only, so a sync (not a
-// plan) of another stage is refused.
-func RunProducts(ctx context.Context, cfg Config, api reconcile.ProductAPI, stage string, d Deps) (Result, error) {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	switch {
-	case stage != client.StageDevelopment && stage != client.StageLive:
-		err := usage("stage %q: want development or live", stage)
-		return Result{Verdict: Usage}, err
-	case stage == client.StageLive && !cfg.DryRun:
-		err := usage("associations are written to the development stage and reach live only through certification: sync the development stage, or plan against live to compare")
-		return Result{Verdict: Usage}, err
-	}
-	return run(ctx, cfg, d, products(api, cfg.Input, stage, d.Log))
+// productReport is a row of the products report.
+type productReport struct {
+	File      string           `csv:"file"`
+	Line      report.BlankZero `csv:"line"`
+	SkillID   string           `csv:"skill_id"`
+	ProductID string           `csv:"product_id"`
+	Stage     string           `csv:"stage"`
+	report.Fate
 }
 
-func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logger) spec[reconcile.Associated] {
-	return spec[reconcile.Associated]{
+// checkStage refuses a stage that is not one, and a sync (not a plan) of
+// live: the API writes associations of the development stage only.
+func checkStage(o Options) error {
+	switch {
+	case o.Stage != client.StageDevelopment && o.Stage != client.StageLive:
+		return usage("stage %q: want development or live", o.Stage)
+	case o.Stage == client.StageLive && !o.DryRun:
+		return usage("associations are written to the development stage and reach live only through certification: sync the development stage, or plan against live to compare")
+	}
+	return nil
+}
+
+func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logger) spec[reconcile.Associated, productReport] {
+	return spec[reconcile.Associated, productReport]{
 		res:      reconcile.Products{API: api, Stage: stage},
-		header:   productsHeader,
 		describe: func(reconcile.Associated) string { return "" },
 		words:    planWords{create: "associate", delete: "disassociate"},
 		rows: func(shard reconcile.Shard) (source[reconcile.Associated], error) {
@@ -93,9 +90,9 @@ func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logg
 			}
 			return checkProductKey(w.Key)
 		},
-		record: func(f reconcile.Fate[reconcile.Associated]) []string {
-			file, line := where(f.Row.Src)
-			return append([]string{file, line, f.Row.Key.Group, f.Row.Key.ID, stage}, outcomeCells(f)...)
+		row: func(f reconcile.Fate[reconcile.Associated]) productReport {
+			return productReport{File: f.Row.Src.File, Line: line(f.Row.Src), SkillID: f.Row.Key.Group, ProductID: f.Row.Key.ID,
+				Stage: stage, Fate: fate(f)}
 		},
 	}
 }
@@ -197,48 +194,4 @@ func CheckSMAPIID(name, v, prefix string) error {
 		return usage("%s", msg)
 	}
 	return nil
-}
-
-// maxListPages bounds a list that a server keeps extending.
-const maxListPages = 10000
-
-// ListAll reads a list to its last page, one call per page through the pool
-// (rate limit and retries), and prints {field: [every item]} to out, and
-// only that.
-func ListAll[T any](ctx context.Context, s *Session, log zerolog.Logger, out io.Writer, op, field string,
-	page func(ctx context.Context, api *client.Client, token string) ([]T, string, error)) error {
-	all := []T{}
-	seen := map[string]bool{}
-	token := ""
-	for n := 1; ; n++ {
-		if n > maxListPages {
-			return fmt.Errorf("%s: still more pages after %d", op, maxListPages)
-		}
-		var items []T
-		var next string
-		res, fatal := s.Caller.Do(ctx, "list", func(ctx context.Context) error {
-			var err error
-			items, next, err = page(ctx, s.API, token)
-			return err
-		})
-		if fatal != nil {
-			return fmt.Errorf("%s: %w", op, fatal)
-		}
-		if res.Err != nil {
-			return fmt.Errorf("%s: %w", op, res.Err)
-		}
-		if res.Interrupted {
-			return fmt.Errorf("%s: %w", op, context.Cause(ctx))
-		}
-		all = append(all, items...)
-		if next == "" {
-			log.Info().Str("op", op).Int("pages", n).Int("items", len(all)).Msg("done")
-			return printJSON(out, map[string][]T{field: all})
-		}
-		if seen[next] {
-			return fmt.Errorf("%s: page %d: %w %q", op, n+1, reconcile.ErrRepeatedToken, next)
-		}
-		seen[next] = true
-		token = next
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
 )
 
 const (
@@ -65,12 +66,12 @@ func TestReadProducts(t *testing.T) {
 
 func TestProductRecord(t *testing.T) {
 	sp := products(nil, Input{}, "development", testLog())
-	if strings.Join(sp.header, ",") != "file,line,skill_id,product_id,stage,action,outcome,http_status,error_type,error_message,attempts,duration_ms" {
-		t.Errorf("header: %v", sp.header)
+	if h := report.Header[productReport](); strings.Join(h, ",") != "file,line,skill_id,product_id,stage,action,outcome,http_status,error_type,error_message,attempts,duration_ms" {
+		t.Errorf("header: %v", h)
 	}
 	row := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: "p.csv", Line: 4}, Key: reconcile.Key{Group: s1, ID: p1}}
-	got := sp.record(reconcile.Fate[reconcile.Associated]{Row: row, Action: reconcile.ActCreate, Outcome: reconcile.Created, Status: 204, Attempts: 1})
-	if strings.Join(got, "|") != "p.csv|4|"+s1+"|"+p1+"|development|create|created|204|||1|0" {
+	got := cells(t, sp.row(reconcile.Fate[reconcile.Associated]{Row: row, Action: reconcile.ActCreate, Outcome: reconcile.Created, Status: 204, Attempts: 1}))
+	if got != "p.csv|4|"+s1+"|"+p1+"|development|create|created|204|||1|0" {
 		t.Errorf("record: %v", got)
 	}
 	for _, tt := range []struct {
@@ -96,7 +97,7 @@ func TestRunProductsStage(t *testing.T) {
 		{"live", false, "written to the development stage"},
 		{"beta", true, `stage "beta"`},
 	} {
-		res, err := RunProducts(context.Background(), Config{DryRun: tt.dryRun}, nil, tt.stage, Deps{})
+		res, err := Run(context.Background(), &Session{}, Options{Products: true, DryRun: tt.dryRun, Stage: tt.stage})
 		if res.Verdict != Usage || err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("stage %s dry %v: %v %v, want a usage error saying %q", tt.stage, tt.dryRun, res.Verdict, err, tt.want)
 		}

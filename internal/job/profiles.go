@@ -52,12 +52,12 @@ const profileScopeHint = "the Login with Amazon consent needs the scope alexa::e
 
 // checkProfiles refuses profile creation with a saved plan: a plan holds
 // association writes only, each with the profile it points at.
-func checkProfiles(cfg Config) error {
+func checkProfiles(o Options) error {
 	switch {
-	case !cfg.CreateProfiles:
-	case cfg.PlanIn != "":
+	case !o.CreateProfiles:
+	case o.PlanIn != "":
 		return usage("a saved plan creates no communication profile: apply it without profile creation")
-	case cfg.PlanOut != "":
+	case o.PlanOut != "":
 		return usage("a saved plan can't hold profiles to create: create them with sync first, or plan without saving")
 	}
 	return nil
@@ -77,14 +77,14 @@ type resolver struct {
 	dryRun bool
 	strict bool
 	shard  reconcile.Shard
-	plan   io.Writer // a dry run lists the profiles it would create here, for people; nil: an event only
 	// noUnits says the input's first pass saw no unitId: nothing to resolve,
 	// and no pass over the rows to find out.
 	noUnits bool
 
 	units    map[string]*unitRows
-	resolved bool // the API was asked about every unit
-	held     bool // strict, with a row to abort for: no profile is created
+	resolved bool        // the API was asked about every unit
+	held     bool        // strict, with a row to abort for: no profile is created
+	planned  []*unitRows // a dry run's profiles to create
 }
 
 type row = reconcile.Row[reconcile.Profile]
@@ -503,6 +503,7 @@ func (r *resolver) report(units []*unitRows) {
 	}
 	r.log.Info().Int("units", len(units)).Int("found", found).Int("created", created).Int("to_create", len(planned)).
 		Int("without", failed).Msg("units resolved to communication profiles")
+	r.planned = planned
 	if len(planned) == 0 {
 		return
 	}
@@ -511,19 +512,23 @@ func (r *resolver) report(units []*unitRows) {
 		first = append(first, u.unit)
 	}
 	r.log.Info().Int("profiles", len(planned)).Strs("units", first).Msg("plan: communication profiles to create")
-	if r.plan == nil {
+}
+
+// writePlanned lists, for people, the profiles a dry run would create.
+func (r *resolver) writePlanned(w io.Writer) {
+	if len(r.planned) == 0 {
 		return
 	}
-	fmt.Fprintf(r.plan, "\nplan: %d communication profiles to create, for units that have none:\n", len(planned))
-	for i, u := range planned {
+	fmt.Fprintf(w, "\nplan: %d communication profiles to create, for units that have none:\n", len(r.planned))
+	for i, u := range r.planned {
 		if i == planViewFirst {
-			fmt.Fprintf(r.plan, "    … and %d more\n", len(planned)-i)
+			fmt.Fprintf(w, "    … and %d more\n", len(r.planned)-i)
 			break
 		}
 		name := ""
 		if u.name != "" {
 			name = fmt.Sprintf(" %q", u.name)
 		}
-		fmt.Fprintf(r.plan, "  + %s%s   %s\n", u.unit, name, whereSrc(u.first))
+		fmt.Fprintf(w, "  + %s%s   %s\n", u.unit, name, whereSrc(u.first))
 	}
 }

@@ -35,8 +35,7 @@ const (
 
 type stage struct {
 	*resolver
-	emu  *emulator.Emulator
-	plan *bytes.Buffer
+	emu *emulator.Emulator
 }
 
 func newStage(t *testing.T, eo emulator.Options, r resolver) *stage {
@@ -60,9 +59,7 @@ func newStage(t *testing.T, eo emulator.Options, r resolver) *stage {
 		r.caller = worker.New(worker.Config{RPS: 10000, Concurrency: 4, MaxAttempts: 3, BaseBackoff: time.Millisecond,
 			MaxBackoff: time.Millisecond, MaxRetryAfter: time.Millisecond})
 	}
-	s := &stage{resolver: &r, emu: e, plan: &bytes.Buffer{}}
-	r.plan = s.plan
-	return s
+	return &stage{resolver: &r, emu: e}
 }
 
 // unitRow is a row of provider p naming a unit (and maybe a name and an
@@ -383,8 +380,10 @@ func TestPlanListsProfilesAndCreatesNone(t *testing.T) {
 		t.Errorf("plan read %d units, want the 3 without a profile", n)
 	}
 	want := "plan: 2 communication profiles to create, for units that have none:\n  + " + uNone + ` "Room 1"   rooms.csv:2` + "\n  + " + uNone2 + "   rooms.csv:4\n"
-	if !strings.Contains(s.plan.String(), want) {
-		t.Errorf("plan output:\n%s\nwant:\n%s", s.plan, want)
+	var plan bytes.Buffer
+	s.writePlanned(&plan)
+	if !strings.Contains(plan.String(), want) {
+		t.Errorf("plan output:\n%s\nwant:\n%s", &plan, want)
 	}
 }
 
@@ -476,12 +475,12 @@ func TestInterruptedBeforeResolving(t *testing.T) {
 }
 
 func TestCreateProfilesRefusedWithSavedPlans(t *testing.T) {
-	for _, cfg := range []Config{{CreateProfiles: true, PlanIn: "p.json"}, {CreateProfiles: true, DryRun: true, PlanOut: "p.json"}} {
+	for _, cfg := range []Options{{CreateProfiles: true, PlanIn: "p.json"}, {CreateProfiles: true, DryRun: true, PlanOut: "p.json"}} {
 		if err := checkProfiles(cfg); VerdictOf(err) != Usage {
 			t.Errorf("%+v: got %v, want a usage error", cfg, err)
 		}
 	}
-	if err := checkProfiles(Config{CreateProfiles: true, DryRun: true}); err != nil {
+	if err := checkProfiles(Options{CreateProfiles: true, DryRun: true}); err != nil {
 		t.Errorf("plan with profile creation: %v", err)
 	}
 }

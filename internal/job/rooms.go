@@ -3,34 +3,47 @@ package job
 import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
 )
 
-// roomsHeader is the report's columns for room associations: SPEC 5's, then
-// the row's Alexa unit and how its profile was resolved (README).
-var roomsHeader = []string{"file", "line", "service_provider_id", "external_user_id", "amazon_id", "amazon_id_type",
-	"previous_amazon_id", "action", "outcome", "http_status", "error_type", "error_message", "attempts", "duration_ms",
-	"unit_id", "profile"}
+// roomReport is a row of the rooms report: SPEC 5's columns, then the
+// row's Alexa unit and how its profile was resolved (README).
+type roomReport struct {
+	File              string           `csv:"file"`
+	Line              report.BlankZero `csv:"line"`
+	ServiceProviderID string           `csv:"service_provider_id"`
+	ExternalUserID    string           `csv:"external_user_id"`
+	AmazonID          string           `csv:"amazon_id"`
+	AmazonIDType      string           `csv:"amazon_id_type"`
+	PreviousAmazonID  string           `csv:"previous_amazon_id"`
+	report.Fate
+	UnitID  string `csv:"unit_id"`
+	Profile string `csv:"profile"`
+}
+
+// reportHeaders are the headers of the reports bulksync writes: a file
+// with one is refused as input (a report's columns alias the input's, and
+// a previous report matched by *.csv would read as 200 invalid rows). The
+// rooms report of before its unit columns is one too.
+var reportHeaders = [][]string{report.Header[roomReport](), report.Header[roomReport]()[:14]}
 
 // rooms is the room association resource: CSV rows of externalUserId and
 // amazonId (or the room's Alexa unit, resolved to its profile first) per
 // service provider.
-func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
-	in, log := cfg.Input, d.Log
-	units := &resolver{api: d.Profiles, caller: d.Caller, log: log, create: cfg.CreateProfiles, dryRun: cfg.DryRun,
-		strict: cfg.Strict, shard: cfg.Shard}
-	if cfg.DryRun && !d.JSONLogs {
-		units.plan = d.Stderr // with JSON logs, an event says it
-	}
-	return spec[reconcile.Profile]{
-		res:          reconcile.Associations{API: d.API},
-		header:       roomsHeader,
+func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
+	in, log := o.Input, o.IO.Log
+	units := &resolver{api: s.API, caller: s.Caller, log: log, create: o.CreateProfiles, dryRun: o.DryRun,
+		strict: o.Strict, shard: o.Shard}
+	return spec[reconcile.Profile, roomReport]{
+		res:          reconcile.Associations{API: s.API},
 		defaultGroup: in.DefaultProvider,
 		describe:     describeProfile,
 		prepare:      units.prepare,
+		preface:      units.writePlanned,
 		rows: func(shard reconcile.Shard) (source[reconcile.Profile], error) {
 			total := 0 // for progress only: the engine decides what is the shard's
 			sawUnit := false
-			r, err := readInput(in, true, func(c csvmodel.Checked) {
+			r, err := readInput(in, o.IO.Stdin, true, func(c csvmodel.Checked) {
 				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
 					total++
 				}
@@ -66,15 +79,14 @@ func rooms(cfg Config, d Deps) spec[reconcile.Profile] {
 			}
 			return csvmodel.Check(row)
 		},
-		record: func(f reconcile.Fate[reconcile.Profile]) []string {
-			file, line := where(f.Row.Src)
-			prev := ""
+		row: func(f reconcile.Fate[reconcile.Profile]) roomReport {
+			r := roomReport{File: f.Row.Src.File, Line: line(f.Row.Src), ServiceProviderID: f.Row.Key.Group, ExternalUserID: f.Row.Key.ID,
+				AmazonID: f.Row.Want.AmazonID, AmazonIDType: f.Row.Want.AmazonIDType, Fate: fate(f),
+				UnitID: f.Row.Want.UnitID, Profile: f.Row.Want.Resolution}
 			if f.Prev != nil {
-				prev = f.Prev.AmazonID
+				r.PreviousAmazonID = f.Prev.AmazonID
 			}
-			rec := append([]string{file, line, f.Row.Key.Group, f.Row.Key.ID, f.Row.Want.AmazonID, f.Row.Want.AmazonIDType, prev},
-				outcomeCells(f)...)
-			return append(rec, f.Row.Want.UnitID, f.Row.Want.Resolution)
+			return r
 		},
 	}
 }
@@ -107,3 +119,6 @@ func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {
 	}
 	return r
 }
+
+// line is a row's line in its file: none for a pruned association.
+func line(src reconcile.Source) report.BlankZero { return report.BlankZero(src.Line) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/report"
 )
 
 // The CSV's unit and name reach the resolver, and the report shows the
@@ -21,9 +22,9 @@ func TestRoomRowCarriesTheUnit(t *testing.T) {
 		t.Fatalf("row: %+v", r.Want)
 	}
 	r.Want.AmazonID, r.Want.Resolution = "amzn1.new", ProfileCreated
-	got := rooms(Config{}, Deps{Log: testLog()}).record(reconcile.Fate[reconcile.Profile]{Row: r, Action: reconcile.ActCreate, Outcome: reconcile.Created, Status: 201, Attempts: 1})
-	if want := "rooms.csv|2|p|7201|amzn1.new|communication-profile||create|created|201|||1|0|" + uNone + "|created"; strings.Join(got, "|") != want {
-		t.Errorf("record:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	got := cells(t, rooms(&Session{}, Options{IO: IO{Log: testLog()}}).row(reconcile.Fate[reconcile.Profile]{Row: r, Action: reconcile.ActCreate, Outcome: reconcile.Created, Status: 201, Attempts: 1}))
+	if want := "rooms.csv|2|p|7201|amzn1.new|communication-profile||create|created|201|||1|0|" + uNone + "|created"; got != want {
+		t.Errorf("record:\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -50,12 +51,12 @@ func TestNoUnitsNoPass(t *testing.T) {
 // columns were appended.
 func TestReportsBeforeAndAfterTheUnitColumns(t *testing.T) {
 	dir := t.TempDir()
-	for i, header := range [][]string{roomsHeader, roomsHeader[:14]} {
+	for i, header := range [][]string{report.Header[roomReport](), report.Header[roomReport]()[:14]} {
 		path := filepath.Join(dir, fmt.Sprintf("report%d.csv", i))
 		if err := os.WriteFile(path, []byte(strings.Join(header, ",")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := readInput(Input{Files: []string{path}, DefaultProvider: "amzn1.comms.csp.id.demo"}, false, nil); err == nil ||
+		if _, err := readInput(Input{Files: []string{path}, DefaultProvider: "amzn1.comms.csp.id.demo"}, nil, false, nil); err == nil ||
 			!strings.Contains(err.Error(), "this is a bulksync report") {
 			t.Errorf("%d columns: got %v, want the report refused", len(header), err)
 		}

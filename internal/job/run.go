@@ -4,37 +4,59 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/worker"
-	"github.com/rs/zerolog"
 )
 
+// Run does one sync or plan, of rooms or of products, with the session's
+// client and Caller. The error, when not nil, says why the run ended early;
+// the Result says how it ended in any case, and what it did.
+func Run(ctx context.Context, s *Session, o Options) (Result, error) {
+	if o.Products {
+		if err := checkStage(o); err != nil {
+			return failed(o.IO, o.Command, err)
+		}
+		return run(ctx, s, o, products(s.API, o.Input, o.Stage, o.IO.Log))
+	}
+	if s.Emulated && o.Input.DefaultProvider == "" {
+		o.Input.DefaultProvider = emulatorProvider // rows without a provider go to its demo provider
+	}
+	if err := checkProfiles(o); err != nil {
+		return failed(o.IO, o.Command, err)
+	}
+	return run(ctx, s, o, rooms(s, o))
+}
+
 // spec is what a run needs to know of one resource beyond the engine's
-// Resource: its input, its report columns, and how people see a value.
-type spec[V any] struct {
+// Resource: its input, its report row, and how people see a value.
+type spec[V, R any] struct {
 	res reconcile.Resource[V]
 	// rows reads the input: its first pass checks every row; the rows are
 	// then ranged by the engine (twice).
 	rows func(shard reconcile.Shard) (source[V], error)
 	// check says why a saved plan's write could not have come from a valid row.
-	check        func(reconcile.Write[V]) string
-	header       []string
-	record       func(reconcile.Fate[V]) []string
+	check func(reconcile.Write[V]) string
+	// row is a Fate as a row of the report, whose csv tags are its columns.
+	row          func(reconcile.Fate[V]) R
 	describe     func(V) string
 	words        planWords // what the plan view calls the writes; zero: create, update, delete
 	defaultGroup string
 	// prepare, when set, completes the input's rows before the engine sees
-	// them (rooms: a unit's communication profile), through the pool. An
+	// them (rooms: a unit's communication profile), through the Caller. An
 	// error stops the run: the engine reports every row it has not done
 	// as skipped, with why.
 	prepare func(ctx context.Context, rows iter.Seq2[reconcile.Row[V], error]) (iter.Seq2[reconcile.Row[V], error], error)
+	// preface, when set, is what a plan tells before its writes (rooms: the
+	// communication profiles sync would create).
+	preface func(w io.Writer)
 }
 
 // source is a run's input, checked and ready to be ranged.
@@ -46,50 +68,53 @@ type source[V any] struct {
 }
 
 // run is a sync or plan of one resource.
-func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, error) {
-	e := &ending{cfg: cfg, d: d, start: d.Now()}
+func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (Result, error) {
+	e := &ending{o: o, start: o.IO.now(), caller: s.Caller}
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var in source[V]
 	var saved *reconcile.Plan[V]
-	err := checkPaths(cfg)
+	err := checkPaths(o)
 	if err == nil {
-		in, saved, err = input(cfg, d, sp)
+		in, saved, err = input(o, sp)
 	}
 	if in.close != nil {
 		defer in.close()
 	}
 	e.blank = in.blank
-	if err == nil && d.Caller != nil {
+	if err == nil {
 		writes := 0
 		if saved != nil {
 			writes = len(saved.Writes)
 		}
-		err = checkPace(d.Caller.Rate(), in.total, sp.res.BatchSize(), writes)
+		err = checkPace(s.Caller.Rate(), in.total, sp.res.BatchSize(), writes)
 	}
-	if err == nil && cfg.Progress != "off" && !e.bar() && cfg.ProgressInterval <= 0 {
-		err = usage("progress interval must be above 0, got %v", cfg.ProgressInterval)
+	if err == nil && o.Progress != "off" && !e.bar() && o.ProgressInterval <= 0 {
+		err = usage("progress interval must be above 0, got %v", o.ProgressInterval)
 	}
+	var rep *report.Writer[R]
 	if err == nil {
 		// An output that fails mid-run stops it as a signal does: no new
 		// call; calls in flight finish; the rest is reported skipped.
-		err = e.open(sp.header, func(oe *OutputError) { stop(oe) })
+		rep, err = openReport[R](e, func(oe *OutputError) { stop(oe) })
 	}
 	if err != nil {
 		return e.finish(reconcile.Counts{}, err)
 	}
+	e.closeReport = rep.Close
+	// From the moment the run is told to stop, every row reaches the file
+	// as it is written: a second signal may end the process at any time.
+	defer context.AfterFunc(ctx, rep.FlushEach)()
 	limit := DefaultMaxDeletes
 	switch {
-	case saved != nil && cfg.MaxDeletes != nil:
-		limit = saved.MaxDeletes.Stricter(*cfg.MaxDeletes)
+	case saved != nil && o.MaxDeletes != nil:
+		limit = saved.MaxDeletes.Stricter(*o.MaxDeletes)
 	case saved != nil:
 		limit = saved.MaxDeletes // as it was reviewed
-	case cfg.MaxDeletes != nil:
-		limit = *cfg.MaxDeletes
+	case o.MaxDeletes != nil:
+		limit = *o.MaxDeletes
 	}
-	if d.OnReport != nil {
-		d.OnReport(e.rep.Flush)
-	}
+	log := o.IO.Log
 	logged := make(chan struct{})
 	stopLog := context.AfterFunc(ctx, func() {
 		defer close(logged)
@@ -99,7 +124,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		if errors.As(why, &oe) {
 			msg = "stopping: an output can't be written; no new call starts; calls in flight finish"
 		}
-		d.Log.Warn().Str("why", why.Error()).Msg(msg)
+		log.Warn().Str("why", why.Error()).Msg(msg)
 	})
 	// The stopping line, if it comes, comes before the end is told: once
 	// quiet, a started line is waited for, and no other starts.
@@ -112,21 +137,21 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	}
 	defer quietLog()
 	var prog *report.Progress
-	if cfg.Progress != "off" {
-		prog = report.NewProgress(in.total, e.bar(), d.Stderr, d.Log, cfg.ProgressInterval, func() int {
+	if o.Progress != "off" {
+		prog = report.NewProgress(in.total, e.bar(), o.IO.Stderr, log, o.ProgressInterval, func() int {
 			n := 0
-			for _, c := range d.Caller.Stats().Calls {
+			for _, c := range s.Caller.Stats().Calls {
 				n += c
 			}
 			return n
 		})
 	}
 	view := newPlanView(sp.describe, sp.words)
-	eng := &reconcile.Engine[V]{Res: sp.res, Caller: d.Caller, Log: d.Log,
-		Opts: reconcile.Options{DryRun: cfg.DryRun, MaxDeletes: limit, AllowEmpty: cfg.AllowEmpty, Strict: cfg.Strict,
-			Prune: cfg.Prune, Shard: cfg.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: cfg.PlanOut != ""},
+	eng := &reconcile.Engine[V]{Res: sp.res, Caller: s.Caller, Log: log,
+		Opts: reconcile.Options{DryRun: o.DryRun, MaxDeletes: limit, AllowEmpty: o.AllowEmpty, Strict: o.Strict,
+			Prune: o.Prune, Shard: o.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: o.PlanOut != ""},
 		Emit: func(f reconcile.Fate[V]) {
-			e.rep.Write(sp.record(f))
+			rep.Write(sp.row(f))
 			if prog != nil {
 				prog.Add(f.Outcome)
 			}
@@ -138,7 +163,7 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	var res reconcile.Result[V]
 	var runErr error
 	if saved != nil {
-		d.Log.Info().Str("plan", cfg.PlanIn).Int("writes", len(saved.Writes)).Str("max_deletes", limit.String()).Msg("applying saved plan")
+		log.Info().Str("plan", o.PlanIn).Int("writes", len(saved.Writes)).Str("max_deletes", limit.String()).Msg("applying saved plan")
 		res, runErr = eng.Apply(ctx, saved.Writes)
 	} else {
 		rows, ectx := in.rows, ctx
@@ -152,9 +177,9 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 		}
 		res, runErr = eng.Run(ectx, rows)
 	}
-	if cfg.PlanOut != "" && runErr == nil {
-		if err := reconcile.SavePlan(cfg.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, d.Now()); err != nil {
-			runErr = &OutputError{What: "plan", Path: cfg.PlanOut, Err: err}
+	if o.PlanOut != "" && runErr == nil {
+		if err := reconcile.SavePlan(o.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, o.IO.now()); err != nil {
+			runErr = &OutputError{What: "plan", Path: o.PlanOut, Err: err}
 		}
 	}
 	if prog != nil {
@@ -162,84 +187,93 @@ func run[V any](ctx context.Context, cfg Config, d Deps, sp spec[V]) (Result, er
 	}
 	quietLog()
 	e.ran = true
-	if cfg.DryRun {
-		e.showPlan = func() {
-			if d.JSONLogs {
-				view.log(d.Log, sp.res.Names().LogGroup)
-			} else {
-				view.write(d.Stderr)
-			}
-		}
+	if o.DryRun {
+		view.preface, view.groupField = sp.preface, sp.res.Names().LogGroup
+		e.plan = view
 	}
 	return e.finish(res.Counts, runErr)
 }
 
 // ending is the end of a run: its outputs, opened before the first call and
-// closed after the last, and how the run is told.
+// closed after the last.
 type ending struct {
-	cfg   Config
-	d     Deps
-	start time.Time
+	o      Options
+	start  time.Time
+	caller *worker.Caller
 
-	rep      *report.Writer
-	sumFile  *os.File
-	repErr   atomic.Pointer[OutputError] // the report's first failed write
-	blank    int                         // input rows skipped because every field was empty
-	ran      bool                        // the engine ran: tell the run, not just its error
-	showPlan func()
+	closeReport func() error
+	sumFile     *os.File
+	repErr      atomic.Pointer[OutputError] // the report's first failed write
+	blank       int                         // input rows skipped because every field was empty
+	ran         bool                        // the engine ran: tell the run, not just its error
+	plan        Plan
 }
 
 // bar says whether progress shows as a bar rather than log lines.
 func (e *ending) bar() bool {
-	return e.cfg.Progress == "on" || e.d.Terminal && !e.d.JSONLogs
+	return e.o.Progress == "on" || e.o.IO.Terminal && !e.o.IO.JSONLogs
 }
 
-// open creates the summary and the report before the first call, so that
-// a path that can't be written stops the run before it sends anything.
-func (e *ending) open(header []string, failed func(*OutputError)) error {
-	if e.cfg.Summary != "" {
-		f, err := os.Create(e.cfg.Summary)
+// openReport creates the summary and the report before the first call, so
+// that a path that can't be written stops the run before it sends anything.
+func openReport[R any](e *ending, failed func(*OutputError)) (*report.Writer[R], error) {
+	o := e.o
+	if o.Summary != "" {
+		f, err := os.Create(o.Summary)
 		if err != nil {
-			return &OutputError{What: "summary", Path: e.cfg.Summary, Err: err, Early: true}
+			return nil, &OutputError{What: "summary", Path: o.Summary, Err: err, Early: true}
 		}
 		e.sumFile = f
 	}
-	rep, err := openReport(e.cfg.Report, e.d.Stdout, header, func(err error) {
-		oe := &OutputError{What: "report", Path: e.cfg.Report, Err: err}
+	onErr := func(err error) {
+		oe := &OutputError{What: "report", Path: o.Report, Err: err}
 		if e.repErr.CompareAndSwap(nil, oe) {
 			failed(oe)
 		}
-	})
-	if err != nil {
-		return &OutputError{What: "report", Path: e.cfg.Report, Err: err, Early: true}
 	}
-	e.rep = rep
-	return nil
+	var rep *report.Writer[R]
+	var err error
+	switch o.Report {
+	case "":
+		rep, err = report.NewWriter[R](io.Discard, nil, nil)
+	case "-":
+		rep, err = report.NewWriter[R](o.IO.Stdout, nil, onErr)
+	default:
+		var f *os.File
+		if f, err = os.Create(o.Report); err == nil {
+			if rep, err = report.NewWriter[R](f, f, onErr); err != nil {
+				f.Close()
+			}
+		}
+	}
+	if err != nil {
+		return nil, &OutputError{What: "report", Path: o.Report, Err: err, Early: true}
+	}
+	return rep, nil
 }
 
-// finish closes the outputs and tells how the run ended: the summary file,
-// the metrics, then the plan and the summary for people (or, with JSON
-// logs, one closing event). An output that failed ends the run
-// OutputLost, and every later account says so.
+// finish closes the outputs and sums the run up: the summary file and the
+// metrics, with the exit code the verdict is given. An output that failed
+// ends the run OutputLost, and every later account says so.
 func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
-	cfg, d := e.cfg, e.d
-	if e.rep != nil {
-		err := e.rep.Close()
+	o := e.o
+	if e.closeReport != nil {
+		err := e.closeReport()
 		oe := e.repErr.Load()
 		if oe == nil && err != nil {
-			oe = &OutputError{What: "report", Path: cfg.Report, Err: err}
+			oe = &OutputError{What: "report", Path: o.Report, Err: err}
 		}
 		if oe != nil && !errors.Is(runErr, oe) {
 			runErr = errors.Join(runErr, oe)
 		}
 	}
 	var stats worker.Stats
-	if d.Caller != nil {
-		stats = d.Caller.Stats()
+	if e.caller != nil {
+		stats = e.caller.Stats()
 	}
-	sum := report.NewSummary(cfg.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, d.Now().Sub(e.start))
-	if e.rep != nil {
-		sum.Report = cfg.Report
+	sum := report.NewSummary(o.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, o.IO.now().Sub(e.start))
+	if e.closeReport != nil {
+		sum.Report = o.Report
 	}
 	sum.BlankRows = e.blank
 	verdict := VerdictOf(runErr)
@@ -247,19 +281,14 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 		switch {
 		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0:
 			verdict = RowsFailed
-		case cfg.DetailedChanges && counts[reconcile.Planned] > 0:
+		case o.DetailedChanges && counts[reconcile.Planned] > 0:
 			verdict = Changes
 		}
 	}
 	tell := func() {
-		if d.ExitCode != nil {
-			sum.ExitCode = d.ExitCode(verdict)
-		}
+		sum.ExitCode = o.IO.ExitCodes[verdict]
 		if runErr != nil {
-			sum.Message = runErr.Error()
-			if d.Hint != nil {
-				sum.Hint = d.Hint(runErr)
-			}
+			sum.Message, sum.Hint = runErr.Error(), Hint(runErr)
 		}
 	}
 	tell()
@@ -267,37 +296,21 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	// must say so.
 	if e.sumFile != nil {
 		if err := writeSummary(e.sumFile, sum); err != nil {
-			runErr = errors.Join(runErr, &OutputError{What: "summary", Path: cfg.Summary, Err: err})
+			runErr = errors.Join(runErr, &OutputError{What: "summary", Path: o.Summary, Err: err})
 			verdict = OutputLost
 			tell()
 		}
 	}
-	if cfg.Pushgateway != "" && e.ran {
+	if o.Pushgateway != "" && e.ran {
 		m := report.RunMetrics{Summary: sum, Statuses: stats.Statuses, Success: verdict == Clean}
-		if cfg.Shard.Count > 1 {
-			m.Shard = cfg.Shard.String()
+		if o.Shard.Count > 1 {
+			m.Shard = o.Shard.String()
 		}
-		if err := report.Push(cfg.Pushgateway, m, d.Now()); err != nil {
-			d.Log.Error().Err(err).Msg("metrics not pushed")
+		if err := report.Push(o.Pushgateway, m, o.IO.now()); err != nil {
+			o.IO.Log.Error().Err(err).Msg("metrics not pushed")
 		}
 	}
-	if e.showPlan != nil {
-		e.showPlan()
-	}
-	switch {
-	case d.JSONLogs:
-		level := zerolog.ErrorLevel
-		switch verdict {
-		case Clean, Changes:
-			level = zerolog.InfoLevel
-		case RowsFailed:
-			level = zerolog.WarnLevel
-		}
-		sum.Log(d.Log, level)
-	case e.ran:
-		sum.WriteText(d.Stderr)
-	}
-	return Result{Verdict: verdict, Summary: sum, Told: d.JSONLogs}, runErr
+	return Result{Verdict: verdict, Summary: sum, Ran: e.ran, Plan: e.plan}, runErr
 }
 
 // aDay is the longest run bulksync starts: a rate that can't make even the
@@ -330,44 +343,34 @@ func checkPace(rate float64, rows, batch, writes int) error {
 }
 
 // input is the rows of the files, or a saved plan.
-func input[V any](cfg Config, d Deps, sp spec[V]) (source[V], *reconcile.Plan[V], error) {
+func input[V, R any](o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], error) {
 	switch {
-	case cfg.PlanIn != "" && len(cfg.Input.Files) > 0:
+	case o.PlanIn != "" && len(o.Input.Files) > 0:
 		return source[V]{}, nil, usage("a saved plan is applied alone: give no FILE with it")
-	case cfg.PlanIn != "":
-		saved, err := reconcile.LoadPlan(cfg.PlanIn, sp.res)
+	case o.PlanIn != "":
+		saved, err := reconcile.LoadPlan(o.PlanIn, sp.res)
 		if err != nil {
 			return source[V]{}, nil, &UsageError{err}
 		}
 		for i, w := range saved.Writes {
 			if msg := sp.check(w); msg != "" {
-				return source[V]{}, nil, usage("plan %s: write %d: %s", cfg.PlanIn, i+1, msg)
+				return source[V]{}, nil, usage("plan %s: write %d: %s", o.PlanIn, i+1, msg)
 			}
 		}
 		return source[V]{total: len(saved.Writes)}, &saved, nil
-	case len(cfg.Input.Files) == 0:
-		return source[V]{}, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", cfg.Command)
+	case len(o.Input.Files) == 0:
+		return source[V]{}, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", o.Command)
 	}
-	in, err := sp.rows(cfg.Shard)
+	in, err := sp.rows(o.Shard)
 	return in, nil, err
 }
 
-// cells of a report record shared by every resource.
-func where(src reconcile.Source) (file, line string) {
-	if src.Line == 0 {
-		return src.File, ""
-	}
-	return src.File, strconv.Itoa(src.Line)
+// fate is what became of a row, as the report's cells.
+func fate[V any](f reconcile.Fate[V]) report.Fate {
+	return report.Fate{Action: f.Action.String(), Outcome: f.Outcome.String(), HTTPStatus: report.BlankZero(f.Status),
+		ErrorType: f.ErrType, ErrorMessage: f.ErrMsg, Attempts: f.Attempts, DurationMS: f.Duration.Milliseconds()}
 }
 
-func status(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return strconv.Itoa(n)
-}
-
-func outcomeCells[V any](f reconcile.Fate[V]) []string {
-	return []string{f.Action.String(), f.Outcome.String(), status(f.Status), f.ErrType, f.ErrMsg,
-		strconv.Itoa(f.Attempts), strconv.FormatInt(f.Duration.Milliseconds(), 10)}
-}
+// emulatorProvider is the emulator's demo provider: an --emulate run's rows
+// without a provider go to it.
+const emulatorProvider = emulator.DefaultProvider

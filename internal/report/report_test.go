@@ -36,15 +36,27 @@ func TestSafeCell(t *testing.T) {
 	}
 }
 
+// testRow is a report row as a resource declares one: csv tags name the
+// columns, in order; BlankZero leaves a zero empty.
+type testRow struct {
+	File    string    `csv:"file"`
+	Line    BlankZero `csv:"line"`
+	ID      string    `csv:"external_user_id"`
+	Outcome string    `csv:"outcome"`
+}
+
 func TestWriter(t *testing.T) {
 	var buf bytes.Buffer
-	header := []string{"file", "external_user_id", "outcome"}
-	w, err := NewWriter(&buf, nil, header, nil)
+	header := []string{"file", "line", "external_user_id", "outcome"}
+	if got := Header[testRow](); strings.Join(got, ",") != strings.Join(header, ",") {
+		t.Fatalf("Header: got %q, want %q", got, header)
+	}
+	w, err := NewWriter[testRow](&buf, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]string{"rooms.csv", "=cmd|' /C calc'!A0", reconcile.Created.String()})
-	w.Write([]string{"", "7209", reconcile.Failed.String()})
+	w.Write(testRow{"rooms.csv", 2, "=cmd|' /C calc'!A0", reconcile.Created.String()})
+	w.Write(testRow{"", 0, "7209", reconcile.Failed.String()})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +67,10 @@ func TestWriter(t *testing.T) {
 	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(header, ",") {
 		t.Fatalf("got %q", recs)
 	}
-	if got := strings.Join(recs[1], "|"); got != "rooms.csv|'=cmd|' /C calc'!A0|created" {
+	if got := strings.Join(recs[1], "|"); got != "rooms.csv|2|'=cmd|' /C calc'!A0|created" {
 		t.Errorf("row 1: got %s", got)
 	}
-	if got := strings.Join(recs[2], "|"); got != "|7209|failed" {
+	if got := strings.Join(recs[2], "|"); got != "||7209|failed" {
 		t.Errorf("row 2: got %s", got)
 	}
 }
@@ -69,17 +81,17 @@ func TestWriter(t *testing.T) {
 func TestWriterReportsWriteErrors(t *testing.T) {
 	out := &failAfter{n: 1}
 	var heard []error
-	w, err := NewWriter(out, nil, []string{"a"}, func(err error) { heard = append(heard, err) })
+	w, err := NewWriter[oneColumn](out, nil, func(err error) { heard = append(heard, err) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]string{"x"})
+	w.Write(oneColumn{"x"})
 	w.Flush()
 	if len(heard) != 1 || !errors.Is(heard[0], errDiskFull) {
 		t.Fatalf("onErr after a failed flush: got %v, want once with %v", heard, errDiskFull)
 	}
 	out.n = 100 // the disk has room again
-	w.Write([]string{"y"})
+	w.Write(oneColumn{"y"})
 	if err := w.Close(); !errors.Is(err, errDiskFull) {
 		t.Errorf("Close after a failed write: got %v, want %v", err, errDiskFull)
 	}
@@ -90,12 +102,21 @@ func TestWriterReportsWriteErrors(t *testing.T) {
 
 // A header that can't be written is NewWriter's error.
 func TestWriterHeaderError(t *testing.T) {
-	if _, err := NewWriter(&failAfter{}, nil, []string{"a"}, nil); !errors.Is(err, errDiskFull) {
+	if _, err := NewWriter[oneColumn](&failAfter{}, nil, nil); !errors.Is(err, errDiskFull) {
 		t.Errorf("got %v, want %v", err, errDiskFull)
 	}
 }
 
 var errDiskFull = errors.New("no space left on device")
+
+type oneColumn struct {
+	A string `csv:"a"`
+}
+
+type twoColumns struct {
+	A string `csv:"a"`
+	B string `csv:"b"`
+}
 
 type failAfter struct {
 	n     int
@@ -120,13 +141,13 @@ func TestWriterCutsOffAHalfWrittenRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := &fillingFile{File: f, room: len("a,b\n1,2\n") + 3}
-	w, err := NewWriter(full, full, []string{"a", "b"}, nil)
+	w, err := NewWriter[twoColumns](full, full, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]string{"1", "2"})
+	w.Write(twoColumns{"1", "2"})
 	w.Flush()
-	w.Write([]string{"3", "4"}) // only "3,4" fits: the disk fills mid-record
+	w.Write(twoColumns{"3", "4"}) // only "3,4" fits: the disk fills mid-record
 	if err := w.Close(); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Close: got %v, want ENOSPC", err)
 	}
