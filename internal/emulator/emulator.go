@@ -80,7 +80,51 @@ type Options struct {
 	// "reset" for a dropped connection), so a test can wait for the Nth
 	// write instead of sleeping.
 	OnAnswer func(op, status string)
+
+	// The hostile and odd answers below are off by default. Each plays a
+	// server the pages do not rule out, so the client can be tested under it.
+
+	// EchoSecrets plays a server that repeats what it was sent in its
+	// errors: a token endpoint error's error_description carries the posted
+	// form, percent-encoded as sent and decoded (client_secret and
+	// refresh_token included), and every API error's message carries the
+	// request's Authorization header. Nothing in the pages forbids it, and
+	// debugging gateways do it.
+	EchoSecrets bool
+	// QueryAmazonIDType is what a query answer says in each association's
+	// amazonIdType: "" the stored value; FieldOmitted ("omit") leaves the
+	// field out, which the page allows since communication-profile is the
+	// documented default; any other value is answered in its place, as a
+	// server that spells the type its own way would. Writes still accept
+	// communication-profile only.
+	QueryAmazonIDType string
+	// ISPBlankID corrupts the first entry of every in-skill product list
+	// (position 0 in the listing's order, on whichever page holds it): its
+	// productId, or in a product's skills list its skill id, is "" with
+	// FieldEmpty ("empty"), or absent (null in associatedSkillIds) with
+	// FieldOmitted ("omit"). The SDK model marks no field required, so a
+	// client must check listed ids as it checks input. The product itself is
+	// unchanged and its other fields are listed as usual.
+	ISPBlankID string
+	// EndlessPages plays a listing that never ends, on the association
+	// query and on every in-skill product list: with PagesEmpty every page
+	// brings a new token and pages past the end are empty; with PagesRepeat
+	// every page brings a new token and the listing starts over past the
+	// end; with PagesSameToken the last page is answered with the token it
+	// was asked with, again and again. The pages promise no end, and
+	// api/NOTES.md asks clients not to loop forever.
+	EndlessPages string
 }
+
+// Values of Options.QueryAmazonIDType, Options.ISPBlankID and
+// Options.EndlessPages.
+const (
+	FieldOmitted   = "omit"   // the field is left out of the answer
+	FieldEmpty     = "empty"  // the field is there and empty
+	PagesEmpty     = "empty"  // new tokens forever, empty pages past the end
+	PagesRepeat    = "repeat" // new tokens forever, the listing again past the end
+	PagesSameToken = "same"   // the last page repeats the token it was asked with
+)
 
 // Emulator is the in-memory API. It is an http.Handler.
 type Emulator struct {
@@ -143,6 +187,16 @@ func New(o Options) (*Emulator, error) {
 	case "provider", "matches":
 	default:
 		return nil, fmt.Errorf("total count %q: want provider or matches", o.TotalCount)
+	}
+	switch o.ISPBlankID {
+	case "", FieldEmpty, FieldOmitted:
+	default:
+		return nil, fmt.Errorf("in-skill product blank id %q: want empty or omit", o.ISPBlankID)
+	}
+	switch o.EndlessPages {
+	case "", PagesEmpty, PagesRepeat, PagesSameToken:
+	default:
+		return nil, fmt.Errorf("endless pages %q: want empty, repeat or same", o.EndlessPages)
 	}
 	if err := o.Profiles.check(); err != nil {
 		return nil, err

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +94,12 @@ func (e *Emulator) routes() {
 func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		send := func(a answer, hdr http.Header) {
+			if e.opts.EchoSecrets {
+				a = echoAuthorization(a, r.Header.Get("Authorization"))
+			}
+			e.reply(w, op, a, hdr)
+		}
 		// The token and the rate limit are judged on arrival; the latency
 		// delays the answer. A limit judged after a jittered delay would
 		// see calls sent evenly arrive bunched, which no pacing can avoid.
@@ -106,12 +115,12 @@ func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write b
 			sleep(ctx, time.Duration(float64(e.opts.Latency)*(0.5+rand.Float64())))
 		}
 		if !ok {
-			e.reply(w, op, a, hdr)
+			send(a, hdr)
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 		if err != nil || len(body) > maxBodyBytes {
-			e.reply(w, op, badRequest("request body unreadable or larger than %d bytes", maxBodyBytes), nil)
+			send(badRequest("request body unreadable or larger than %d bytes", maxBodyBytes), nil)
 			return
 		}
 		switch f := e.pickFault(e.faults); f {
@@ -131,10 +140,10 @@ func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write b
 		case "commit500":
 			a := e.run(h, r, body, write)
 			if a.status >= 300 {
-				e.reply(w, op, a, nil)
+				send(a, nil)
 				return
 			}
-			e.reply(w, op, errAnswer(500, "INTERNAL_SERVER_ERROR", "internal error after commit"), nil)
+			send(errAnswer(500, "INTERNAL_SERVER_ERROR", "internal error after commit"), nil)
 			return
 		default:
 			st, _ := strconv.Atoi(f)
@@ -142,10 +151,10 @@ func (e *Emulator) wrap(op string, h func(*http.Request, []byte) answer, write b
 			if st == http.StatusTooManyRequests {
 				hdr = http.Header{"Retry-After": {"1"}}
 			}
-			e.reply(w, op, errAnswer(st, errorTypes[st], "injected fault"), hdr)
+			send(errAnswer(st, errorTypes[st], "injected fault"), hdr)
 			return
 		}
-		e.reply(w, op, e.run(h, r, body, write), nil)
+		send(e.run(h, r, body, write), nil)
 	}
 }
 
@@ -193,6 +202,63 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
+// echoAuthorization is an error answer whose message also repeats the
+// request's Authorization header, as a server playing Options.EchoSecrets
+// answers: both error shapes (Smart Properties' and the in-skill product
+// APIs', violations included). The answer's own maps are not changed.
+func echoAuthorization(a answer, auth string) answer {
+	if a.status < 400 || auth == "" {
+		return a
+	}
+	echo := func(msg string) string { return msg + " (request Authorization: " + auth + ")" }
+	switch b := a.body.(type) {
+	case map[string]string:
+		c := maps.Clone(b)
+		c["message"] = echo(c["message"])
+		a.body = c
+	case map[string]any:
+		c := maps.Clone(b)
+		if m, ok := c["message"].(string); ok {
+			c["message"] = echo(m)
+		}
+		if vs, ok := c["violations"].([]map[string]string); ok {
+			out := make([]map[string]string, 0, len(vs))
+			for _, v := range vs {
+				v = maps.Clone(v)
+				v["message"] = echo(v["message"])
+				out = append(out, v)
+			}
+			c["violations"] = out
+		}
+		a.body = c
+	}
+	return a
+}
+
+// echoForm is what a token endpoint playing Options.EchoSecrets says it was
+// sent: the form as posted (percent-encoded) and decoded, and the
+// Authorization header of a client that authenticates with Basic.
+func echoForm(sent []byte, auth string) string {
+	var b strings.Builder
+	b.WriteString("the request was: ")
+	b.Write(sent)
+	vals, _ := url.ParseQuery(string(sent)) // what parses is echoed, the rest was above
+	b.WriteString(" (")
+	for i, k := range slices.Sorted(maps.Keys(vals)) {
+		for j, v := range vals[k] {
+			if i+j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(k + "=" + v)
+		}
+	}
+	b.WriteString(")")
+	if auth != "" {
+		b.WriteString(" Authorization: " + auth)
+	}
+	return b.String()
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -223,7 +289,15 @@ func (e *Emulator) authorize(r *http.Request) (answer, bool) {
 // token is Login with Amazon's refresh-token grant.
 func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 	const op = "token"
+	var sent []byte // the posted form, for Options.EchoSecrets
+	if e.opts.EchoSecrets {
+		sent, _ = io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
+		r.Body = io.NopCloser(bytes.NewReader(sent))
+	}
 	oauthErr := func(status int, code, desc string) {
+		if e.opts.EchoSecrets {
+			desc += "; " + echoForm(sent, r.Header.Get("Authorization"))
+		}
 		e.count(op, status)
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
@@ -572,7 +646,7 @@ func (e *Emulator) queryAssociations(r *http.Request, body []byte) answer {
 		}
 		if pc.NextToken != "" {
 			o, err := parsePageToken(pc.NextToken, ids)
-			if err != nil {
+			if err != nil || o < 0 {
 				return badRequest("paginationContext.nextToken is not valid")
 			}
 			offset = o
@@ -590,22 +664,67 @@ func (e *Emulator) queryAssociations(r *http.Request, body []byte) answer {
 			}
 		}
 	}
-	if offset > len(match) {
-		offset = len(match)
-	}
-	end := min(offset+limit, len(match))
-	page := make([]association, 0, end-offset)
-	for _, id := range match[offset:end] {
-		page = append(page, *p.Associations[id])
+	pos, next := e.window(offset, limit, len(match))
+	page := make([]listedAssociation, 0, len(pos))
+	for _, i := range pos {
+		page = append(page, e.listAssociation(p.Associations[match[i]]))
 	}
 	pc := map[string]any{"totalCount": len(p.Associations)}
 	if e.opts.TotalCount == "matches" {
 		pc["totalCount"] = len(match)
 	}
-	if end < len(match) {
-		pc["nextPageToken"] = pageToken(end, ids)
+	if next >= 0 {
+		pc["nextPageToken"] = pageToken(next, ids)
 	}
 	return answer{http.StatusOK, map[string]any{"paginationContext": pc, "accountAssociations": page}}
+}
+
+// listedAssociation is an association as a query answers it.
+type listedAssociation struct {
+	ExternalUserID string  `json:"externalUserId"`
+	AmazonID       string  `json:"amazonId"`
+	AmazonIDType   *string `json:"amazonIdType,omitempty"`
+}
+
+// listAssociation is a stored association as Options.QueryAmazonIDType
+// has a query answer it.
+func (e *Emulator) listAssociation(a *association) listedAssociation {
+	la := listedAssociation{ExternalUserID: a.ExternalUserID, AmazonID: a.AmazonID}
+	switch typ := e.opts.QueryAmazonIDType; typ {
+	case "":
+		la.AmazonIDType = &a.AmazonIDType
+	case FieldOmitted:
+	default:
+		la.AmazonIDType = &typ
+	}
+	return la
+}
+
+// window picks the positions of one page of a listing of n entries asked
+// for at offset, and the offset the next page starts at (-1: this is the
+// last page), as Options.EndlessPages has it. The token is an offset, so a
+// listing that loses an entry between two pages skips the one after it.
+func (e *Emulator) window(offset, limit, n int) (pos []int, next int) {
+	if e.opts.EndlessPages == PagesRepeat {
+		for i := 0; i < limit && n > 0; i++ {
+			pos = append(pos, (offset+i)%n)
+		}
+		return pos, offset + limit
+	}
+	start := min(offset, n)
+	end := min(start+limit, n)
+	for i := start; i < end; i++ {
+		pos = append(pos, i)
+	}
+	switch {
+	case end < n:
+		return pos, end
+	case e.opts.EndlessPages == PagesEmpty:
+		return pos, offset + limit // past the end: a new token every time
+	case e.opts.EndlessPages == PagesSameToken:
+		return pos, offset // the token of this very page
+	}
+	return pos, -1
 }
 
 // A page token carries the offset and a fingerprint of the filter, so a

@@ -210,7 +210,10 @@ func (w *ispWriter) finish() {
 }
 
 // Paging: maxResults 1 to 100; a page holds at most Options.ISPPageSize; the
-// token is opaque and tied to the listing it came from.
+// token is opaque to the client and tied to the listing it came from. Inside
+// it is an offset, the simplest reading of the page's "the next values after
+// the maxResults are shown": lists carry no total, so a client cannot see
+// that an entry deleted between two pages made it skip another.
 
 type pageReq struct {
 	offset, limit int
@@ -243,17 +246,6 @@ func (e *Emulator) ispPageSize() int {
 	return ispMaxPage
 }
 
-// page cuts n items at pr and says where the next page starts (-1: none).
-func (pr pageReq) cut(n int) (start, end, next int) {
-	start = min(pr.offset, n)
-	end = min(start+pr.limit, n)
-	next = -1
-	if end < n {
-		next = end
-	}
-	return start, end, next
-}
-
 // paging is a list answer's paging fields: _links, isTruncated, nextToken.
 func paging(r *http.Request, scope string, next int) map[string]any {
 	self := r.URL.Path
@@ -283,11 +275,20 @@ func (e *Emulator) productList(r *http.Request, scope string, entries []listed) 
 	if !ok {
 		return a
 	}
-	start, end, next := pr.cut(len(entries))
+	pos, next := e.window(pr.offset, pr.limit, len(entries))
 	list := paging(r, scope, next)
-	items := make([]map[string]any, 0, end-start)
-	for _, en := range entries[start:end] {
-		items = append(items, summary(en.p, en.stage))
+	items := make([]map[string]any, 0, len(pos))
+	for _, i := range pos {
+		s := summary(entries[i].p, entries[i].stage)
+		if i == 0 {
+			switch e.opts.ISPBlankID {
+			case FieldEmpty:
+				s["productId"] = ""
+			case FieldOmitted:
+				delete(s, "productId")
+			}
+		}
+		items = append(items, s)
 	}
 	list["inSkillProducts"] = items
 	if e.opts.ISPFlatLists {
@@ -359,9 +360,21 @@ func (e *Emulator) listProductSkills(r *http.Request, _ []byte) answer {
 		return a
 	}
 	skills := slices.Sorted(maps.Keys(p.Skills[stage]))
-	start, end, next := pr.cut(len(skills))
+	pos, next := e.window(pr.offset, pr.limit, len(skills))
 	out := paging(r, "product\x00"+p.ID+"\x00"+stage, next)
-	out["associatedSkillIds"] = append([]string{}, skills[start:end]...)
+	skillIDs := make([]*string, 0, len(pos)) // nil: a null entry (Options.ISPBlankID)
+	for _, i := range pos {
+		id := skills[i]
+		switch {
+		case i != 0 || e.opts.ISPBlankID == "":
+			skillIDs = append(skillIDs, &id)
+		case e.opts.ISPBlankID == FieldEmpty:
+			skillIDs = append(skillIDs, new(string))
+		default:
+			skillIDs = append(skillIDs, nil)
+		}
+	}
+	out["associatedSkillIds"] = skillIDs
 	return answer{http.StatusOK, out}
 }
 
@@ -692,6 +705,19 @@ func (e *Emulator) Associate(stage, productID string, skillIDs ...string) {
 		p.Skills[stage][s] = true
 	}
 	e.dirty = true
+}
+
+// Disassociate removes associations of a product directly, in a stage, as
+// another client would (a test that disturbs a listing between its pages).
+func (e *Emulator) Disassociate(stage, productID string, skillIDs ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.state.Products[productID]; p != nil {
+		for _, s := range skillIDs {
+			delete(p.Skills[stage], s)
+		}
+		e.dirty = true
+	}
 }
 
 // ProductSkills is the sorted skills a product is associated with in a stage.
