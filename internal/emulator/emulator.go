@@ -242,7 +242,13 @@ func New(o Options) (*Emulator, error) {
 }
 
 // ServeHTTP answers one request.
-func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isClean(r.URL.Path) {
+		e.unrouted(w, r)
+		return
+	}
+	e.mux.ServeHTTP(w, r)
+}
 
 // Close stops the saver and writes the state file one last time.
 func (e *Emulator) Close() error {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
@@ -83,10 +84,32 @@ func (e *Emulator) routes() {
 	api("POST "+providersPath+"/{id}/externalUsers/query", "association.query", e.queryAssociations, false)
 	e.ispRoutes(m)
 	e.profileRoutes(api)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"type": "NOT_FOUND", "message": "no such resource: " + r.Method + " " + r.URL.Path})
-	})
+	m.HandleFunc("/", e.unrouted)
 	e.mux = m
+}
+
+// unrouted answers a path no route takes: 404 in the error shape of its
+// API, counted as "unrouted" so a test can check that none was sent.
+func (e *Emulator) unrouted(w http.ResponseWriter, r *http.Request) {
+	msg := "no such resource: " + r.Method + " " + r.URL.Path
+	e.count("unrouted", http.StatusNotFound)
+	if strings.HasPrefix(r.URL.Path, ispPath) || strings.HasPrefix(r.URL.Path, "/v1/skills/") {
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "NOT_FOUND", "message": msg})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"type": "NOT_FOUND", "message": msg})
+}
+
+// isClean says whether ServeMux would take path as it is. It redirects any
+// other path (an empty segment, a dot segment) to a cleaned one, which the
+// API does not: DELETE /v1/inSkillProducts//skills/S must not become a
+// redirect to another resource.
+func isClean(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // wrap runs one API operation the way the service would: latency, bearer

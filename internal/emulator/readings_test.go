@@ -299,6 +299,47 @@ func deref(s *string) any {
 	return *s
 }
 
+// What a client that trusts a blank id sends is answered 404 where it was
+// sent, not redirected to a cleaned path, and counted.
+func TestEmptyPathSegmentIsNotRedirected(t *testing.T) {
+	e, srv := newServer(t, Options{})
+	id := e.PutProduct("M1V", "gold", false)
+	e.Associate(stageDev, id, skill1)
+	tests := []struct {
+		method, path string
+		isp          bool
+	}{
+		{"DELETE", ispPath + "//skills/" + skill1, true},
+		{"PUT", ispPath + "//skills/" + skill1, true},
+		{"GET", "/v1/skills//stages/development/inSkillProducts", true},
+		{"POST", providersPath + "/" + DefaultProvider + "/./externalUsers/query", false},
+		{"GET", "/v1/nothing", false},
+	}
+	client := *srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(`{"filters":{}}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		_, hasCode := body["code"]
+		if resp.StatusCode != 404 || resp.Header.Get("Location") != "" || hasCode != tt.isp || body["message"] == nil {
+			t.Errorf("%s %s: got %d Location %q %v, want a 404 in the API's shape", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+	}
+	if got := e.Stats().Count("unrouted", "404"); got != len(tests) {
+		t.Errorf("unrouted calls counted: got %d, want %d", got, len(tests))
+	}
+	if got := e.ProductSkills(stageDev, id); len(got) != 1 {
+		t.Errorf("the association after the empty-id calls: got %v, want it kept", got)
+	}
+}
+
 // pager reads one page of a listing after token: its ids and next token.
 type pager func(t *testing.T, token string) ([]string, string)
 
