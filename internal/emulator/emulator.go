@@ -38,7 +38,7 @@ const (
 type Options struct {
 	StateFile    string        // load at start, save on change and on Close
 	StaticToken  string        // a bearer token that is always accepted
-	TokenTTL     time.Duration // lifetime of issued access tokens (default 1h)
+	TokenTTL     time.Duration // lifetime of issued access tokens (default 1h, at least 1s)
 	RPS          float64       // server-side limit, decided on arrival; beyond it 429 (0: none)
 	Burst        int           // calls the limit lets through at once (default: RPS, at least 1)
 	NoRetryAfter bool          // answer 429 without Retry-After
@@ -151,6 +151,10 @@ type Emulator struct {
 func New(o Options) (*Emulator, error) {
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = time.Hour
+	}
+	if o.TokenTTL < time.Second {
+		// expires_in is whole seconds: 0 would read as a token that never expires.
+		return nil, fmt.Errorf("token ttl %v: want at least 1s (expires_in is whole seconds)", o.TokenTTL)
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 10

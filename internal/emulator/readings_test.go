@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The hostile and odd answers of issue 22, each behind an Option: each test
@@ -481,5 +482,54 @@ func TestDisturbedListsSkip(t *testing.T) {
 	}
 	if want := []string{"1", "2", "4", "5"}; !slices.Equal(seen, want) {
 		t.Errorf("association listing: got %v, want %v (skipping 3)", seen, want)
+	}
+}
+
+func TestShortTokenLifetimes(t *testing.T) {
+	for _, ttl := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 9 * time.Second, 2500 * time.Millisecond} {
+		t.Run(ttl.String(), func(t *testing.T) {
+			clk := newClock()
+			e, srv := newServer(t, Options{TokenTTL: ttl, Now: clk.Now})
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {DefaultRefreshToken},
+				"client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}}
+			grant := func() (string, int) {
+				resp, err := srv.Client().PostForm(srv.URL+"/auth/o2/token", form)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body struct {
+					AccessToken string `json:"access_token"`
+					ExpiresIn   int    `json:"expires_in"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+					t.Fatalf("grant: %d %v", resp.StatusCode, err)
+				}
+				return body.AccessToken, body.ExpiresIn
+			}
+			q := `{"filters":{}}`
+			at, expiresIn := grant()
+			if want := int(ttl / time.Second); expiresIn != want {
+				t.Errorf("expires_in: got %d, want %d", expiresIn, want)
+			}
+			clk.advance(ttl - time.Millisecond)
+			if r := call(t, srv, at, "POST", assocPath+"/query", q); r.status != 200 {
+				t.Errorf("just before expiry: got %d, want 200", r.status)
+			}
+			clk.advance(time.Millisecond)
+			if r := call(t, srv, at, "POST", assocPath+"/query", q); r.status != 401 {
+				t.Errorf("at expiry: got %d, want 401", r.status)
+			}
+			at, _ = grant()
+			if r := call(t, srv, at, "POST", assocPath+"/query", q); r.status != 200 {
+				t.Errorf("a new token: got %d, want 200", r.status)
+			}
+			if got := e.Stats().Count("token", "200"); got != 2 {
+				t.Errorf("grants: got %d, want 2", got)
+			}
+		})
+	}
+	if _, err := New(Options{TokenTTL: 500 * time.Millisecond}); err == nil {
+		t.Errorf("a lifetime under a second (expires_in 0): want an error")
 	}
 }
