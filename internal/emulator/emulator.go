@@ -87,9 +87,10 @@ type Options struct {
 	// EchoSecrets plays a server that repeats what it was sent in its
 	// errors: a token endpoint error's error_description carries the posted
 	// form, percent-encoded as sent and decoded (client_secret and
-	// refresh_token included), and every API error's message carries the
-	// request's Authorization header. Nothing in the pages forbids it, and
-	// debugging gateways do it.
+	// refresh_token included, and a Basic Authorization header), and every
+	// API error's message (401, 403 and the rest) carries the request's
+	// Authorization header. Nothing in the pages forbids it, and debugging
+	// gateways do it.
 	EchoSecrets bool
 	// QueryAmazonIDType is what a query answer says in each association's
 	// amazonIdType: "" the stored value; FieldOmitted ("omit") leaves the
