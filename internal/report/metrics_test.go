@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report/pushgatewaytest"
 )
 
@@ -171,7 +172,7 @@ func TestPushSendsEveryGauge(t *testing.T) {
 			t.Errorf("%s%v = %v (found %v), want %v", tt.name, tt.labels, v, ok, tt.want)
 		}
 	}
-	for _, o := range Outcomes {
+	for _, o := range reconcile.Outcomes {
 		if _, ok := value(t, got, "bulksync_rows", with(group, "outcome", o.String())); !ok {
 			t.Errorf("bulksync_rows{outcome=%q} not pushed", o)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/report/pushgatewaytest"
 )
@@ -66,8 +67,8 @@ func pushRuns(t *testing.T) pushed {
 	t.Helper()
 	pg := pushgatewaytest.Start(t)
 	at := time.Date(2026, 12, 2, 3, 30, 0, 0, time.UTC)
-	var counts report.Counts
-	counts[report.Created], counts[report.Unchanged], counts[report.Invalid] = 4, 110, 1
+	var counts reconcile.Counts
+	counts[reconcile.Created], counts[reconcile.Unchanged], counts[reconcile.Invalid] = 4, 110, 1
 	calls := map[string]int{"query": 4, "create": 5}
 	statuses := map[string]int{"query 2xx": 4, "create 2xx": 4, "create 429": 1}
 	sum := report.NewSummary("sync", counts, calls, statuses, 1, 1, 90*time.Second)
