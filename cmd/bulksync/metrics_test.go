@@ -1,55 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/report/pushgatewaytest"
 )
-
-const pushgatewayBin = "/usr/bin/prometheus-pushgateway" // Debian's package, installed by .ci/run
-
-// startPushgateway runs a real Prometheus Pushgateway on a loopback port.
-func startPushgateway(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(pushgatewayBin); err != nil {
-		t.Skipf("%s not installed (.ci/run installs Debian's prometheus-pushgateway)", pushgatewayBin)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, pushgatewayBin, "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	url := "http://" + addr
-	for i := 0; i < 200; i++ { // up to 10 s for it to listen
-		if resp, err := http.Get(url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return url
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("pushgateway on %s never became ready", addr)
-	return ""
-}
 
 func metricsOf(t *testing.T, url string) string {
 	t.Helper()
@@ -62,8 +23,10 @@ func metricsOf(t *testing.T, url string) string {
 	return string(b)
 }
 
+// A sync pushes its figures into its property's group: command sync, the
+// provider as instance; a plan of the same property never touches it.
 func TestPushgatewayReceivesRunMetrics(t *testing.T) {
-	pg := startPushgateway(t)
+	pg := pushgatewaytest.Start(t)
 	a := startAPI(t, emulator.Options{})
 	a.seed(t, map[string]string{"7201": "amzn1.old"})
 	dir := t.TempDir()
@@ -73,13 +36,13 @@ func TestPushgatewayReceivesRunMetrics(t *testing.T) {
 	}
 	m := metricsOf(t, pg)
 	for _, want := range []string{
-		`bulksync_rows{instance="",job="bulksync",outcome="created"} 2`,
-		`bulksync_rows{instance="",job="bulksync",outcome="updated"} 1`,
-		`bulksync_api_calls{instance="",job="bulksync",kind="create",status="2xx"} 2`,
-		`bulksync_api_calls{instance="",job="bulksync",kind="query",status="2xx"} 1`,
-		`bulksync_exit_code{instance="",job="bulksync"} 0`,
-		`bulksync_last_success_timestamp_seconds{instance="",job="bulksync"}`,
-		`bulksync_duration_seconds{instance="",job="bulksync"}`,
+		`bulksync_rows{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",outcome="created"} 2`,
+		`bulksync_rows{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",outcome="updated"} 1`,
+		`bulksync_api_calls{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",kind="create",status="2xx"} 2`,
+		`bulksync_api_calls{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",kind="query",status="2xx"} 1`,
+		`bulksync_exit_code{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync"} 0`,
+		`bulksync_last_success_timestamp_seconds{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync"}`,
+		`bulksync_duration_seconds{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync"}`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("pushgateway lacks %s\n%s", want, grep(m, "bulksync_"))
@@ -91,11 +54,29 @@ func TestPushgatewayReceivesRunMetrics(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", res.code, res.stderr)
 	}
 	m = metricsOf(t, pg)
-	if !strings.Contains(m, `bulksync_exit_code{instance="",job="bulksync"} 1`) || !strings.Contains(m, `bulksync_rows{instance="",job="bulksync",outcome="invalid"} 1`) {
+	if !strings.Contains(m, `bulksync_exit_code{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync"} 1`) || !strings.Contains(m, `bulksync_rows{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",outcome="invalid"} 1`) {
 		t.Errorf("failed run not pushed:\n%s", grep(m, "bulksync_"))
 	}
-	if !strings.Contains(m, "bulksync_last_success_timestamp_seconds") {
+	if !strings.Contains(m, `bulksync_last_success_timestamp_seconds{command="sync",instance="`+sp+`",job="bulksync"}`) {
 		t.Errorf("a failed run wiped the last success timestamp")
+	}
+	// A plan, and a sync named by --metrics-instance, each push a group of
+	// their own.
+	if res := a.cmd(t, "plan", nil, "--pushgateway", pg, "--report", filepath.Join(dir, "r.csv"), in); res.code != 0 {
+		t.Fatalf("plan: exit %d:\n%s", res.code, res.stderr)
+	}
+	if res := a.sync(t, nil, "--pushgateway", pg, "--metrics-instance", "grand-hotel", "--report", filepath.Join(dir, "r.csv"), in); res.code != 0 {
+		t.Fatalf("named sync: exit %d:\n%s", res.code, res.stderr)
+	}
+	m = metricsOf(t, pg)
+	for _, want := range []string{
+		`bulksync_exit_code{command="plan",instance="` + sp + `",job="bulksync"} 0`,
+		`bulksync_exit_code{command="sync",instance="grand-hotel",job="bulksync"} 0`,
+		`bulksync_exit_code{command="sync",instance="` + sp + `",job="bulksync"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("pushgateway lacks %s\n%s", want, grep(m, "bulksync_exit_code"))
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ type runFlags struct {
 	Progress         string           `enum:"auto,on,off" default:"auto" help:"Live progress bar: auto shows it on a terminal and logs a progress line every 10 s otherwise; on forces the bar; off shows neither."`
 	ProgressInterval time.Duration    `default:"10s" hidden:"" help:"Interval of progress log lines."`
 	Pushgateway      string           `placeholder:"URL" help:"Push the run's metrics to this Prometheus Pushgateway at the end (also of an interrupted run)."`
+	MetricsInstance  string           `placeholder:"NAME" help:"Name of the property in the metrics' group (instance); default: the run's providers (skills), sorted and joined with commas."`
 	Shard            *reconcile.Shard `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) or (skill, product) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
 }
 
@@ -89,7 +90,8 @@ func (f *runFlags) run(ctx context.Context, g *globals, o job.Options) error {
 	if err == nil {
 		defer s.Close()
 		o.Prune, o.MaxDeletes, o.AllowEmpty, o.Strict = f.Prune, f.MaxDeletes, f.AllowEmpty, f.Strict
-		o.Report, o.Summary, o.Progress, o.ProgressInterval, o.Pushgateway = f.Report, f.Summary, f.Progress, f.ProgressInterval, f.Pushgateway
+		o.Report, o.Summary, o.Progress, o.ProgressInterval = f.Report, f.Summary, f.Progress, f.ProgressInterval
+		o.Pushgateway, o.MetricsInstance = f.Pushgateway, f.MetricsInstance
 		o.IO = streams
 		if o.Shard, err = shardOf(f.Shard, g.env); err == nil {
 			var res job.Result

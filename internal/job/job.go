@@ -48,6 +48,9 @@ type Options struct {
 	Progress         string // auto, on or off
 	ProgressInterval time.Duration
 	Pushgateway      string // URL; "" none
+	// MetricsInstance names the property in the metrics' group; "": the
+	// providers (skills) the rows name, sorted and joined with ",".
+	MetricsInstance string
 
 	IO IO
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -186,7 +187,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 		prog.Close()
 	}
 	quietLog()
-	e.ran = true
+	e.ran, e.groups = true, res.Groups
 	if o.DryRun {
 		view.preface, view.groupField = sp.preface, sp.res.Names().LogGroup
 		e.plan = view
@@ -206,6 +207,7 @@ type ending struct {
 	repErr      atomic.Pointer[OutputError] // the report's first failed write
 	blank       int                         // input rows skipped because every field was empty
 	ran         bool                        // the engine ran: tell the run, not just its error
+	groups      []string                    // the providers (skills) the rows named
 	plan        Plan
 }
 
@@ -302,7 +304,11 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 		}
 	}
 	if o.Pushgateway != "" && e.ran {
-		m := report.RunMetrics{Summary: sum, Statuses: stats.Statuses, Success: verdict == Clean}
+		m := report.RunMetrics{Command: o.Command, Instance: o.MetricsInstance, Summary: sum, Statuses: stats.Statuses, Success: verdict == Clean,
+			GuardTripped: errors.Is(runErr, reconcile.ErrGuard), AuthRefused: errors.Is(runErr, worker.ErrAuth)}
+		if m.Instance == "" {
+			m.Instance = strings.Join(e.groups, ",")
+		}
 		if o.Shard.Count > 1 {
 			m.Shard = o.Shard.String()
 		}

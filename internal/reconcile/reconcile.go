@@ -93,4 +93,5 @@ type Options struct {
 type Result[V any] struct {
 	Counts Counts     // rows by outcome
 	Plan   []Write[V] // a dry run's writes, with Options.KeepPlan
+	Groups []string   // the groups the rows named (and a pruned default group), sorted
 }

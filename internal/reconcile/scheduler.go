@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -52,6 +53,7 @@ func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Res
 	if err != nil {
 		return s.result(), err
 	}
+	s.groups = slices.Sorted(maps.Keys(t.named))
 	stop := func(err error) (Result[V], error) {
 		why := err.Error()
 		if rerr := s.each(rows, nil, func(it *item[V]) { s.skip(it, why) }); rerr != nil {
@@ -68,6 +70,9 @@ func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Res
 	var prune []string
 	if e.Opts.Prune {
 		prune = pruneGroups(t.groups, t.named, e.Opts.DefaultGroup)
+		if len(s.groups) == 0 {
+			s.groups = prune
+		}
 	}
 	for _, g := range t.groups {
 		s.guard(g).deleteRows = t.deletes[g]
@@ -176,6 +181,7 @@ func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], er
 			t.deletes[w.Key.Group]++
 		}
 	}
+	s.groups = slices.Sorted(slices.Values(t.groups))
 	if e.Res.BatchSize() == 0 && e.Res.PageSize(ByID) > 0 {
 		t.byGroup, t.byID = map[string]int{}, map[string]int{}
 		for _, w := range writes {
@@ -225,6 +231,8 @@ type sched[V any] struct {
 	disturbed []string
 	wouldStop error // a dry run's tripped guard
 
+	groups []string // named by the rows, for the Result
+
 	mu     sync.Mutex // emits and what they count
 	counts Counts
 	plan   []Write[V]
@@ -249,7 +257,7 @@ func (e *Engine[V]) newSched() *sched[V] {
 func (s *sched[V]) result() Result[V] {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Result[V]{Counts: s.counts, Plan: s.plan}
+	return Result[V]{Counts: s.counts, Plan: s.plan, Groups: s.groups}
 }
 
 // task is a read on its way, with the items it answers.
