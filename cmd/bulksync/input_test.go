@@ -78,8 +78,8 @@ func TestStdin(t *testing.T) {
 	args := []string{"sync", "--endpoint", a.url, "--service-provider-id", sp, "--rps", "2000", "--log-format", "json", "--report", rep, "-"}
 	env := []string{"BULKSYNC_ACCESS_TOKEN=" + testToken}
 	res := runStdin(t, in, env, args...)
-	if res.code != 1 {
-		t.Fatalf("exit %d, want 1 (an invalid row): %s", res.code, res.stderr)
+	if res.code != 7 {
+		t.Fatalf("exit %d, want 7 (an invalid row): %s", res.code, res.stderr)
 	}
 	if got := a.Associations(sp); fmt.Sprint(got) != "map[7201:amzn1.a 7202:amzn1.b]" {
 		t.Errorf("state: %v", got)
@@ -92,7 +92,7 @@ func TestStdin(t *testing.T) {
 		t.Errorf("report: got %v, want %s", got, want)
 	}
 	res = runStdin(t, in, nil, "validate", "--service-provider-id", sp, "-")
-	if res.code != 1 || res.stdout != "stdin:4: amazonId is required for action upsert\nstdin:5: duplicate, same as stdin:2 (not sent twice)\n" {
+	if res.code != 7 || res.stdout != "stdin:4: amazonId is required for action upsert\nstdin:5: duplicate, same as stdin:2 (not sent twice)\n" {
 		t.Errorf("validate -: exit %d, stdout %q", res.code, res.stdout)
 	}
 	res = runStdin(t, in, nil, "validate", "--service-provider-id", sp, "-", "-")

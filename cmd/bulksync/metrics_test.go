@@ -50,11 +50,11 @@ func TestPushgatewayReceivesRunMetrics(t *testing.T) {
 	}
 	// A failed run adds its figures but keeps the last success.
 	bad := writeFile(t, dir, "bad.csv", "externalUserId,amazonId\n7204,\n7205,amzn1.e\n")
-	if res := a.sync(t, nil, "--pushgateway", pg, "--report", filepath.Join(dir, "r.csv"), bad); res.code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", res.code, res.stderr)
+	if res := a.sync(t, nil, "--pushgateway", pg, "--report", filepath.Join(dir, "r.csv"), bad); res.code != 7 {
+		t.Fatalf("exit %d, want 7:\n%s", res.code, res.stderr)
 	}
 	m = metricsOf(t, pg)
-	if !strings.Contains(m, `bulksync_exit_code{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync"} 1`) || !strings.Contains(m, `bulksync_rows{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",outcome="invalid"} 1`) {
+	if !strings.Contains(m, `bulksync_exit_code{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync"} 7`) || !strings.Contains(m, `bulksync_rows{command="sync",instance="amzn1.comms.csp.id.demo",job="bulksync",outcome="invalid"} 1`) {
 		t.Errorf("failed run not pushed:\n%s", grep(m, "bulksync_"))
 	}
 	if !strings.Contains(m, `bulksync_last_success_timestamp_seconds{command="sync",instance="`+sp+`",job="bulksync"}`) {
@@ -72,7 +72,7 @@ func TestPushgatewayReceivesRunMetrics(t *testing.T) {
 	for _, want := range []string{
 		`bulksync_exit_code{command="plan",instance="` + sp + `",job="bulksync"} 0`,
 		`bulksync_exit_code{command="sync",instance="grand-hotel",job="bulksync"} 0`,
-		`bulksync_exit_code{command="sync",instance="` + sp + `",job="bulksync"} 1`,
+		`bulksync_exit_code{command="sync",instance="` + sp + `",job="bulksync"} 7`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("pushgateway lacks %s\n%s", want, grep(m, "bulksync_exit_code"))

@@ -30,8 +30,8 @@ func TestRunEndsWithOneEvent(t *testing.T) {
 		code int
 		want map[string]any // fields of the event, compared with fmt.Sprint
 	}{
-		{"rows failed", []string{"--report", rep, in}, 1, map[string]any{
-			"level": "warn", "command": "sync", "rows": 3, "exit_code": 1, "report": rep, "retries": 0, "throttled": 0,
+		{"rows refused", []string{"--report", rep, in}, 7, map[string]any{
+			"level": "warn", "command": "sync", "rows": 3, "exit_code": 7, "report": rep, "retries": 0, "throttled": 0,
 			"outcomes": map[string]any{"created": 1, "updated": 1, "invalid": 1},
 			"calls":    map[string]any{"query": 1, "create": 1, "update": 1},
 			"statuses": map[string]any{"query": map[string]any{"2xx": 1}, "create": map[string]any{"2xx": 1}, "update": map[string]any{"2xx": 1}}}},
@@ -62,7 +62,7 @@ func TestRunEndsWithOneEvent(t *testing.T) {
 					t.Errorf("event lacks %s: %v", k, ev)
 				}
 			}
-			if tt.code > 1 && ev["error"] == nil {
+			if tt.code > 1 && tt.code < 7 && ev["error"] == nil { // 2 to 6: the run stopped
 				t.Errorf("event of a run that stopped lacks its error: %v", ev)
 			}
 		})
@@ -77,8 +77,8 @@ func TestRunEndsWithOneEvent(t *testing.T) {
 	}
 
 	res = a.sync(t, nil, "--log-format", "console", "--report", rep, in)
-	if res.code != 1 || !strings.Contains(res.stderr, "sync: 3 rows: 2 created, 1 invalid") || strings.Contains(res.stderr, "run finished") {
-		t.Errorf("console: exit %d, want 1 with the summary as text:\n%s", res.code, res.stderr)
+	if res.code != 7 || !strings.Contains(res.stderr, "sync: 3 rows: 2 created, 1 invalid") || strings.Contains(res.stderr, "run finished") {
+		t.Errorf("console: exit %d, want 7 with the summary as text:\n%s", res.code, res.stderr)
 	}
 }
 

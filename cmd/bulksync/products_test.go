@@ -64,8 +64,8 @@ func TestProductsSync(t *testing.T) {
 		skillN(3)+";amzn1.adg.product.unknown;;\n") // 8: the API says 404
 	rep := filepath.Join(dir, "report.csv")
 	res := a.products(t, "sync", "--max-deletes", "-1", "--report", rep, in)
-	if res.code != 1 {
-		t.Fatalf("exit %d, want 1 (an invalid and a failed row):\n%s", res.code, res.stderr)
+	if res.code != 7 {
+		t.Fatalf("exit %d, want 7 (an invalid row and one refused):\n%s", res.code, res.stderr)
 	}
 	want := []string{skillN(1) + " " + ids[0], skillN(1) + " " + ids[1]}
 	if got := a.state(ids); !slices.Equal(got, want) {
@@ -95,7 +95,7 @@ func TestProductsSync(t *testing.T) {
 		}
 	}
 	a.ResetStats()
-	if res := a.products(t, "sync", "--max-deletes", "-1", "--report", rep, in); res.code != 1 || productWrites(a.Stats()) != 1 {
+	if res := a.products(t, "sync", "--max-deletes", "-1", "--report", rep, in); res.code != 7 || productWrites(a.Stats()) != 1 {
 		t.Errorf("second run: exit %d, %d writes; want only the unknown product's retry:\n%s", res.code, productWrites(a.Stats()), res.stderr)
 	}
 	if res := a.products(t, "sync", "--stage", "live", in); res.code != 2 || !strings.Contains(res.stderr, "development stage") {

@@ -31,8 +31,8 @@ func TestPruneDeletesExactlyTheAbsent(t *testing.T) {
 	in := writeFile(t, dir, "rooms.csv", b.String())
 	rep := filepath.Join(dir, "report.csv")
 	res := a.sync(t, nil, "--prune", "--report", rep, in)
-	if res.code != 1 { // one invalid row
-		t.Fatalf("exit %d, want 1:\n%s", res.code, res.stderr)
+	if res.code != 7 { // one invalid row
+		t.Fatalf("exit %d, want 7:\n%s", res.code, res.stderr)
 	}
 	got := a.Associations(sp)
 	for i := 0; i < 50; i++ {

@@ -16,9 +16,11 @@ import (
 
 // exitCodes is the one table from a run's verdict to its exit code (SPEC
 // section 6). An output that can't be written (6) is not a row failure
-// (1): the rows may all be fine, but their record is not whole.
+// (1): the rows may all be fine, but their record is not whole. Rows no
+// rerun will fix (7) are not rows a rerun may fix (1): a Job retries on 1,
+// and gives up on 7.
 var exitCodes = map[job.Verdict]int{job.Clean: 0, job.RowsFailed: 1, job.Usage: 2, job.Aborted: 3, job.Interrupted: 4, job.Changes: 5,
-	job.OutputLost: 6}
+	job.OutputLost: 6, job.Refused: 7}
 
 // env is the process environment as given to run.
 type env map[string]string
@@ -123,7 +125,7 @@ func (g *globals) end(o job.IO, res job.Result, err error) error {
 		switch res.Verdict {
 		case job.Clean, job.Changes:
 			level = zerolog.InfoLevel
-		case job.RowsFailed:
+		case job.RowsFailed, job.Refused:
 			level = zerolog.WarnLevel
 		}
 		sum.Log(o.Log, level)

@@ -137,9 +137,9 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing column", "room,guest\n7201,Jane\n", 2,
 			[]string{"rooms.csv:1: required column amazonId (or communicationProfileId, profileId) is missing"}, map[string]string{}, 0},
-		{"bad ids, valid rows still apply", "externalUserId,amazonId\n7201,amzn1.ok\n7202,\n7203,profile-x\n,amzn1.y\n", 1,
+		{"bad ids, valid rows still apply", "externalUserId,amazonId\n7201,amzn1.ok\n7202,\n7203,profile-x\n,amzn1.y\n", 7,
 			nil, map[string]string{"7201": "amzn1.ok"}, 3},
-		{"conflicting duplicates", "externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.b\n7201,amzn1.c\n7202,amzn1.b\n", 1,
+		{"conflicting duplicates", "externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.b\n7201,amzn1.c\n7202,amzn1.b\n", 7,
 			nil, map[string]string{"7202": "amzn1.b"}, 2},
 		{"semicolon with BOM and CRLF", "\ufeffExtension;Profile ID\r\n7201;amzn1.a\r\n7202;amzn1.b\r\n", 0,
 			nil, map[string]string{"7201": "amzn1.a", "7202": "amzn1.b"}, 0},
@@ -192,7 +192,7 @@ func TestInvalidRowMessage(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,\n7203,amzn1.c\n7203,amzn1.c\n")
 	res := runCLI(t, nil, "validate", "--log-format", "console", "--service-provider-id", sp, in)
-	if res.code != 1 || !strings.Contains(res.stdout, in+":3: amazonId is required for action upsert") {
+	if res.code != 7 || !strings.Contains(res.stdout, in+":3: amazonId is required for action upsert") {
 		t.Errorf("validate: exit %d, stdout %q", res.code, res.stdout)
 	}
 	if !strings.Contains(res.stdout, in+":5: duplicate, same as "+in+":4") || !strings.Contains(res.stderr, "4 rows: 2 valid, 1 duplicate, 1 invalid") {
@@ -213,7 +213,7 @@ func TestInvalidRowMessage(t *testing.T) {
 			t.Errorf("JSON mode: a line that is not JSON: %q", line)
 		}
 	}
-	if !strings.Contains(res.stderr, `"rows":4,"valid":2,"duplicate":1,"invalid":1`) || res.code != 1 {
+	if !strings.Contains(res.stderr, `"rows":4,"valid":2,"duplicate":1,"invalid":1`) || res.code != 7 {
 		t.Errorf("JSON mode: exit %d, stderr %s", res.code, res.stderr)
 	}
 	res = runCLI(t, nil, "validate", "--log-format", "json", "--service-provider-id", sp, filepath.Join(dir, "missing.csv"))
@@ -356,5 +356,38 @@ func TestPlanWritesNothing(t *testing.T) {
 		if r["outcome"] != "planned" {
 			t.Errorf("row %v: want planned", r)
 		}
+	}
+}
+
+// Exit 1 says a rerun may fix what failed (a Job retries it); exit 7 that
+// only rows no rerun will fix were refused (the Job gives up). 1 wins when
+// both happen.
+func TestExitCodesTellARerunFromARefusal(t *testing.T) {
+	dir := t.TempDir()
+	valid := writeFile(t, dir, "valid.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.b\n")
+	mixed := writeFile(t, dir, "mixed.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,\n")
+	tests := []struct {
+		name   string
+		faults string
+		in     string
+		code   int
+	}{
+		{"a 503 that outlasts the attempts", "503:1", valid, 1},
+		{"a 503 and an invalid row", "503:1", mixed, 1},
+		{"an invalid row only", "", mixed, 7},
+		{"a 400 the API refuses", "400:1", valid, 7},
+		{"every row in its state", "", valid, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startAPI(t, emulator.Options{Faults: tt.faults, Seed: 1})
+			res := a.sync(t, nil, "--max-attempts", "2", "--report", filepath.Join(dir, "r.csv"), tt.in)
+			if res.code != tt.code {
+				t.Errorf("exit %d, want %d:\n%s", res.code, tt.code, res.stderr)
+			}
+			if ev := endEvent(t, res.stderr); ev["exit_code"] != float64(tt.code) {
+				t.Errorf("closing event's exit_code %v, want %d", ev["exit_code"], tt.code)
+			}
+		})
 	}
 }

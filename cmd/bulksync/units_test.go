@@ -59,8 +59,8 @@ func TestSampleRoomsByUnit(t *testing.T) {
 
 	// plan shows the profiles sync would create, and creates none.
 	res := a.cmd(t, "plan", nil, "--create-profiles", "--report", rep, unitsSample)
-	if res.code != 1 {
-		t.Fatalf("plan: exit %d, want 1 (the unknown unit's row): %s", res.code, res.stderr)
+	if res.code != 7 {
+		t.Fatalf("plan: exit %d, want 7 (the unknown unit's row): %s", res.code, res.stderr)
 	}
 	endEvent(t, res.stderr) // with JSON logs, every line is an event
 	if ev := logEvent(t, res.stderr, "plan: communication profiles to create"); ev["profiles"] != 8.0 ||
@@ -82,8 +82,8 @@ func TestSampleRoomsByUnit(t *testing.T) {
 
 	a.ResetStats()
 	res = a.sync(t, nil, "--create-profiles", "--report", rep, unitsSample)
-	if ev := endEvent(t, res.stderr); res.code != 1 || fmt.Sprint(ev["outcomes"]) != "map[created:19 failed:1]" {
-		t.Fatalf("sync: exit %d, want 1 with 19 created and 1 failed: %s", res.code, res.stderr)
+	if ev := endEvent(t, res.stderr); res.code != 7 || fmt.Sprint(ev["outcomes"]) != "map[created:19 failed:1]" {
+		t.Fatalf("sync: exit %d, want 7 with 19 created and 1 failed: %s", res.code, res.stderr)
 	}
 	units, assoc := a.Units(), a.Associations(sp)
 	rows := byID(t, readReport(t, rep))
@@ -126,7 +126,7 @@ func TestSampleRoomsByUnit(t *testing.T) {
 	// The rerun: reads only, and the unknown unit fails again.
 	a.ResetStats()
 	res = a.sync(t, nil, "--create-profiles", "--report", rep, unitsSample)
-	if ev := endEvent(t, res.stderr); res.code != 1 || fmt.Sprint(ev["outcomes"]) != "map[failed:1 unchanged:19]" {
+	if ev := endEvent(t, res.stderr); res.code != 7 || fmt.Sprint(ev["outcomes"]) != "map[failed:1 unchanged:19]" {
 		t.Fatalf("rerun: exit %d: %s", res.code, res.stderr)
 	}
 	if ops := writeOps(a.Stats()); len(ops) != 0 {
@@ -159,14 +159,14 @@ func TestSampleRoomsByUnitEmulated(t *testing.T) {
 		return res, s
 	}
 	res, sum := run("--create-profiles", unitsSample)
-	if res.code != 1 || fmt.Sprint(sum["outcomes"]) != "map[created:19 failed:1]" {
+	if res.code != 7 || fmt.Sprint(sum["outcomes"]) != "map[created:19 failed:1]" {
 		t.Fatalf("first run: exit %d, %v: %s", res.code, sum["outcomes"], res.stderr)
 	}
 	if calls := sum["calls"].(map[string]any); calls["profile_batch"] != 1.0 || calls["create"] != 19.0 {
 		t.Errorf("first run calls: %v", calls)
 	}
 	res, sum = run("--create-profiles", unitsSample)
-	if res.code != 1 || fmt.Sprint(sum["outcomes"]) != "map[failed:1 unchanged:19]" {
+	if res.code != 7 || fmt.Sprint(sum["outcomes"]) != "map[failed:1 unchanged:19]" {
 		t.Fatalf("rerun: exit %d, %v: %s", res.code, sum["outcomes"], res.stderr)
 	}
 	var kinds []string
@@ -246,7 +246,7 @@ func TestUnitsCallCounts(t *testing.T) {
 			for run, want := range []map[string]int{first, rerun} {
 				a.ResetStats()
 				res := a.sync(t, nil, "--create-profiles", "--report", filepath.Join(dir, "r.csv"), in)
-				if ev := endEvent(t, res.stderr); res.code != 1 || ev["outcomes"].(map[string]any)["failed"] != float64(unknown) {
+				if ev := endEvent(t, res.stderr); res.code != 7 || ev["outcomes"].(map[string]any)["failed"] != float64(unknown) {
 					t.Fatalf("run %d: exit %d: %s", run+1, res.code, res.stderr)
 				}
 				s := a.Stats()
@@ -275,7 +275,7 @@ func TestPruneKeepsRoomsWhoseUnitFailed(t *testing.T) {
 	in := writeFile(t, dir, "rooms.csv", "room,unitId\n8101,"+emulator.DemoUnitPrefix+"111\n8199,"+emulator.DemoUnitPrefix+"199\n")
 	rep := filepath.Join(dir, "r.csv")
 	res := a.sync(t, nil, "--prune", "--max-deletes", "-1", "--report", rep, in)
-	if res.code != 1 {
+	if res.code != 7 { // no profile, no such unit: refused, not worth a rerun
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	if got := a.Associations(sp); fmt.Sprint(got) != "map[8101:amzn1.kept 8199:amzn1.kept.too]" {
@@ -331,7 +331,7 @@ func TestUnitUsageAndOfflineChecks(t *testing.T) {
 	}
 	// validate checks the unit id's form offline.
 	res = runCLI(t, nil, "validate", "--service-provider-id", sp, bad)
-	if res.code != 1 || !strings.Contains(res.stdout, bad+`:3: unitId "amzn1.alexa.org.did.X" is not an Alexa unit id starting amzn1.alexa.unit.did.`) {
+	if res.code != 7 || !strings.Contains(res.stdout, bad+`:3: unitId "amzn1.alexa.org.did.X" is not an Alexa unit id starting amzn1.alexa.unit.did.`) {
 		t.Errorf("validate: exit %d: %s%s", res.code, res.stdout, res.stderr)
 	}
 	if res := runCLI(t, nil, "validate", "--service-provider-id", sp, unitsSample); res.code != 0 {

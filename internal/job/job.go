@@ -95,7 +95,8 @@ type Verdict int
 const (
 	Clean       Verdict = iota // every valid row in its desired state, no invalid row
 	Changes                    // a dry run with writes to make (Options.DetailedChanges)
-	RowsFailed                 // some rows invalid or failed
+	Refused                    // the run finished; some rows were refused and no rerun will fix them (invalid, a 400, no profile)
+	RowsFailed                 // some rows failed where a rerun may fix them (and maybe others were refused)
 	Usage                      // bad input or configuration: nothing written
 	Aborted                    // a guard tripped, a plan was stale, or credentials were refused
 	Interrupted                // the context ended: no new call, the rest skipped
@@ -192,7 +193,7 @@ func Validate(in Input, o IO) (Result, error) {
 		Int("blank", c.Blank).Strs("files", in.Files).Msg("validated")
 	res := Result{Checked: c}
 	if c.Invalid > 0 {
-		res.Verdict = RowsFailed
+		res.Verdict = Refused // invalid rows are refused, whatever is run again
 	}
 	return res, nil
 }

@@ -459,7 +459,7 @@ func (r *resolver) settle(x row, u *unitRows) row {
 	case !r.resolved:
 		// not asked (strict, with an invalid row): the engine aborts
 	case u.fail != nil:
-		x.Verdict, x.ErrType, x.Status, x.Reason = reconcile.Failed, u.fail.Type, u.fail.Status, u.fail.Message
+		x.Verdict, x.ErrType, x.Status, x.Reason, x.Retry = reconcile.Failed, u.fail.Type, u.fail.Status, u.fail.Message, u.fail.Retry
 	case u.profile != nil && x.Want.AmazonID != "" && x.Want.AmazonID != u.profile.ID:
 		x.Verdict = reconcile.Invalid
 		x.Reason = fmt.Sprintf("unitId %s has communication profile %s, not the row's amazonId %s", u.unit, u.profile.ID, x.Want.AmazonID)

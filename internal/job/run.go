@@ -152,6 +152,9 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 		Opts: reconcile.Options{DryRun: o.DryRun, MaxDeletes: limit, AllowEmpty: o.AllowEmpty, Strict: o.Strict,
 			Prune: o.Prune, Shard: o.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: o.PlanOut != ""},
 		Emit: func(f reconcile.Fate[V]) {
+			if f.Retry {
+				e.transient.Add(1)
+			}
 			rep.Write(sp.row(f))
 			if prog != nil {
 				prog.Add(f.Outcome)
@@ -205,6 +208,7 @@ type ending struct {
 	closeReport func() error
 	sumFile     *os.File
 	repErr      atomic.Pointer[OutputError] // the report's first failed write
+	transient   atomic.Int64                // failed rows a rerun may fix
 	blank       int                         // input rows skipped because every field was empty
 	ran         bool                        // the engine ran: tell the run, not just its error
 	groups      []string                    // the providers (skills) the rows named
@@ -258,6 +262,7 @@ func openReport[R any](e *ending, failed func(*OutputError)) (*report.Writer[R],
 // metrics, with the exit code the verdict is given. An output that failed
 // ends the run OutputLost, and every later account says so.
 func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
+	transient := e.transient.Load()
 	o := e.o
 	if e.closeReport != nil {
 		err := e.closeReport()
@@ -281,8 +286,10 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	verdict := VerdictOf(runErr)
 	if runErr == nil {
 		switch {
-		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0:
+		case transient > 0:
 			verdict = RowsFailed
+		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0:
+			verdict = Refused
 		case o.DetailedChanges && counts[reconcile.Planned] > 0:
 			verdict = Changes
 		}
@@ -304,7 +311,8 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 		}
 	}
 	if o.Pushgateway != "" && e.ran {
-		m := report.RunMetrics{Command: o.Command, Instance: o.MetricsInstance, Summary: sum, Statuses: stats.Statuses, Success: verdict == Clean,
+		m := report.RunMetrics{Command: o.Command, Instance: o.MetricsInstance, Summary: sum, Statuses: stats.Statuses,
+			Success:      verdict == Clean || verdict == Refused,
 			GuardTripped: errors.Is(runErr, reconcile.ErrGuard), AuthRefused: errors.Is(runErr, worker.ErrAuth)}
 		if m.Instance == "" {
 			m.Instance = strings.Join(e.groups, ",")

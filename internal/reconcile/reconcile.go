@@ -58,18 +58,23 @@ type Row[V any] struct {
 	Reason  string // why the row is not Valid
 	ErrType string // Failed rows: the error type of the answer that failed it
 	Status  int    // Failed rows: that answer's HTTP status; 0 when none
+	Retry   bool   // Failed rows: the failure was transient, a rerun may fix it
 }
 
 // Fate is what became of one row, or of one association pruned: the one
 // thing the engine reports.
 type Fate[V any] struct {
-	Row      Row[V]
-	Prev     *V // what the API had; nil when absent or never read
-	Action   Action
-	Outcome  Outcome
-	Status   int    // HTTP status of the answer that decided it; 0 when none
-	ErrType  string // the API's error type, or the local reason's (INVALID_ROW, SKIPPED, …)
-	ErrMsg   string
+	Row     Row[V]
+	Prev    *V // what the API had; nil when absent or never read
+	Action  Action
+	Outcome Outcome
+	Status  int    // HTTP status of the answer that decided it; 0 when none
+	ErrType string // the API's error type, or the local reason's (INVALID_ROW, SKIPPED, …)
+	ErrMsg  string
+	// Retry marks a Failed row that a rerun may fix: its last failure was
+	// transient (a 5xx, a timeout, throttling past the attempts). A failed
+	// row without it was refused, and no rerun will help (a 400, say).
+	Retry    bool
 	Attempts int // calls made for the row's write, retries included
 	Duration time.Duration
 }

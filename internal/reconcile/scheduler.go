@@ -155,7 +155,7 @@ func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func
 		case Duplicate:
 			s.emit(it, Fate[V]{Outcome: Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
 		case Failed:
-			s.emit(it, Fate[V]{Outcome: Failed, Status: r.Status, ErrType: r.ErrType, ErrMsg: r.Reason})
+			s.emit(it, Fate[V]{Outcome: Failed, Status: r.Status, ErrType: r.ErrType, ErrMsg: r.Reason, Retry: r.Retry})
 		default:
 			s.emit(it, Fate[V]{Outcome: Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
 		}
@@ -623,7 +623,7 @@ func (s *sched[V]) fail(ctx context.Context, it *item[V], err error) {
 		return
 	}
 	f := worker.Classify(err)
-	fate := Fate[V]{Outcome: Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message}
+	fate := Fate[V]{Outcome: Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message, Retry: f.Retry}
 	var re *readError
 	if errors.As(err, &re) {
 		fate.Attempts, fate.Duration = re.attempts, re.took
@@ -744,7 +744,9 @@ func (s *sched[V]) write(ctx context.Context, it *item[V]) error {
 		fate.ErrMsg = "confirmed by a re-read after: " + worker.Classify(a.err).Message
 	case a.err != nil:
 		f := worker.Classify(a.err)
-		fate.ErrType, fate.ErrMsg = f.Type, f.Message
+		// Answers that kept contradicting each other may settle by the
+		// next run.
+		fate.ErrType, fate.ErrMsg, fate.Retry = f.Type, f.Message, f.Retry || errors.Is(a.err, errGaveUp)
 		if a.attempts > 1 {
 			fate.ErrMsg = fmt.Sprintf("%s (after %d attempts)", fate.ErrMsg, a.attempts)
 		}
