@@ -245,7 +245,7 @@ func (d *oracleDecoder) readHeader() error {
 	if _, ok := seen["amazonId"]; !ok {
 		_, hasUnit := seen["unitId"] // rule: issue 16
 		if _, hasAction := seen["action"]; !hasAction && !hasUnit {
-			return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("required column amazonId (or communicationProfileId, profileId) is missing; the header has %s", printableList(h))}
+			return &FileError{File: d.file, Line: 1, Msg: fmt.Sprintf("required column amazonId (or communicationProfileId, profileId) is missing (it may be left out when the file has a column action or unitId); the header has %s", printableList(h))}
 		}
 	}
 	return nil
