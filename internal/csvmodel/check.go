@@ -5,6 +5,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/unicode/runenames"
 )
 
 // Check returns why a row can't be sent, or "".
@@ -34,39 +37,71 @@ func checkRow(action, ext, amz, typ, provider string, unit, extPlain, amzPlain b
 		case amz == "" && !unit:
 			return "amazonId is required for action upsert"
 		case amz != "":
-			if msg := checkKnownID("amazonId", amz, amzPlain); msg != "" {
+			if msg := checkAmazonID(amz, amzPlain); msg != "" {
 				return msg
-			}
-			if !strings.HasPrefix(amz, "amzn1.") {
-				return fmt.Sprintf("amazonId %q does not start with amzn1.", amz)
 			}
 		}
-		if typ != DefaultAmazonIDType {
-			if msg := checkID("amazonIdType", typ); msg != "" {
-				return msg
-			}
-			// The API takes this one type; a case variant would otherwise
-			// read as a change and be sent as a needless update.
-			return fmt.Sprintf("amazonIdType %q is not %s, the only type the API takes (values are case-sensitive)", typ, DefaultAmazonIDType)
+		if msg := CheckAmazonIDType(typ); msg != "" {
+			return msg
 		}
 	}
 	return provider
 }
 
-// checkUnit returns why a row's unitId or name can't be used, or "". A
-// unit id is the unit prefix and then letters and digits only: it goes into
-// a query string, and the form is checked offline (validate too).
+// CheckExternalUserID returns why an externalUserId (of a row, or one the
+// API lists) can't be used, or "".
+func CheckExternalUserID(v string) string { return CheckID("externalUserId", v) }
+
+// CheckAmazonID returns why an amazonId (of a row, or one the API lists)
+// can't be used, or "".
+func CheckAmazonID(v string) string { return checkAmazonID(v, false) }
+
+func checkAmazonID(v string, plain bool) string {
+	if msg := checkKnownID("amazonId", v, plain); msg != "" {
+		return msg
+	}
+	if !strings.HasPrefix(v, "amzn1.") {
+		return fmt.Sprintf("amazonId %q does not start with amzn1.", v)
+	}
+	return ""
+}
+
+// CheckAmazonIDType returns why an amazonIdType, once defaulted (an empty
+// one means DefaultAmazonIDType), can't be used, or "".
+func CheckAmazonIDType(t string) string {
+	if t == DefaultAmazonIDType {
+		return ""
+	}
+	if msg := CheckID("amazonIdType", t); msg != "" {
+		return msg
+	}
+	// The API takes this one type; a case variant would otherwise read as a
+	// change and be sent as a needless update.
+	return fmt.Sprintf("amazonIdType %q is not %s, the only type the API takes (values are case-sensitive)", t, DefaultAmazonIDType)
+}
+
+// CheckUnitID returns why an Alexa unit id can't be used, or "". A unit id
+// is the unit prefix and then letters and digits only: it goes into a
+// query string, and the form is checked offline (validate too).
+func CheckUnitID(id string) string {
+	if msg := CheckID("unitId", id); msg != "" {
+		return msg
+	}
+	rest, ok := strings.CutPrefix(id, UnitPrefix)
+	if !ok || rest == "" {
+		return fmt.Sprintf("unitId %q is not an Alexa unit id starting %s", id, UnitPrefix)
+	}
+	if i := strings.IndexFunc(rest, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') }); i >= 0 {
+		bad, _ := utf8.DecodeRuneInString(rest[i:])
+		return fmt.Sprintf("unitId %q contains %q; a unit id has only letters and digits after %s", id, string(bad), UnitPrefix)
+	}
+	return ""
+}
+
+// checkUnit returns why a row's unitId or name can't be used, or "".
 func checkUnit(id, name string) string {
 	if id != "" {
-		rest, ok := strings.CutPrefix(id, UnitPrefix)
-		if !ok || rest == "" {
-			return fmt.Sprintf("unitId %q is not an Alexa unit id starting %s", id, UnitPrefix)
-		}
-		if i := strings.IndexFunc(rest, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') }); i >= 0 {
-			bad, _ := utf8.DecodeRuneInString(rest[i:])
-			return fmt.Sprintf("unitId %q contains %q; a unit id has only letters and digits after %s", id, string(bad), UnitPrefix)
-		}
-		if msg := checkID("unitId", id); msg != "" {
+		if msg := CheckUnitID(id); msg != "" {
 			return msg
 		}
 	}
@@ -81,28 +116,37 @@ func CheckProvider(id string) string {
 	if id == "" {
 		return "serviceProviderId is empty and no default service provider is set"
 	}
+	if msg := CheckID("serviceProviderId", id); msg != "" {
+		return msg
+	}
 	if !strings.HasPrefix(id, ProviderPrefix) || len(id) == len(ProviderPrefix) {
 		return fmt.Sprintf("serviceProviderId %q is not an ACI starting %s", id, ProviderPrefix)
 	}
-	if i := strings.IndexFunc(id, func(r rune) bool { return strings.ContainsRune("/?#%", r) || unicode.IsSpace(r) }); i >= 0 {
+	if i := strings.IndexAny(id, "/?#% "); i >= 0 {
 		return fmt.Sprintf("serviceProviderId %q contains %q, which can't go into a URL path", id, id[i])
 	}
-	return checkID("serviceProviderId", id)
+	return ""
 }
 
-// checkKnownID is checkID of an id already known to be printable ASCII,
+// checkKnownID is CheckID of an id already known to be printable ASCII,
 // or not known to be.
 func checkKnownID(field, v string, plain bool) string {
 	if plain && v != "" && len(v) <= 255 {
 		return ""
 	}
-	return checkID(field, v)
+	return CheckID(field, v)
 }
 
-// checkID checks an id's length and characters. Ids are compared exactly
-// (after trimming spaces), so characters a person can't see are refused:
-// they would make an id that looks like another but is not.
-func checkID(field, v string) string {
+// CheckID returns why the value of an id column (field names it) can't be
+// used, or "": empty, longer than 255 characters, or holding a character
+// that would make an id look like another one and not be it. Ids are
+// compared exactly, so such characters are refused, never removed: a
+// control character, a default-ignorable code point (invisible: a zero
+// width space, a variation selector, a Hangul filler), any other format
+// character, a space other than the plain one, or text not in Unicode NFC
+// (an "á" written as "a" and a combining accent). The message names the
+// character.
+func CheckID(field, v string) string {
 	if v == "" {
 		return field + " is empty"
 	}
@@ -112,18 +156,101 @@ func checkID(field, v string) string {
 	if n := utf8.RuneCountInString(v); n > 255 {
 		return fmt.Sprintf("%s is %d characters long; at most 255", field, n)
 	}
-	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
-		return field + " contains a control character"
-	}
+	at := 0
 	for _, r := range v {
+		at++
+		var what string
 		switch {
+		case unicode.IsControl(r):
+			what = "a control character"
+		case defaultIgnorable(r):
+			what = "an invisible character"
 		case unicode.Is(unicode.Cf, r):
-			return fmt.Sprintf("%s contains an invisible format character (U+%04X); retype the id", field, r)
+			what = "a format character"
 		case r != ' ' && unicode.In(r, unicode.Zs, unicode.Zl, unicode.Zp):
-			return fmt.Sprintf("%s contains a space character other than a plain space (U+%04X); retype the id", field, r)
+			what = "a space other than a plain space"
+		default:
+			continue
 		}
+		return fmt.Sprintf("%s contains %s, %s (character %d); retype the id", field, what, CodePoint(r), at)
+	}
+	if !norm.NFC.IsNormalString(v) {
+		return notNFC(field, v)
 	}
 	return ""
+}
+
+// notNFC names where v, which is not in NFC, first differs from it: the
+// character that NFC would join to the one before it (or write otherwise).
+func notNFC(field, v string) string {
+	for i, at := 0, 1; i < len(v); {
+		n := norm.NFC.NextBoundaryInString(v[i:], true)
+		if n <= 0 {
+			n = len(v) - i
+		}
+		seg := v[i : i+n]
+		if nfc := norm.NFC.String(seg); nfc != seg {
+			r, size := utf8.DecodeRuneInString(seg)
+			pos := at
+			if size < len(seg) { // name the mark that joins the first character
+				r, _ = utf8.DecodeRuneInString(seg[size:])
+				pos++
+			}
+			return fmt.Sprintf("%s is not in Unicode NFC form: %s (character %d) is written %s in NFC; retype the id",
+				field, CodePoint(r), pos, codes(seg)+" as "+codes(nfc))
+		}
+		at += utf8.RuneCountInString(seg)
+		i += n
+	}
+	return field + " is not in Unicode NFC form; retype the id"
+}
+
+func codes(s string) string {
+	var b strings.Builder
+	for i, r := range []rune(s) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "U+%04X", r)
+	}
+	return b.String()
+}
+
+// CodePoint names a character for a person: "U+00A0 NO-BREAK SPACE", or
+// "U+FFF0" for one with no name.
+func CodePoint(r rune) string {
+	if name := runenames.Name(r); name != "" && !strings.HasPrefix(name, "<") {
+		return fmt.Sprintf("U+%04X %s", r, name)
+	}
+	return fmt.Sprintf("U+%04X", r)
+}
+
+// defaultIgnorable reports whether r has the Unicode property
+// Default_Ignorable_Code_Point, derived from the standard tables as
+// DerivedCoreProperties.txt says: Other_Default_Ignorable_Code_Point, Cf
+// and Variation_Selector, less White_Space, the interlinear annotation
+// characters FFF9..FFFB, the Egyptian hieroglyph format characters
+// 13430..1343F and Prepended_Concatenation_Mark (format characters that
+// are meant to be seen).
+func defaultIgnorable(r rune) bool {
+	if !unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector) {
+		return false
+	}
+	return !unicode.Is(unicode.White_Space, r) && !(0xFFF9 <= r && r <= 0xFFFB) && !(0x13430 <= r && r <= 0x1343F) &&
+		!unicode.Is(unicode.Prepended_Concatenation_Mark, r)
+}
+
+// trimBlank removes plain spaces and tabs at both ends of a value, and
+// nothing else: any other space is part of the value, and refused in an id.
+func trimBlank(v string) string {
+	i, j := 0, len(v)
+	for i < j && (v[i] == ' ' || v[i] == '\t') {
+		i++
+	}
+	for j > i && (v[j-1] == ' ' || v[j-1] == '\t') {
+		j--
+	}
+	return v[i:j]
 }
 
 // plainASCII reports whether v is printable ASCII (0x20 to 0x7E), eight

@@ -309,7 +309,8 @@ type decoded struct {
 }
 
 // decode reads a record through the file's column index: only the columns
-// bulksync uses must be UTF-8; values are trimmed and defaulted.
+// bulksync uses must be UTF-8; values are trimmed of plain spaces and tabs,
+// and defaulted.
 func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
 	var f [numRoomColumns]string
 	var plain [numRoomColumns]bool // printable ASCII: UTF-8, and no id check needed beyond its length
@@ -318,7 +319,7 @@ func (r *Reader) decode(src *source, rec []string, line int) (decoded, error) {
 		if i < 0 || i >= len(rec) {
 			continue
 		}
-		v := strings.TrimSpace(rec[i])
+		v := trimBlank(rec[i])
 		f[col], plain[col] = v, plainASCII(v)
 		if !plain[col] && !utf8.ValidString(rec[i]) && (bad < 0 || i < src.at[bad]) {
 			bad = col

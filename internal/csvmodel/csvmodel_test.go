@@ -91,17 +91,17 @@ func TestRowChecks(t *testing.T) {
 		{"7201,,", "f1.csv:2: amazonId is required for action upsert"},
 		{",amzn1.p,", "f1.csv:2: externalUserId is empty"},
 		{long + ",amzn1.p,", "f1.csv:2: externalUserId is 256 characters long; at most 255"},
-		{"72\x0101,amzn1.p,", "f1.csv:2: externalUserId contains a control character"},
+		{"72\x0101,amzn1.p,", "f1.csv:2: externalUserId contains a control character, U+0001 (character 3); retype the id"},
 		{"7201,profile-1,", `f1.csv:2: amazonId "profile-1" does not start with amzn1.`},
 		{"7201,amzn1.p,amzn1.comms.csp.id.a/b", `f1.csv:2: serviceProviderId "amzn1.comms.csp.id.a/b" contains '/', which can't go into a URL path`},
 		{"7201,amzn1.p,amzn1.comms.csp.id.a?b", `f1.csv:2: serviceProviderId "amzn1.comms.csp.id.a?b" contains '?', which can't go into a URL path`},
 		{"7201,amzn1.p,amzn1.comms.csp.id.a b", `f1.csv:2: serviceProviderId "amzn1.comms.csp.id.a b" contains ' ', which can't go into a URL path`},
 		{"7201,amzn1.p,acme", `f1.csv:2: serviceProviderId "acme" is not an ACI starting amzn1.comms.csp.id.`},
-		{"\ufeff7202,amzn1.p,", "f1.csv:2: externalUserId contains an invisible format character (U+FEFF); retype the id"},
-		{"7201\u200b,amzn1.p,", "f1.csv:2: externalUserId contains an invisible format character (U+200B); retype the id"},
-		{"72\u00a001,amzn1.p,", "f1.csv:2: externalUserId contains a space character other than a plain space (U+00A0); retype the id"},
-		{"7201,amzn1.\u2060p,", "f1.csv:2: amazonId contains an invisible format character (U+2060); retype the id"},
-		{"7201,amzn1.p,amzn1.comms.csp.id.\u200dx", "f1.csv:2: serviceProviderId contains an invisible format character (U+200D); retype the id"},
+		{"\ufeff7202,amzn1.p,", "f1.csv:2: externalUserId contains an invisible character, U+FEFF ZERO WIDTH NO-BREAK SPACE (character 1); retype the id"},
+		{"7201\u200b,amzn1.p,", "f1.csv:2: externalUserId contains an invisible character, U+200B ZERO WIDTH SPACE (character 5); retype the id"},
+		{"72\u00a001,amzn1.p,", "f1.csv:2: externalUserId contains a space other than a plain space, U+00A0 NO-BREAK SPACE (character 3); retype the id"},
+		{"7201,amzn1.\u2060p,", "f1.csv:2: amazonId contains an invisible character, U+2060 WORD JOINER (character 7); retype the id"},
+		{"7201,amzn1.p,amzn1.comms.csp.id.\u200dx", "f1.csv:2: serviceProviderId contains an invisible character, U+200D ZERO WIDTH JOINER (character 20); retype the id"},
 	}
 	for _, tt := range tests {
 		r, err := read(t, "externalUserId,amazonId,serviceProviderId\n"+tt.line+"\n")
@@ -113,9 +113,9 @@ func TestRowChecks(t *testing.T) {
 			t.Errorf("line %q: got %v %q, want %q", tt.line, c.Status, got, tt.want)
 		}
 	}
-	// Ids are exact after trimming spaces: fullwidth digits and a leading
-	// zero are other ids, not errors; spaces around are trimmed.
-	r, _ := read(t, "externalUserId,amazonId\n\uff17\uff12\uff10\uff11,amzn1.p\n07201,amzn1.p\n \u00a07201\u3000 ,amzn1.p\n")
+	// Ids are exact after trimming plain spaces and tabs: fullwidth digits
+	// and a leading zero are other ids, not errors.
+	r, _ := read(t, "externalUserId,amazonId\n\uff17\uff12\uff10\uff11,amzn1.p\n07201,amzn1.p\n \t7201\t ,amzn1.p\n")
 	var ids []string
 	for _, c := range rows(t, r) {
 		if c.Status != Valid {

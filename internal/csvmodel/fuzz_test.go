@@ -26,6 +26,7 @@ func fuzzSeeds() []string {
 		"extension;profileId;action;provider\n7201;amzn1.a;UPSERT;amzn1.comms.csp.id.a\n7201;amzn1.a;;amzn1.comms.csp.id.b\n7201;;Delete;amzn1.comms.csp.id.a\n ; ; ;\n",
 		"externalUserId,amazonId,amazonIdType\n7201\u200b,amzn1.a,\n\ufeff7202,amzn1.b,Communication-Profile\n7203,amzn1.c,communication-profile\n",
 		"room,unit,name,amazonId\n7201,amzn1.alexa.unit.did.U1,Room 1,\n7201,amzn1.alexa.unit.did.U1,Room 1,\n7202,amzn1.alexa.unit.did.U1,Room 2,amzn1.p\n7203,amzn1.alexa.unit.did.,,\n7204,,,\n",
+		"externalUserId,amazonId,provider\n7201\u00a0,amzn1.a,\nSala-a\u0301,amzn1.b,\nSala-\u00e1,amzn1.b,\n72\u034f01,amzn1.c,\n \t7202\t ,amzn1.d\u3000,\n7203,amzn1.e, amzn1.comms.csp.id.x\ufe0f\n",
 	}
 }
 

@@ -10,7 +10,8 @@ package csvmodel
 // be UTF-8 (the refusal names the column), bare CR line ends are read, a
 // bulksync report is refused, and the row checks are the package's Check;
 // and a row may name its room's Alexa unit instead of an amazonId, with the
-// name of a profile created for it (issue 16).
+// name of a profile created for it (issue 16); values are trimmed of plain
+// spaces and tabs only (issue 22: the id checks themselves are Check's).
 
 import (
 	"bufio"
@@ -147,16 +148,17 @@ func (r *oracle) invalidate(s oracleSeen, reason string) {
 }
 
 func (r *oracle) add(file string, rec oracleRecord) {
+	trim := func(v string) string { return strings.Trim(v, " \t") } // rule: issue 22, only plain spaces and tabs
 	row := Row{
 		File:              file,
 		Line:              rec.Line,
-		ServiceProviderID: strings.TrimSpace(rec.ServiceProviderID),
-		ExternalUserID:    strings.TrimSpace(rec.ExternalUserID),
-		AmazonID:          strings.TrimSpace(rec.AmazonID),
-		AmazonIDType:      strings.TrimSpace(rec.AmazonIDType),
-		Action:            strings.ToLower(strings.TrimSpace(rec.Action)),
-		UnitID:            strings.TrimSpace(rec.UnitID),
-		Name:              strings.TrimSpace(rec.Name),
+		ServiceProviderID: trim(rec.ServiceProviderID),
+		ExternalUserID:    trim(rec.ExternalUserID),
+		AmazonID:          trim(rec.AmazonID),
+		AmazonIDType:      trim(rec.AmazonIDType),
+		Action:            strings.ToLower(trim(rec.Action)),
+		UnitID:            trim(rec.UnitID),
+		Name:              trim(rec.Name),
 	}
 	if row.ServiceProviderID == "" {
 		row.ServiceProviderID = r.opts.DefaultProvider

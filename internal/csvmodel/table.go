@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // TableRow is one data line of a table: where it is, and the trimmed value
@@ -50,7 +49,7 @@ func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each f
 		row := TableRow{File: src.name, Line: line, Values: make([]string, len(cols))}
 		for col, i := range src.at {
 			if i >= 0 && i < len(rec) {
-				row.Values[col] = strings.TrimSpace(rec[i])
+				row.Values[col] = trimBlank(rec[i])
 			}
 		}
 		each(row)
