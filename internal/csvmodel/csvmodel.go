@@ -10,6 +10,9 @@
 // candidates for duplicates, settled by comparing the keys themselves. Rows
 // then reads the files again and hands out each row with its verdict; no
 // row is kept.
+//
+// Every record is bounded (MaxRecordBytes) as encoding/csv reads it, so a
+// quote never closed costs a few megabytes, not the file.
 package csvmodel
 
 import (
@@ -242,7 +245,7 @@ func (r *Reader) Read(name string, in io.Reader) error {
 func (r *Reader) first(src *source, in io.Reader) error {
 	r.srcs = append(r.srcs, src)
 	src.firstValid = uint32(len(r.keys))
-	return r.pass(src, in, true, func(rec []string, line int) error {
+	return r.pass(src, in, true, func(rec []string, line int, _ int64) error {
 		d, err := r.decode(src, rec, line)
 		if err != nil {
 			return err
@@ -424,7 +427,7 @@ func (r *Reader) Rows() iter.Seq2[Checked, error] {
 				return
 			}
 			var rows uint32
-			err := r.pass(src, io.NewSectionReader(src.ra, 0, src.size), false, func(rec []string, line int) error {
+			err := r.pass(src, io.NewSectionReader(src.ra, 0, src.size), false, func(rec []string, line int, _ int64) error {
 				d, err := r.decode(src, rec, line)
 				if err != nil {
 					return err

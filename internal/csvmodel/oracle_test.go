@@ -306,7 +306,7 @@ func (d *oracleDecoder) GetCSVRows() ([][]string, error) {
 func (d *oracleDecoder) csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return csvError(d.file, err)
+		return csvError(d.file, 0, err)
 	}
 	return &FileError{File: d.file, Line: d.line, Msg: err.Error()}
 }

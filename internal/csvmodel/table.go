@@ -32,7 +32,8 @@ func ReadTableFile(path string, cols []Column, delim Delimiter, each func(TableR
 // of the room files (the same pass): UTF-8 with or without BOM (UTF-16 and
 // binary refused), CRLF, LF or bare CR, the delimiter given or sniffed from
 // the header line, RFC 4180 quoting, blank lines and rows of empty fields
-// skipped, values trimmed. A *FileError (file and line) rejects the
+// skipped, values trimmed of plain spaces and tabs, records bounded by
+// MaxRecordBytes. A *FileError (file and line) rejects the
 // stream: a required column missing, two columns meaning one field, a
 // broken quote, a value of a column read that is not UTF-8.
 func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each func(TableRow)) error {
@@ -42,7 +43,7 @@ func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each f
 	}
 	r := &Reader{opts: Options{Delimiter: delim}, cols: c, table: true}
 	src := &source{name: filepath.Clean(name)}
-	return r.pass(src, in, true, func(rec []string, line int) error {
+	return r.pass(src, in, true, func(rec []string, line int, _ int64) error {
 		if err := src.notUTF8(c.schema, rec, line); err != nil {
 			return err
 		}
