@@ -5,11 +5,15 @@
 //
 // Reading is two passes. The first reads every file with encoding/csv
 // through a column index worked out once from each header, checks every row
-// and keeps, per valid row, a 64-bit hash of its key and what it asks for
-// (32 bytes): sorted once when every file is read, equal hashes are the few
-// candidates for duplicates, settled by comparing the keys themselves. Rows
-// then reads the files again and hands out each row with its verdict; no
-// row is kept.
+// and keeps, per valid row, only a 64-bit hash of its key (8 bytes), and
+// every 32 valid rows where the file can be read again from. Once every
+// file is read the hashes are sorted; a hash that repeats marks the few
+// candidates for duplicates, whose rows are read again (from the nearest
+// mark) and settled by comparing the keys themselves and what the rows ask
+// for. An input that can't be read twice (standard input without a spool)
+// keeps, per valid row, what that needs instead: the hash of what it asks,
+// its line and its id. Rows then reads the files again and hands out each
+// row with its verdict; no row is kept.
 //
 // Every record is bounded (MaxRecordBytes) as encoding/csv reads it, so a
 // quote never closed costs a few megabytes, not the file.
@@ -133,9 +137,11 @@ type Options struct {
 
 // Reader reads several files as one input.
 type Reader struct {
-	opts  Options
-	cols  *columns
-	seeds [4]maphash.Seed // key, amazonId, amazonIdType, provider
+	opts    Options
+	cols    *columns
+	seeds   [4]maphash.Seed // key, amazonId, amazonIdType, provider
+	keyMask uint64          // key hashes keep these bits: all, but a test makes keys collide
+	every   uint32          // valid rows between marks: markEvery, but a test marks every row
 
 	provs  []provider // each distinct provider id, checked once
 	provIx map[string]int32
@@ -146,11 +152,11 @@ type Reader struct {
 	table    bool // ReadTable: rows are handed out once, no keys kept
 	srcs     []*source
 	stdin    bool
-	nrows    uint32 // rows read so far
-	keys     []entry
-	arena    []byte // the externalUserIds of keys, length-prefixed
+	nrows    uint32   // rows read so far
+	hashes   []uint64 // of each valid row's key, in input order, until resolved
 	exc      []exception
 	resolved bool
+	err      error  // why duplicates could not be settled
 	counts   [3]int // by Status
 }
 
@@ -166,7 +172,7 @@ func NewReader(o Options) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{opts: o, cols: cols, provIx: map[string]int32{}}
+	r := &Reader{opts: o, cols: cols, provIx: map[string]int32{}, keyMask: math.MaxUint64, every: markEvery}
 	for i := range r.seeds {
 		r.seeds[i] = maphash.MakeSeed()
 	}
@@ -244,13 +250,14 @@ func (r *Reader) Read(name string, in io.Reader) error {
 // first is the first pass over one source: checks, and keys for duplicates.
 func (r *Reader) first(src *source, in io.Reader) error {
 	r.srcs = append(r.srcs, src)
-	src.firstValid = uint32(len(r.keys))
-	return r.pass(src, in, true, func(rec []string, line int, _ int64) error {
+	src.firstValid = uint32(len(r.hashes))
+	src.once = src.ra == nil && src.spool == nil
+	return r.pass(src, in, true, func(rec []string, line int, start int64) error {
 		d, err := r.decode(src, rec, line)
 		if err != nil {
 			return err
 		}
-		if r.nrows == math.MaxUint32 || len(r.arena) > math.MaxUint32-2048 {
+		if r.nrows == math.MaxUint32 || len(src.arena) > math.MaxUint32-2048 {
 			return &FileError{File: src.name, Line: line, Msg: "more rows than bulksync can read in one run"}
 		}
 		r.nrows++
@@ -261,7 +268,7 @@ func (r *Reader) first(src *source, in io.Reader) error {
 			c.Status, c.Reason = Invalid, d.reason
 		} else {
 			r.counts[Valid]++
-			r.keep(d, line)
+			r.keep(src, d, line, start)
 			src.valid++
 		}
 		if r.opts.OnRow != nil {
@@ -271,24 +278,40 @@ func (r *Reader) first(src *source, in io.Reader) error {
 	})
 }
 
-// keep remembers a valid row's key and intent for the duplicate check.
-func (r *Reader) keep(d decoded, line int) {
+// keep remembers a valid row for the duplicate check: the hash of its key,
+// and where to read it again; or, from an input read once, what the check
+// needs of it.
+func (r *Reader) keep(src *source, d decoded, line int, start int64) {
 	ext := d.row.ExternalUserID
-	intent := maphash.String(r.seeds[1], d.row.AmazonID) ^ bits.RotateLeft64(r.typeOf(d.row.AmazonIDType), 17)
-	if d.row.UnitID != "" || d.row.Name != "" {
-		// A unit (and the name of its profile) is part of what a row asks.
-		intent ^= bits.RotateLeft64(maphash.String(r.seeds[1], d.row.UnitID+"\x00"+d.row.Name), 31)
+	switch {
+	case src.once:
+		src.kept = append(src.kept, kept{intent: r.intent(d.row), line: uint32(min(line, math.MaxUint32)), id: uint32(len(src.arena))})
+		src.arena = binary.AppendUvarint(src.arena, uint64(d.prov))
+		src.arena = binary.AppendUvarint(src.arena, uint64(len(ext)))
+		src.arena = append(src.arena, ext...)
+	case src.valid%r.every == 0:
+		src.marks = append(src.marks, mark{off: start, line: uint32(min(line, math.MaxUint32))})
 	}
-	if d.row.Action == ActionDelete {
+	r.hashes = append(r.hashes, r.keyHash(d.prov, ext))
+}
+
+// keyHash is the hash of a key: provider (by its index) and externalUserId.
+func (r *Reader) keyHash(prov int32, ext string) uint64 {
+	return (maphash.String(r.seeds[0], ext) ^ r.provs[prov].hash) & r.keyMask
+}
+
+// intent is the hash of what a row asks for: two rows of one key are
+// duplicates when they ask the same.
+func (r *Reader) intent(row Row) uint64 {
+	intent := maphash.String(r.seeds[1], row.AmazonID) ^ bits.RotateLeft64(r.typeOf(row.AmazonIDType), 17)
+	if row.UnitID != "" || row.Name != "" {
+		// A unit (and the name of its profile) is part of what a row asks.
+		intent ^= bits.RotateLeft64(maphash.String(r.seeds[1], row.UnitID+"\x00"+row.Name), 31)
+	}
+	if row.Action == ActionDelete {
 		intent = ^intent
 	}
-	r.keys = append(r.keys, entry{
-		hash:   maphash.String(r.seeds[0], ext) ^ r.provs[d.prov].hash,
-		intent: intent, line: uint32(min(line, math.MaxUint32)), id: uint32(len(r.arena)),
-	})
-	r.arena = binary.AppendUvarint(r.arena, uint64(d.prov))
-	r.arena = binary.AppendUvarint(r.arena, uint64(len(ext)))
-	r.arena = append(r.arena, ext...)
+	return intent
 }
 
 func (r *Reader) typeOf(t string) uint64 {
@@ -367,6 +390,14 @@ func (r *Reader) provider(id string) int32 {
 	if len(r.provs) > 0 && id == r.last {
 		return r.lastIx
 	}
+	// An export alternates between a few providers: look among the first
+	// few before the map.
+	for i := range min(len(r.provs), 4) {
+		if r.provs[i].id == id {
+			r.last, r.lastIx = r.provs[i].id, int32(i)
+			return int32(i)
+		}
+	}
 	i, ok := r.provIx[id]
 	if !ok {
 		id = strings.Clone(id) // not the record's memory
@@ -379,7 +410,8 @@ func (r *Reader) provider(id string) int32 {
 }
 
 // Counts returns how many rows are valid, duplicate and invalid, once
-// every file is read.
+// every file is read. When Problems or Rows yields an error, duplicates are
+// not settled: the counts are of each row's own checks.
 func (r *Reader) Counts() (valid, duplicate, invalid int) {
 	r.resolve()
 	return r.counts[Valid], r.counts[Duplicate], r.counts[Invalid]
@@ -396,13 +428,19 @@ func (r *Reader) Blank() int {
 
 // Problems returns the rows that the duplicate check made duplicate or
 // invalid, in input order, once every file is read. Their Row has File,
-// Line and ExternalUserID only.
-func (r *Reader) Problems() iter.Seq[Checked] {
+// Line and ExternalUserID only. Settling reads the rows of repeated keys
+// again: a file that changed meanwhile (or can't be read) yields a
+// *FileError, and nothing else.
+func (r *Reader) Problems() iter.Seq2[Checked, error] {
 	r.resolve()
-	return func(yield func(Checked) bool) {
+	return func(yield func(Checked, error) bool) {
+		if r.err != nil {
+			yield(Checked{}, r.err)
+			return
+		}
 		for _, e := range r.exc {
 			c := Checked{Row: Row{File: r.srcs[e.at.file].name, Line: int(e.at.line), ExternalUserID: e.id}, Status: e.status, Reason: r.reason(e)}
-			if !yield(c) {
+			if !yield(c, nil) {
 				return
 			}
 		}
@@ -420,6 +458,10 @@ var errStop = errors.New("stop")
 func (r *Reader) Rows() iter.Seq2[Checked, error] {
 	r.resolve()
 	return func(yield func(Checked, error) bool) {
+		if r.err != nil {
+			yield(Checked{}, r.err)
+			return
+		}
 		vi, next := uint32(0), 0 // valid rows so far; the next exception
 		for _, src := range r.srcs {
 			if err := src.unchanged(); err != nil {
@@ -495,6 +537,10 @@ type source struct {
 	rows              uint32 // rows read, blank ones aside
 	firstValid, valid uint32 // index of its first valid row among all the input's; its valid rows
 	blank             int
+	marks             []mark // where to read the file again from: one every markEvery valid rows
+	once              bool   // it can't be read again: kept and arena keep what settling needs
+	kept              []kept // by valid row
+	arena             []byte // the externalUserIds of kept, each after its provider index, length-prefixed
 	bom, bareCR       bool
 	delim             rune
 	header            []string

@@ -241,7 +241,10 @@ func TestFirstPassMatchesRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for c := range r.Problems() {
+	for c, err := range r.Problems() {
+		if err != nil {
+			t.Fatal(err)
+		}
 		got[c.Where()] = fmt.Sprint(c.Status, c.Reason)
 	}
 	want := map[string]string{}

@@ -1,32 +1,49 @@
 package csvmodel
 
 import (
+	"bufio"
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 )
 
-// entry is what the first pass keeps of a valid row for the duplicate
-// check: 24 bytes, not the row. Its place among the valid rows is its
-// index in Reader.keys.
-type entry struct {
-	hash   uint64 // of (provider, externalUserId)
-	intent uint64 // of (action, amazonId, amazonIdType)
+// markEvery is how many valid rows apart the first pass marks where a file
+// can be read again from: settling a repeated key reads at most this many
+// rows before it (16 on average). A mark costs 16 bytes, so half a byte a
+// row.
+const markEvery = 32
+
+// mark is where a file can be read again from: the offset where a valid
+// row's record begins (the previous record's end) and the row's line.
+type mark struct {
+	off  int64
+	line uint32
+}
+
+// kept is what settling needs of a valid row of an input read once.
+type kept struct {
+	intent uint64 // of (action, amazonId, amazonIdType, unitId, name)
 	line   uint32
 	id     uint32 // offset of its provider index and externalUserId in the arena
 }
 
-// candidate is a valid row whose key hash repeats, with its index.
-type candidate struct {
-	vi uint32
-	entry
-}
-
 // where is a row's file (index into the sources) and line.
 type where struct{ file, line uint32 }
+
+// candidate is a valid row whose key hash repeats, read again.
+type candidate struct {
+	vi     uint32 // its index among the valid rows
+	at     where
+	hash   uint64 // of its key
+	intent uint64
+	prov   int32
+	id     string // externalUserId
+}
 
 // exception is a valid row that the duplicate check made a duplicate or
 // invalid.
@@ -46,19 +63,123 @@ func (r *Reader) resolve() {
 		return
 	}
 	r.resolved = true
-	repeats := repeated(r.keys)
-	if len(repeats) > 0 {
-		for i, k := range r.keys { // in input order
-			if run, ok := repeats[k.hash]; ok {
-				repeats[k.hash] = append(run, candidate{uint32(i), k})
+	if rep := repeated(r.hashes); len(rep) > 0 {
+		r.err = r.settle(rep)
+	}
+	r.hashes = nil
+	for _, s := range r.srcs {
+		s.marks, s.kept, s.arena = nil, nil, nil
+	}
+}
+
+// settle reads again the rows whose key hash is one of rep (sorted) and
+// decides them, key by key.
+func (r *Reader) settle(rep []uint64) error {
+	// A set of the repeated hashes' top bits (16 to 32 bits for each, at
+	// most 8 MiB) spares most rows the search.
+	shift := 64 - min(max(bits.Len(uint(len(rep)))+4, 6), 26)
+	seen := make([]uint64, 1<<(64-shift)/64)
+	for _, h := range rep {
+		seen[h>>shift/64] |= 1 << (h >> shift % 64)
+	}
+	runs := map[uint64][]candidate{} // by hash, each in input order
+	for i, src := range r.srcs {
+		var want []uint32 // the file's valid rows to read again, by index within the file
+		for k, h := range r.hashes[src.firstValid : src.firstValid+src.valid] {
+			if seen[h>>shift/64]&(1<<(h>>shift%64)) == 0 {
+				continue
+			}
+			if _, ok := slices.BinarySearch(rep, h); ok {
+				want = append(want, uint32(k))
 			}
 		}
-		for _, run := range repeats {
-			r.settleRun(run)
+		if len(want) == 0 {
+			continue
 		}
-		slices.SortFunc(r.exc, func(a, b exception) int { return cmp.Compare(a.vi, b.vi) })
+		cands, err := r.candidates(src, uint32(i), want)
+		if err != nil {
+			return err
+		}
+		for _, c := range cands {
+			runs[c.hash] = append(runs[c.hash], c)
+		}
 	}
-	r.keys, r.arena = nil, nil
+	for _, run := range runs {
+		r.settleRun(run)
+	}
+	slices.SortFunc(r.exc, func(a, b exception) int { return cmp.Compare(a.vi, b.vi) })
+	return nil
+}
+
+// candidates returns the valid rows of one file given by their index
+// within it (ascending): read again from the nearest mark before each, or
+// from what was kept of a file read once.
+func (r *Reader) candidates(src *source, file uint32, want []uint32) ([]candidate, error) {
+	out := make([]candidate, 0, len(want))
+	if src.once {
+		for _, k := range want {
+			kp := src.kept[k]
+			prov, a := binary.Uvarint(src.arena[kp.id:])
+			n, b := binary.Uvarint(src.arena[int(kp.id)+a:])
+			at := int(kp.id) + a + b
+			out = append(out, candidate{vi: src.firstValid + k, at: where{file, kp.line}, hash: r.hashes[src.firstValid+k],
+				intent: kp.intent, prov: int32(prov), id: string(src.arena[at : at+int(n)])})
+		}
+		return out, nil
+	}
+	if err := src.unchanged(); err != nil {
+		return nil, err
+	}
+	var rs *records
+	var k uint32 // the index within the file of the next valid row rs reads
+	var mk mark  // where rs began
+	fresh := false
+	buf := bufio.NewReaderSize(nil, 16<<10)
+	for _, w := range want {
+		if m := w / r.every; rs == nil || m*r.every > k {
+			// Skip to the mark before w, or read on when there is none
+			// between.
+			mk = src.marks[m]
+			rs, k, fresh = src.records(io.NewSectionReader(src.ra, mk.off, src.size-mk.off), mk.off, 0, buf), m*r.every, true
+		}
+		for {
+			rec, line, _, err := rs.next()
+			if err == io.EOF {
+				return nil, src.changed()
+			}
+			if err != nil {
+				return nil, err
+			}
+			if fresh { // the marked row, whose line is known: the lines after follow from it
+				rs.lines += int(mk.line) - line
+				line, fresh = int(mk.line), false
+			}
+			if blankRecord(rec) {
+				continue
+			}
+			d, err := r.decode(src, rec, line)
+			if err != nil {
+				return nil, err
+			}
+			if d.reason != "" {
+				continue
+			}
+			if k++; k-1 < w {
+				continue
+			}
+			h := r.keyHash(d.prov, d.row.ExternalUserID)
+			if h != r.hashes[src.firstValid+w] {
+				return nil, src.changed()
+			}
+			out = append(out, candidate{vi: src.firstValid + w, at: where{file, uint32(line)}, hash: h,
+				intent: r.intent(d.row), prov: d.prov, id: strings.Clone(d.row.ExternalUserID)})
+			break
+		}
+	}
+	if err := src.unchanged(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // settleRun splits rows of equal hash by their real key, each in input
@@ -72,7 +193,7 @@ func (r *Reader) settleRun(run []candidate) {
 		}
 		group = append(group[:0], run[i])
 		for j := i + 1; j < len(run); j++ {
-			if !done[j] && r.keyOf(run[j].entry) == r.keyOf(run[i].entry) {
+			if !done[j] && run[j].prov == run[i].prov && run[j].id == run[i].id {
 				done[j] = true
 				group = append(group, run[j])
 			}
@@ -83,27 +204,12 @@ func (r *Reader) settleRun(run []candidate) {
 	}
 }
 
-// keyOf is a kept row's key as the arena holds it: provider index and
-// externalUserId, each length as a uvarint.
-func (r *Reader) keyOf(e entry) string {
-	_, a := binary.Uvarint(r.arena[e.id:])
-	n, b := binary.Uvarint(r.arena[int(e.id)+a:])
-	return string(r.arena[e.id : int(e.id)+a+b+int(n)])
-}
-
-func (r *Reader) idOf(e entry) string {
-	_, a := binary.Uvarint(r.arena[e.id:])
-	n, b := binary.Uvarint(r.arena[int(e.id)+a:])
-	return string(r.arena[int(e.id)+a+b : int(e.id)+a+b+int(n)])
-}
-
 // settleKey decides the rows of one key, in input order: repeats of the
 // first row's values are duplicates; once a row asks for something else,
 // none can be trusted, so every row of the key is invalid, those before
 // included.
 func (r *Reader) settleKey(group []candidate) {
-	first := r.where(group[0])
-	id := r.idOf(group[0].entry)
+	first := group[0].at
 	status := make([]Status, len(group))
 	other := make([]where, len(group))
 	conflict := -1
@@ -114,10 +220,10 @@ func (r *Reader) settleKey(group []candidate) {
 		case conflict < 0:
 			conflict = j
 			for k := 0; k <= j; k++ {
-				status[k], other[k] = Invalid, r.where(group[j])
+				status[k], other[k] = Invalid, group[j].at
 			}
 		default:
-			status[j], other[j] = Invalid, r.where(group[j])
+			status[j], other[j] = Invalid, group[j].at
 		}
 	}
 	for k, c := range group {
@@ -126,21 +232,8 @@ func (r *Reader) settleKey(group []candidate) {
 		}
 		r.counts[Valid]--
 		r.counts[status[k]]++
-		r.exc = append(r.exc, exception{vi: c.vi, status: status[k], at: r.where(c), first: first, other: other[k], id: id})
+		r.exc = append(r.exc, exception{vi: c.vi, status: status[k], at: c.at, first: first, other: other[k], id: group[0].id})
 	}
-}
-
-// where is the file and line of a kept row: the last file whose first
-// valid row is at or before it, among those with valid rows.
-func (r *Reader) where(c candidate) where {
-	i, found := slices.BinarySearchFunc(r.srcs, c.vi, func(s *source, vi uint32) int { return cmp.Compare(s.firstValid, vi) })
-	if !found {
-		i--
-	}
-	for i+1 < len(r.srcs) && r.srcs[i+1].firstValid == c.vi && r.srcs[i].valid == 0 {
-		i++ // files with no valid row share their first index with the next
-	}
-	return where{file: uint32(i), line: c.line}
 }
 
 func (r *Reader) whereText(w where) string {
@@ -155,30 +248,30 @@ func (r *Reader) reason(e exception) string {
 	return fmt.Sprintf("externalUserId %s is given conflicting values at %s and %s", e.id, r.whereText(e.first), r.whereText(e.other))
 }
 
-// repeated returns the key hashes that occur more than once. It sorts the
-// hashes the cheap way, as they are uniform: one counting pass spreads them
-// into buckets by their top bits (a dozen or so per bucket), and each
+// repeated returns the hashes that occur more than once, sorted. It sorts
+// the hashes the cheap way, as they are uniform: one counting pass spreads
+// them into buckets by their top bits (a dozen or so per bucket), and each
 // bucket is sorted alone.
-func repeated(keys []entry) map[uint64][]candidate {
-	out := map[uint64][]candidate{}
-	if len(keys) < 2 {
-		return out
+func repeated(hashes []uint64) []uint64 {
+	if len(hashes) < 2 {
+		return nil
 	}
-	shift := 64 - min(max(bits.Len(uint(len(keys)))-3, 4), 22)
+	shift := 64 - min(max(bits.Len(uint(len(hashes)))-3, 4), 22)
 	count := make([]uint32, 1<<(64-shift)+1)
-	for _, k := range keys {
-		count[k.hash>>shift+1]++
+	for _, h := range hashes {
+		count[h>>shift+1]++
 	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
 	}
-	hs := make([]uint64, len(keys))
+	hs := make([]uint64, len(hashes))
 	next := slices.Clone(count[:len(count)-1])
-	for _, k := range keys {
-		b := k.hash >> shift
-		hs[next[b]] = k.hash
+	for _, h := range hashes {
+		b := h >> shift
+		hs[next[b]] = h
 		next[b]++
 	}
+	var out []uint64
 	for b := range len(count) - 1 {
 		bucket := hs[count[b]:count[b+1]]
 		if len(bucket) < 2 {
@@ -186,8 +279,8 @@ func repeated(keys []entry) map[uint64][]candidate {
 		}
 		slices.Sort(bucket)
 		for i := 1; i < len(bucket); i++ {
-			if bucket[i] == bucket[i-1] {
-				out[bucket[i]] = nil
+			if bucket[i] == bucket[i-1] && (len(out) == 0 || out[len(out)-1] != bucket[i]) {
+				out = append(out, bucket[i])
 			}
 		}
 	}

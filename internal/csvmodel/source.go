@@ -316,7 +316,7 @@ func csvError(file string, lines int, err error) error {
 	return &FileError{File: file, Msg: err.Error()}
 }
 
-// expect makes room for the keys of a file of size bytes, judging its
+// expect makes room for the key hashes of a file of size bytes, judging its
 // rows by the lines of its head: growing a large slice by appends would
 // copy it over and over and hold the old copy and the new at once.
 func (r *Reader) expect(size int64, head []byte) {
@@ -328,6 +328,5 @@ func (r *Reader) expect(size int64, head []byte) {
 		return
 	}
 	rows := int(size / int64(len(head)/lines))
-	r.keys = slices.Grow(r.keys, rows+rows/16)
-	r.arena = slices.Grow(r.arena, (rows+rows/16)*12)
+	r.hashes = slices.Grow(r.hashes, rows+rows/16)
 }

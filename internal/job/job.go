@@ -179,7 +179,10 @@ func Validate(in Input, o IO) (Result, error) {
 		return failed(o, "validate", err)
 	}
 	defer r.Close()
-	for row := range r.Problems() {
+	for row, err := range r.Problems() {
+		if err != nil {
+			return Result{Verdict: VerdictOf(err)}, err
+		}
 		switch row.Status {
 		case csvmodel.Invalid:
 			fmt.Fprintf(o.Stdout, "%s: %s\n", row.Where(), row.Reason)
