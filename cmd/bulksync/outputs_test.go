@@ -459,3 +459,20 @@ func listDir(t *testing.T, dir string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// A report or summary whose folder does not exist yet gets one.
+func TestReportFolderIsMade(t *testing.T) {
+	a := startAPI(t, emulator.Options{})
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n")
+	rep, sum := filepath.Join(dir, "reports", "night1", "r.csv"), filepath.Join(dir, "summaries", "s.json")
+	if res := a.sync(t, nil, "--report", rep, "--summary", sum, in); res.code != 0 {
+		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
+	}
+	if rows := readReport(t, rep); len(rows) != 1 {
+		t.Errorf("report: %v", rows)
+	}
+	if _, err := os.Stat(sum); err != nil {
+		t.Errorf("summary: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
+	"github.com/bulksync/bulksync/internal/report"
 	"github.com/rs/zerolog"
 )
 
@@ -40,7 +41,7 @@ type globals struct {
 	env    env
 	stdin  io.Reader // what the file name - reads
 	stdout io.Writer
-	stderr io.Writer // shared by the logger and plain messages: writes are whole and never interleave
+	stderr io.Writer // shared by the logger, plain messages and progress: a *report.Console once run starts
 	term   bool      // stderr is a terminal
 }
 
@@ -58,7 +59,9 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 // runWith parses the command line and runs the command; it returns the
 // exit code.
 func runWith(ctx context.Context, args []string, g *globals) (code int) {
-	g.term, g.stderr = isTerminal(g.stderr), zerolog.SyncWriter(g.stderr)
+	// Log lines, messages and a progress bar share stderr: every write
+	// whole, and a log line never glued onto the bar.
+	g.term, g.stderr = isTerminal(g.stderr), report.NewConsole(g.stderr)
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("bulksync"), kong.Description(help("bulksync")),
 		kong.Writers(g.stdout, g.stderr),

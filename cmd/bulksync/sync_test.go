@@ -391,3 +391,16 @@ func TestExitCodesTellARerunFromARefusal(t *testing.T) {
 		})
 	}
 }
+
+// Rows that are all invalid for want of a provider say so: the way out is
+// --service-provider-id, not --allow-empty.
+func TestNoProviderHint(t *testing.T) {
+	a := startAPI(t, emulator.Options{})
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n")
+	res := runCLI(t, []string{"BULKSYNC_ACCESS_TOKEN=" + testToken}, "sync", "--endpoint", a.url, "--log-format", "json",
+		"--report", filepath.Join(dir, "r.csv"), in)
+	if ev := endEvent(t, res.stderr); res.code != 3 || !strings.Contains(fmt.Sprint(ev["hint"]), "--service-provider-id") {
+		t.Errorf("exit %d, hint %v; want 3 and a hint naming --service-provider-id", res.code, ev["hint"])
+	}
+}

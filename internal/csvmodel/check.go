@@ -111,10 +111,14 @@ func checkUnit(id, name string) string {
 	return ""
 }
 
+// NoProvider is why a row with no serviceProviderId is invalid when no
+// default provider is set.
+const NoProvider = "serviceProviderId is empty and no default service provider is set"
+
 // CheckProvider returns why a serviceProviderId can't be used, or "".
 func CheckProvider(id string) string {
 	if id == "" {
-		return "serviceProviderId is empty and no default service provider is set"
+		return NoProvider
 	}
 	if msg := CheckID("serviceProviderId", id); msg != "" {
 		return msg

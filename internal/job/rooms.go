@@ -42,17 +42,26 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 		preface:      units.writePlanned,
 		rows: func(shard reconcile.Shard) (source[reconcile.Profile], error) {
 			total := 0 // for progress only: the engine decides what is the shard's
-			sawUnit := false
+			sawUnit, noProvider, other := false, 0, 0
 			r, err := readInput(in, o.IO.Stdin, true, func(c csvmodel.Checked) {
 				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
 					total++
 				}
 				sawUnit = sawUnit || c.UnitID != ""
+				if c.Status == csvmodel.Invalid && c.Reason == csvmodel.NoProvider {
+					noProvider++
+				} else {
+					other++
+				}
 			})
 			if err != nil {
 				return source[reconcile.Profile]{}, err
 			}
 			units.noUnits = !sawUnit // no pass over the rows to look for one
+			emptyHint := ""
+			if noProvider > 0 && other == 0 {
+				emptyHint = "no row names a serviceProviderId: give --service-provider-id ID (or a serviceProviderId column)"
+			}
 			valid, dups, invalid := r.Counts()
 			log.Info().Strs("files", in.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
 				Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
@@ -68,7 +77,7 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 						}
 					}
 				},
-				total: total, blank: r.Blank(), close: r.Close,
+				total: total, blank: r.Blank(), close: r.Close, emptyHint: emptyHint,
 			}, nil
 		},
 		check: func(w reconcile.Write[reconcile.Profile]) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,9 @@ type source[V any] struct {
 	total int // rows of the shard, for progress
 	blank int // rows skipped because every field was empty
 	close func() error
+	// emptyHint, when set, is what to do when no row is valid: the rows'
+	// own reason, not --allow-empty.
+	emptyHint string
 }
 
 // run is a sync or plan of one resource.
@@ -139,12 +143,13 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	defer quietLog()
 	var prog *report.Progress
 	if o.Progress != "off" {
-		prog = report.NewProgress(in.total, e.bar(), o.IO.Stderr, log, o.ProgressInterval, func() int {
+		prog = report.NewProgress(in.total, e.bar(), o.IO.Stderr, log, o.ProgressInterval, func() report.Stats {
+			st := s.Caller.Stats()
 			n := 0
-			for _, c := range s.Caller.Stats().Calls {
+			for _, c := range st.Calls {
 				n += c
 			}
-			return n
+			return report.Stats{Calls: n, Retries: st.Retries, Throttled: st.Throttled}
 		})
 	}
 	view := newPlanView(sp.describe, sp.words)
@@ -180,6 +185,9 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 			}
 		}
 		res, runErr = eng.Run(ectx, rows)
+	}
+	if errors.Is(runErr, reconcile.ErrEmpty) && in.emptyHint != "" {
+		runErr = &advice{runErr, in.emptyHint}
 	}
 	if o.PlanOut != "" && runErr == nil {
 		if err := reconcile.SavePlan(o.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, o.IO.now()); err != nil {
@@ -224,6 +232,15 @@ func (e *ending) bar() bool {
 // that a path that can't be written stops the run before it sends anything.
 func openReport[R any](e *ending, failed func(*OutputError)) (*report.Writer[R], error) {
 	o := e.o
+	for _, out := range []struct{ what, path string }{{"summary", o.Summary}, {"report", o.Report}} {
+		if what, path := out.what, out.path; path != "" && path != "-" {
+			// A report's folder that does not exist yet is made, as a Job's
+			// first night on a fresh volume needs.
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, &OutputError{What: what, Path: path, Err: err, Early: true}
+			}
+		}
+	}
 	if o.Summary != "" {
 		f, err := os.Create(o.Summary)
 		if err != nil {

@@ -12,42 +12,87 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
+// Console is a terminal's stderr, shared by log lines and a live progress
+// bar: every write is whole, and a log line first clears the bar, so that
+// it never glues onto the bar's line nor leaves a frozen copy of it; the
+// bar is drawn again under it.
+type Console struct {
+	mu  sync.Mutex
+	w   io.Writer
+	bar *progressbar.ProgressBar // the live bar, drawn on w; nil when none
+}
+
+// NewConsole shares w between log lines and a progress bar.
+func NewConsole(w io.Writer) *Console { return &Console{w: w} }
+
+// Write writes p whole, below the live bar if there is one.
+func (c *Console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar != nil {
+		_ = c.bar.Clear()
+	}
+	n, err := c.w.Write(p)
+	if c.bar != nil {
+		_ = c.bar.RenderBlank()
+	}
+	return n, err
+}
+
+// do runs f, which draws the bar, alone on the console.
+func (c *Console) do(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f()
+}
+
+// Stats are the figures of a run's calls that progress shows.
+type Stats struct{ Calls, Retries, Throttled int }
+
 // Progress shows how a run goes: a live bar for a person at a terminal, or
 // a progress log line every interval for a log collector. Never both.
 type Progress struct {
-	mu     sync.Mutex
-	total  int
-	done   int
-	counts reconcile.Counts
-	start  time.Time
-	calls  func() int
-	bar    *progressbar.ProgressBar
-	log    zerolog.Logger
-	stop   chan struct{}
-	ended  chan struct{}
+	mu      sync.Mutex
+	total   int
+	done    int
+	counts  reconcile.Counts
+	start   time.Time
+	stats   func() Stats
+	console *Console
+	bar     *progressbar.ProgressBar
+	log     zerolog.Logger
+	stop    chan struct{}
+	ended   chan struct{}
 }
 
-// NewProgress starts showing progress of total rows: a bar on w when bar
-// is set, else a log line every interval. calls counts API calls so far.
-func NewProgress(total int, bar bool, w io.Writer, log zerolog.Logger, interval time.Duration, calls func() int) *Progress {
-	p := &Progress{total: total, start: time.Now(), calls: calls, log: log,
+// NewProgress starts showing progress of total rows: a bar on the console
+// when bar is set (w is then a *Console, or the bar's own writer), else a
+// log line every interval. stats counts the calls so far.
+func NewProgress(total int, bar bool, w io.Writer, log zerolog.Logger, interval time.Duration, stats func() Stats) *Progress {
+	p := &Progress{total: total, start: time.Now(), stats: stats, log: log,
 		stop: make(chan struct{}), ended: make(chan struct{})}
-	if bar {
-		p.bar = progressbar.NewOptions(total,
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowDescriptionAtLineEnd(),
-			progressbar.OptionSetDescription("starting"),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-		)
-		close(p.ended)
+	if !bar {
+		go p.ticker(interval)
 		return p
 	}
-	go p.ticker(interval)
+	c, ok := w.(*Console)
+	if !ok {
+		c = NewConsole(w)
+	}
+	p.console = c
+	p.bar = progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(c.w),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionSetDescription("starting"),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(c.w) }),
+	)
+	c.do(func() { c.bar = p.bar })
+	close(p.ended)
 	return p
 }
 
@@ -74,16 +119,19 @@ func (p *Progress) Add(o reconcile.Outcome) {
 	if p.bar == nil {
 		return
 	}
-	if p.done > p.total { // pruned rows come on top of the input's
-		p.total = p.done
-		p.bar.ChangeMax(p.total)
-	}
-	p.bar.Describe(p.describe())
-	_ = p.bar.Add(1)
+	p.console.do(func() {
+		if p.done > p.total { // pruned rows come on top of the input's
+			p.total = p.done
+			p.bar.ChangeMax(p.total)
+		}
+		p.bar.Describe(p.describe())
+		_ = p.bar.Add(1)
+	})
 }
 
-// describe is the outcomes so far and the call rate, e.g.
-// "12 created, 3 updated, 40 unchanged | 31.5 calls/s".
+// describe is the outcomes so far, the call rate, and the retries and
+// throttled answers if any, e.g. "12 created, 3 failed | 31.5 calls/s,
+// 4 retries, 2 throttled".
 func (p *Progress) describe() string {
 	var parts []string
 	for _, o := range reconcile.Outcomes {
@@ -91,12 +139,20 @@ func (p *Progress) describe() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, o))
 		}
 	}
-	return fmt.Sprintf("%s | %.1f calls/s", strings.Join(parts, ", "), p.rate())
+	s := p.stats()
+	calls := fmt.Sprintf("%.1f calls/s", p.rate(s))
+	if s.Retries > 0 {
+		calls += fmt.Sprintf(", %d retries", s.Retries)
+	}
+	if s.Throttled > 0 {
+		calls += fmt.Sprintf(", %d throttled", s.Throttled)
+	}
+	return strings.Join(parts, ", ") + " | " + calls
 }
 
-func (p *Progress) rate() float64 {
+func (p *Progress) rate(s Stats) float64 {
 	if el := time.Since(p.start).Seconds(); el > 0 {
-		return float64(p.calls()) / el
+		return float64(s.Calls) / el
 	}
 	return 0
 }
@@ -104,7 +160,9 @@ func (p *Progress) rate() float64 {
 func (p *Progress) logLine(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ev := p.log.Info().Int("done", p.done).Int("total", p.total).Float64("calls_per_second", p.rate())
+	s := p.stats()
+	ev := p.log.Info().Int("done", p.done).Int("total", p.total).Float64("calls_per_second", p.rate(s)).
+		Int("retries", s.Retries).Int("throttled", s.Throttled)
 	for o, n := range p.counts.Map() {
 		ev = ev.Int(o, n)
 	}
@@ -115,14 +173,24 @@ func (p *Progress) logLine(msg string) {
 	ev.Msg(msg)
 }
 
-// Close stops the ticker, or finishes the bar.
+// Close stops the ticker, or ends the bar: full when every row is done,
+// where it stands when the run stopped short (it never claims 100% of an
+// interrupted run).
 func (p *Progress) Close() {
-	if p.bar != nil {
-		p.mu.Lock()
-		_ = p.bar.Finish()
-		p.mu.Unlock()
+	if p.bar == nil {
+		close(p.stop)
+		<-p.ended
 		return
 	}
-	close(p.stop)
-	<-p.ended
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.console.do(func() {
+		if p.done >= p.total {
+			_ = p.bar.Finish()
+		} else {
+			_ = p.bar.Clear()
+			fmt.Fprintf(p.console.w, "stopped at %d of %d rows: %s\n", p.done, p.total, p.describe())
+		}
+		p.console.bar = nil
+	})
 }
