@@ -228,8 +228,14 @@ func TestProductsPlanAndSavedPlan(t *testing.T) {
 	if got := a.ProductSkills("development", ids[0]); !slices.Equal(got, []string{skillN(1)}) {
 		t.Errorf("after the plan: %v", got)
 	}
-	if res := a.products(t, "sync", "--plan", plan, "--report", filepath.Join(dir, "r.csv")); res.code != 3 || !strings.Contains(res.stderr, "plan is stale") {
-		t.Errorf("the plan again: exit %d, want 3 (stale)\n%s", res.code, res.stderr)
+	// Applied again, the plan finds every write made: exit 0, and the
+	// report of the run that made them is kept (the record --undo needs).
+	first, _ := os.ReadFile(filepath.Join(dir, "r.csv"))
+	if res := a.products(t, "sync", "--plan", plan, "--report", filepath.Join(dir, "r.csv")); res.code != 0 || !strings.Contains(res.stderr, "already holds") {
+		t.Errorf("the plan again: exit %d, want 0 (already applied)\n%s", res.code, res.stderr)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "r.csv")); string(again) != string(first) || !strings.Contains(string(first), ",created,") {
+		t.Errorf("the report of the run that applied the plan was replaced:\n%s\nnow\n%s", first, again)
 	}
 	a.Associate("live", ids[1], skillN(1))
 	if res := a.products(t, "plan", "--stage", "live", "--detailed-exitcode", "--report", filepath.Join(dir, "r.csv"), in); res.code != 5 ||

@@ -276,3 +276,30 @@ func TestPruneEmptyExportWipesTheProvider(t *testing.T) {
 		t.Errorf("report: %d rows, first %v", len(rows), rows[0])
 	}
 }
+
+// A saved plan whose run was killed part way is finished by running it
+// again: the writes already made are reported unchanged ("already applied"),
+// the rest are made; a write whose id changed otherwise still makes it stale.
+func TestSavedPlanAppliedPartly(t *testing.T) {
+	a := startAPI(t, emulator.Options{})
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,amzn1.b\n7203,amzn1.c\n")
+	plan, rep := filepath.Join(dir, "plan.json"), filepath.Join(dir, "r.csv")
+	if res := a.cmd(t, "plan", nil, "--out", plan, "--report", rep, in); res.code != 0 {
+		t.Fatalf("plan: exit %d\n%s", res.code, res.stderr)
+	}
+	a.seed(t, map[string]string{"7201": "amzn1.a"}) // the killed run's one write
+	if res := a.sync(t, nil, "--plan", plan, "--report", rep); res.code != 0 {
+		t.Fatalf("sync --plan: exit %d\n%s", res.code, res.stderr)
+	}
+	rows := byID(t, readReport(t, rep))
+	if r := rows["7201"]; r["outcome"] != "unchanged" || !strings.Contains(r["error_message"], "already applied") {
+		t.Errorf("7201: %v, want unchanged, already applied", r)
+	}
+	if rows["7202"]["outcome"] != "created" || rows["7203"]["outcome"] != "created" {
+		t.Errorf("the rest: %v %v, want created", rows["7202"], rows["7203"])
+	}
+	if got := a.Associations(sp); len(got) != 3 {
+		t.Errorf("state: %v", got)
+	}
+}

@@ -97,19 +97,16 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	if err == nil && o.Progress != "off" && !e.bar() && o.ProgressInterval <= 0 {
 		err = usage("progress interval must be above 0, got %v", o.ProgressInterval)
 	}
-	var rep *report.Writer[R]
+	var rows *reportRows[R]
 	if err == nil {
 		// An output that fails mid-run stops it as a signal does: no new
 		// call; calls in flight finish; the rest is reported skipped.
-		rep, err = openReport[R](e, func(oe *OutputError) { stop(oe) })
+		rows, err = openOutputs[R](ctx, e, saved != nil, func(oe *OutputError) { stop(oe) })
 	}
 	if err != nil {
 		return e.finish(reconcile.Counts{}, err)
 	}
-	e.closeReport = rep.Close
-	// From the moment the run is told to stop, every row reaches the file
-	// as it is written: a second signal may end the process at any time.
-	defer context.AfterFunc(ctx, rep.FlushEach)()
+	e.closeReport = rows.close
 	limit := DefaultMaxDeletes
 	switch {
 	case saved != nil && o.MaxDeletes != nil:
@@ -160,7 +157,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 			if f.Retry {
 				e.transient.Add(1)
 			}
-			rep.Write(sp.row(f))
+			rows.write(sp.row(f), saved != nil && f.Outcome == reconcile.Unchanged)
 			if prog != nil {
 				prog.Add(f.Outcome)
 			}
@@ -228,9 +225,12 @@ func (e *ending) bar() bool {
 	return e.o.Progress == "on" || e.o.IO.Terminal && !e.o.IO.JSONLogs
 }
 
-// openReport creates the summary and the report before the first call, so
-// that a path that can't be written stops the run before it sends anything.
-func openReport[R any](e *ending, failed func(*OutputError)) (*report.Writer[R], error) {
+// openOutputs makes the outputs' folders and creates the summary and the
+// report before the first call, so that a path that can't be written stops
+// the run before it sends anything. A run that applies a saved plan
+// (deferred) only checks the report can be created: it opens it at its
+// first row that is not a write already made.
+func openOutputs[R any](ctx context.Context, e *ending, deferred bool, failed func(*OutputError)) (*reportRows[R], error) {
 	o := e.o
 	for _, out := range []struct{ what, path string }{{"summary", o.Summary}, {"report", o.Report}} {
 		if what, path := out.what, out.path; path != "" && path != "-" {
@@ -254,26 +254,101 @@ func openReport[R any](e *ending, failed func(*OutputError)) (*report.Writer[R],
 			failed(oe)
 		}
 	}
-	var rep *report.Writer[R]
-	var err error
-	switch o.Report {
-	case "":
-		rep, err = report.NewWriter[R](io.Discard, nil, nil)
-	case "-":
-		rep, err = report.NewWriter[R](o.IO.Stdout, nil, onErr)
-	default:
-		var f *os.File
-		if f, err = os.Create(o.Report); err == nil {
-			if rep, err = report.NewWriter[R](f, f, onErr); err != nil {
-				f.Close()
+	r := &reportRows[R]{deferred: deferred, open: func() (*report.Writer[R], error) {
+		var rep *report.Writer[R]
+		var err error
+		switch o.Report {
+		case "":
+			rep, err = report.NewWriter[R](io.Discard, nil, nil)
+		case "-":
+			rep, err = report.NewWriter[R](o.IO.Stdout, nil, onErr)
+		default:
+			var f *os.File
+			if f, err = os.Create(o.Report); err == nil {
+				if rep, err = report.NewWriter[R](f, f, onErr); err != nil {
+					f.Close()
+				}
 			}
 		}
+		if err != nil {
+			return nil, &OutputError{What: "report", Path: o.Report, Err: err, Early: !deferred}
+		}
+		// From the moment the run is told to stop, every row reaches the
+		// file as it is written: a second signal may end the process.
+		context.AfterFunc(ctx, rep.FlushEach)
+		return rep, nil
+	}}
+	if deferred {
+		return r, canCreate(o.Report)
 	}
-	if err != nil {
-		return nil, &OutputError{What: "report", Path: o.Report, Err: err, Early: true}
-	}
-	return rep, nil
+	var err error
+	r.rep, err = r.open()
+	return r, err
 }
+
+// canCreate says whether the report at path could be created, without
+// replacing what is there.
+func canCreate(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	_, statErr := os.Lstat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o666)
+	if err != nil {
+		return &OutputError{What: "report", Path: path, Err: err, Early: true}
+	}
+	f.Close()
+	if statErr != nil {
+		os.Remove(path) // it did not exist: leave nothing behind
+	}
+	return nil
+}
+
+// reportRows is where a run's rows go. When the run applies a saved plan,
+// rows that were already applied are held until a row that is not: a plan
+// applied again keeps the report of the run that applied it, the record
+// --undo needs, rather than replacing it with "unchanged".
+type reportRows[R any] struct {
+	deferred bool
+	open     func() (*report.Writer[R], error)
+	rep      *report.Writer[R]
+	held     []R
+	failed   error // opening it failed mid-run
+}
+
+func (r *reportRows[R]) write(row R, applied bool) {
+	if r.rep == nil && r.failed == nil {
+		if applied {
+			r.held = append(r.held, row)
+			return
+		}
+		if r.rep, r.failed = r.open(); r.failed != nil {
+			return
+		}
+		for _, h := range r.held {
+			r.rep.Write(h)
+		}
+		r.held = nil
+	}
+	if r.rep != nil {
+		r.rep.Write(row)
+	}
+}
+
+// close closes the report; a report never opened because every row was
+// already applied leaves the earlier one as it is.
+func (r *reportRows[R]) close() error {
+	switch {
+	case r.failed != nil:
+		return r.failed
+	case r.rep == nil && r.deferred:
+		return errKept
+	}
+	return r.rep.Close()
+}
+
+// errKept says the report was left as it was: a saved plan found applied.
+var errKept = errors.New("every write of the plan already holds: the earlier report is kept")
 
 // finish closes the outputs and sums the run up: the summary file and the
 // metrics, with the exit code the verdict is given. An output that failed
@@ -281,10 +356,18 @@ func openReport[R any](e *ending, failed func(*OutputError)) (*report.Writer[R],
 func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	transient := e.transient.Load()
 	o := e.o
+	kept := false
 	if e.closeReport != nil {
 		err := e.closeReport()
+		if kept = errors.Is(err, errKept); kept {
+			o.IO.Log.Info().Str("report", o.Report).Msg(err.Error())
+			err = nil
+		}
 		oe := e.repErr.Load()
-		if oe == nil && err != nil {
+		var failed *OutputError
+		if oe == nil && errors.As(err, &failed) {
+			oe = failed
+		} else if oe == nil && err != nil {
 			oe = &OutputError{What: "report", Path: o.Report, Err: err}
 		}
 		if oe != nil && !errors.Is(runErr, oe) {
@@ -296,7 +379,7 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 		stats = e.caller.Stats()
 	}
 	sum := report.NewSummary(o.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, o.IO.now().Sub(e.start))
-	if e.closeReport != nil {
+	if e.closeReport != nil && !kept {
 		sum.Report = o.Report
 	}
 	sum.BlankRows = e.blank

@@ -652,10 +652,17 @@ func (s *sched[V]) diff(it *item[V], found map[Key]V) {
 		it.prev = &v
 	}
 	if it.planned {
-		if !s.same(it.before, it.prev) {
+		switch {
+		case s.same(it.before, it.prev):
+			s.hold(it) // as it was planned from: written once the whole plan is checked
+		case diff(s.Res.Equal, it.row, it.prev) == ActNone:
+			// The API holds what the plan wants already: this plan was
+			// applied before (a rerun after a kill, or after success).
+			s.emit(it, Fate[V]{Outcome: Unchanged, ErrMsg: "already applied: the API holds what the plan wants"})
+		default:
 			s.stale = append(s.stale, fmt.Sprintf("%s: planned from %s, now %s", it.row.Key.ID, describe(it.before), describe(it.prev)))
+			s.hold(it)
 		}
-		s.hold(it)
 		return
 	}
 	it.action = diff(s.Res.Equal, it.row, it.prev)
