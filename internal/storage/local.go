@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
@@ -92,7 +93,10 @@ func createStream(p string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	// O_NONBLOCK: a FIFO that took the path's place since the look fails
+	// the open (no reader) instead of hanging the run; a regular file
+	// ignores it.
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NONBLOCK, 0o644)
 	if err != nil {
 		return nil, err
 	}
