@@ -240,43 +240,86 @@ func (c *Caller) Do(ctx context.Context, kind string, call func(context.Context)
 	start := time.Now()
 	var res Result
 	reauthed := false
-	for attempt := 1; ; attempt++ {
+	res.Attempts, res.Interrupted = c.retry(ctx, func(attempt int) (next, bool) {
+		if attempt > 1 {
+			c.retried()
+		}
 		t, ok := c.wait(ctx)
 		if !ok {
-			res.Interrupted = true
-			break
+			return stop, false
 		}
 		actx, cancel := client.AttemptContext(ctx, c.cfg.RequestTimeout)
 		err := call(actx)
 		cancel()
-		res.Attempts, res.Err = attempt, err
+		res.Err = err
 		f := Classify(err)
 		c.count(kind, f)
 		c.answered(t, f)
-		if err == nil {
-			break
-		}
-		if f.Status == 401 && !reauthed && c.cfg.Reauth != nil && c.cfg.Reauth() {
-			reauthed = true
-			c.retried()
-			continue
+		switch {
+		case err == nil:
+			return stop, true
+		case f.Status == 401 && !reauthed && c.cfg.Reauth != nil && c.cfg.Reauth():
+			reauthed = true // one fresh token per call, at once
+			return next{now: true}, true
 		}
 		c.cfg.Log.Debug().Str("op", kind).Int("status", f.Status).Int("attempt", attempt).Bool("retry", f.Retry && attempt < c.cfg.MaxAttempts).
 			Int64("duration_ms", time.Since(start).Milliseconds()).Err(err).Msg("call failed")
-		if !f.Retry || attempt >= c.cfg.MaxAttempts {
-			break
-		}
-		c.retried()
-		if !sleep(ctx, c.backoff(attempt, f.RetryAfter)) {
-			res.Interrupted = true
-			break
-		}
-	}
+		return next{again: f.Retry, after: f.RetryAfter}, true
+	})
 	res.Duration = time.Since(start)
 	if f := Classify(res.Err); f.Auth {
 		return res, fmt.Errorf("%w: %w", ErrAuth, res.Err)
 	}
 	return res, nil
+}
+
+// Retry runs op, which is not an API call (a read or write of a remote
+// file: not paced, not counted), again after the same back-off as calls
+// while temporary says its error may pass, up to MaxAttempts. It returns
+// op's last error, or why ctx ended before the next attempt.
+func (c *Caller) Retry(ctx context.Context, op func(context.Context) error, temporary func(error) bool) error {
+	var err error
+	_, interrupted := c.retry(ctx, func(int) (next, bool) {
+		err = op(ctx)
+		return next{again: err != nil && temporary(err)}, true
+	})
+	if interrupted && err == nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// next is what an attempt says about the next one: whether one may help,
+// the least wait the server asked for, or that it goes at once.
+type next struct {
+	again bool
+	after time.Duration
+	now   bool
+}
+
+var stop = next{}
+
+// retry is the one retry loop: attempt runs try number n (from 1) and
+// says whether another may help; between tries it waits the back-off. It
+// returns the tries made, and whether ctx ended (or attempt found it
+// ended, returning false) before the tries were over.
+func (c *Caller) retry(ctx context.Context, attempt func(n int) (next, bool)) (tries int, interrupted bool) {
+	for n := 1; ; n++ {
+		nx, ok := attempt(n)
+		if !ok {
+			return n - 1, true
+		}
+		tries = n
+		if nx.now {
+			continue
+		}
+		if !nx.again || n >= c.cfg.MaxAttempts {
+			return tries, false
+		}
+		if !sleep(ctx, c.backoff(n, nx.after)) {
+			return tries, true
+		}
+	}
 }
 
 // backoff is the wait before the retry that follows attempt, with jitter

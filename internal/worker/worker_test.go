@@ -337,3 +337,35 @@ func TestRateAndPacing(t *testing.T) {
 		t.Errorf("got Rate %v, Pacing %v; want 100 and 25", p.Rate(), p.Pacing())
 	}
 }
+
+// Retry is the calls' retry loop for what is not an API call: the same
+// back-off and attempts, no pacing, nothing counted as an API retry.
+func TestRetryOfARemoteFile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(Config{BaseBackoff: 100 * time.Millisecond, MaxAttempts: 4, Rand: func() float64 { return 1 }})
+		errBusy, errGone := errors.New("busy"), errors.New("gone")
+		temporary := func(err error) bool { return errors.Is(err, errBusy) }
+		var at []time.Time
+		err := c.Retry(context.Background(), func(context.Context) error {
+			at = append(at, time.Now())
+			if len(at) < 3 {
+				return errBusy
+			}
+			return nil
+		}, temporary)
+		if err != nil || len(at) != 3 || at[1].Sub(at[0]) != 100*time.Millisecond || at[2].Sub(at[1]) != 200*time.Millisecond {
+			t.Errorf("got %v after %d tries at %v, want success on the third after 100ms and 200ms", err, len(at), at)
+		}
+		tries := 0
+		if err := c.Retry(context.Background(), func(context.Context) error { tries++; return errGone }, temporary); !errors.Is(err, errGone) || tries != 1 {
+			t.Errorf("a lasting error: %v after %d tries, want it after 1", err, tries)
+		}
+		tries = 0
+		if err := c.Retry(context.Background(), func(context.Context) error { tries++; return errBusy }, temporary); !errors.Is(err, errBusy) || tries != 4 {
+			t.Errorf("always busy: %v after %d tries, want MaxAttempts, 4", err, tries)
+		}
+		if s := c.Stats(); s.Retries != 0 || len(s.Calls) != 0 {
+			t.Errorf("stats %+v: a file's retries are not API calls", s)
+		}
+	})
+}
