@@ -80,7 +80,7 @@ func (g *globals) io(f logFlags, command string) job.IO {
 	if command != "" {
 		log = log.Str("command", command)
 	}
-	return job.IO{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: g.term, JSONLogs: asJSON, Log: log.Logger(), ExitCodes: exitCodes}
+	return job.IO{Env: g.env, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: g.term, JSONLogs: asJSON, Log: log.Logger(), ExitCodes: exitCodes}
 }
 
 type versionCmd struct{}

@@ -23,11 +23,12 @@ type productsCmd struct {
 type productFiles struct {
 	Stage     string             `enum:"development,live" default:"development" help:"Stage whose associations are read (and with --prune pruned); sync writes development only."`
 	Delimiter csvmodel.Delimiter `default:"auto" placeholder:"C" help:"Field delimiter: , ; or tab; sniffed from the header line when auto (the default)."`
-	Files     []string           `arg:"" optional:"" name:"FILE" help:"CSV files of skillId, productId and an optional action (associate, disassociate)."`
+	fileFlags `embed:""`
 }
 
 func (f *productFiles) options(command string) job.Options {
-	return job.Options{Command: command, Products: true, Stage: f.Stage, Input: job.Input{Files: f.Files, Delimiter: f.Delimiter}}
+	return job.Options{Command: command, Products: true, Stage: f.Stage,
+		Input: job.Input{Files: f.Files, Delimiter: f.Delimiter, MaxAge: f.MaxAge, Newest: f.Newest}}
 }
 
 type productsSyncCmd struct {

@@ -15,11 +15,18 @@ type inputFlags struct {
 	ServiceProviderID string             `name:"service-provider-id" placeholder:"ID" help:"Provider for rows without a serviceProviderId value."`
 	Delimiter         csvmodel.Delimiter `default:"auto" placeholder:"C" help:"Field delimiter: , ; or tab; sniffed from the header line when auto (the default)."`
 	Column            []string           `sep:"none" placeholder:"FIELD=HEADER" help:"Read FIELD from the column named HEADER, whatever the aliases say (repeatable), e.g. --column externalUserId=\"Room Ext\"."`
-	Files             []string           `arg:"" optional:"" name:"FILE" help:"CSV files; several files are one input; - reads standard input."`
+	fileFlags         `embed:""`
+}
+
+// fileFlags say which files are the input.
+type fileFlags struct {
+	MaxAge time.Duration `name:"max-age" placeholder:"D" help:"Refuse (exit 3, before any call) a file modified longer ago than D, e.g. 26h: an export that stopped coming is not applied again."`
+	Newest bool          `help:"Each FILE is a pattern (a * in its last part, e.g. s3://pms/exports/rooms-*.csv): read its newest match."`
+	Files  []string      `arg:"" optional:"" name:"FILE" help:"CSV files, paths or URLs (s3://, gs://, azblob://, sftp://USER@HOST/PATH); several files are one input; - reads standard input."`
 }
 
 func (f *inputFlags) input() job.Input {
-	return job.Input{Files: f.Files, Delimiter: f.Delimiter, DefaultProvider: f.ServiceProviderID, Columns: f.Column}
+	return job.Input{Files: f.Files, Delimiter: f.Delimiter, DefaultProvider: f.ServiceProviderID, Columns: f.Column, MaxAge: f.MaxAge, Newest: f.Newest}
 }
 
 // runFlags shape a sync or a plan, of rooms or of products.
@@ -77,9 +84,9 @@ func (c *planCmd) Run(ctx context.Context, g *globals) error {
 		CreateProfiles: c.CreateProfiles})
 }
 
-func (c *validateCmd) Run(g *globals) error {
+func (c *validateCmd) Run(ctx context.Context, g *globals) error {
 	o := g.io(c.logFlags, "")
-	res, err := job.Validate(c.input(), o)
+	res, err := job.Validate(ctx, c.input(), o)
 	return g.end(o, res, err)
 }
 

@@ -29,7 +29,6 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -209,7 +208,7 @@ func (r *Reader) ReadFile(path string) error {
 		defer f.Close() // a pipe or device: read once, spooled if asked
 		return r.Read(path, f)
 	}
-	src := &source{name: filepath.Clean(path), ra: f, size: fi.Size(), file: f, mod: fi.ModTime()}
+	src := &source{name: cleanName(path), ra: f, size: fi.Size(), file: f, mod: fi.ModTime()}
 	return r.first(src, io.NewSectionReader(f, 0, src.size))
 }
 
@@ -217,7 +216,7 @@ func (r *Reader) ReadFile(path string) error {
 // and Size) is read again by Rows; any other is read once, or spooled
 // (Options.Spool).
 func (r *Reader) Read(name string, in io.Reader) error {
-	src := &source{name: filepath.Clean(name)}
+	src := &source{name: cleanName(name)}
 	if ra, ok := in.(interface {
 		io.ReaderAt
 		Size() int64

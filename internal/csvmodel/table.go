@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // TableRow is one data line of a table: where it is, and the trimmed value
@@ -42,7 +43,7 @@ func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each f
 		return err
 	}
 	r := &Reader{opts: Options{Delimiter: delim}, cols: c, table: true}
-	src := &source{name: filepath.Clean(name)}
+	src := &source{name: cleanName(name)}
 	return r.pass(src, in, true, func(rec []string, line int, _ int64) error {
 		if err := src.notUTF8(c.schema, rec, line); err != nil {
 			return err
@@ -56,4 +57,13 @@ func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each f
 		each(row)
 		return nil
 	})
+}
+
+// cleanName is how a file is named in rows and messages: a path cleaned,
+// a URL (s3://…) as it is given.
+func cleanName(name string) string {
+	if strings.Contains(name, "://") {
+		return name
+	}
+	return filepath.Clean(name)
 }

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/storage"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -34,6 +36,9 @@ type Connect struct {
 type Session struct {
 	API    *client.Client
 	Caller *worker.Caller
+	// Store opens the files and URLs the run reads and writes; nil: a
+	// plain one (local files, and URLs with the SDKs' defaults).
+	Store *storage.Store
 	// Emulated is set when the calls go to the emulator started in this
 	// process (Connect.Emulate): its demo provider and vendor are the
 	// defaults.
@@ -41,8 +46,19 @@ type Session struct {
 	close    func()
 }
 
+// store is the session's Store, made plain when it has none.
+func (s *Session) store() *storage.Store {
+	if s.Store == nil {
+		s.Store = storage.New(storage.Options{})
+	}
+	return s.Store
+}
+
 // Close stops what the session started (the emulator of Connect.Emulate).
 func (s *Session) Close() {
+	if s.Store != nil {
+		s.Store.Close()
+	}
 	if s.close != nil {
 		s.close()
 	}
@@ -125,6 +141,11 @@ func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error
 	s.API = api
 	c.Calls.Reauth, c.Calls.Log = tokens.Refreshable, log
 	s.Caller = worker.New(c.Calls)
+	// Remote files get the calls' timeout, back-off and attempts.
+	s.Store = storage.New(storage.Options{Env: envFunc(env), Timeout: c.Calls.RequestTimeout,
+		Retry: func(ctx context.Context, _ string, op func(context.Context) error) error {
+			return s.Caller.Retry(ctx, op, storage.Temporary)
+		}})
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/storage"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
 )
@@ -61,11 +62,19 @@ type Input struct {
 	Delimiter       csvmodel.Delimiter // 0: sniffed
 	DefaultProvider string             // for rows without a serviceProviderId
 	Columns         []string           // FIELD=HEADER choices, winning over the aliases
+	// Newest reads each file as a pattern (a glob in its last part, local
+	// or remote) and takes its newest match.
+	Newest bool
+	// MaxAge refuses, before any call, a file modified longer ago; 0: none.
+	MaxAge time.Duration
 }
 
 // IO is what every command is handed: its streams, its log, and the
 // exit code of each verdict, which the summary and the metrics record.
 type IO struct {
+	// Env is the process environment: the credentials of remote files
+	// (BULKSYNC_SFTP_*); the cloud SDKs read their own.
+	Env      map[string]string
 	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
@@ -151,7 +160,7 @@ func VerdictOf(err error) Verdict {
 	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, reconcile.ErrStrict):
 		return Usage
 	case errors.Is(err, reconcile.ErrEmpty), errors.Is(err, reconcile.ErrGuard), errors.Is(err, reconcile.ErrStale),
-		errors.Is(err, worker.ErrAuth):
+		errors.Is(err, worker.ErrAuth), errors.Is(err, ErrTooOld):
 		return Aborted
 	case errors.Is(err, context.Canceled):
 		return Interrupted
@@ -169,8 +178,10 @@ func failed(o IO, command string, err error) (Result, error) {
 // Validate reads and checks the files as a run would, with no network,
 // printing every problem to Stdout as FILE:LINE: reason. It reads each file
 // once: a row's own problems as it is read, duplicates once all are.
-func Validate(in Input, o IO) (Result, error) {
-	r, err := readInput(in, o.Stdin, false, func(row csvmodel.Checked) {
+func Validate(ctx context.Context, in Input, o IO) (Result, error) {
+	store := storage.New(storage.Options{Env: envFunc(o.Env)})
+	defer store.Close()
+	r, err := readInput(ctx, store, in, o, false, func(row csvmodel.Checked) {
 		if row.Status == csvmodel.Invalid {
 			fmt.Fprintf(o.Stdout, "%s: %s\n", row.Where(), row.Reason)
 		}
@@ -201,24 +212,49 @@ func Validate(in Input, o IO) (Result, error) {
 	return res, nil
 }
 
+// input is the rows of the files, read and checked (the first pass), and
+// what must be closed once they are ranged.
+type checkedInput struct {
+	*csvmodel.Reader
+	files []inputFile
+}
+
+// Close closes the reader and the remote files it read.
+func (in checkedInput) Close() error { return errors.Join(in.Reader.Close(), closeInputs(in.files)) }
+
 // readInput reads and checks every file (the first pass); a rejected file
 // is an error. spool keeps a copy of standard input for a second pass.
-func readInput(in Input, stdin io.Reader, spool bool, onRow func(csvmodel.Checked)) (*csvmodel.Reader, error) {
+func readInput(ctx context.Context, store *storage.Store, in Input, o IO, spool bool, onRow func(csvmodel.Checked)) (checkedInput, error) {
 	if in.DefaultProvider != "" {
 		if msg := csvmodel.CheckProvider(in.DefaultProvider); msg != "" {
-			return nil, usage("default service provider: %s", msg)
+			return checkedInput{}, usage("default service provider: %s", msg)
 		}
 	}
 	r, err := csvmodel.NewReader(csvmodel.Options{Delimiter: in.Delimiter, DefaultProvider: in.DefaultProvider, Columns: in.Columns,
-		Reports: reportHeaders, Stdin: stdin, Spool: spool, OnRow: onRow})
+		Reports: reportHeaders, Stdin: o.Stdin, Spool: spool, OnRow: onRow})
 	if err != nil {
-		return nil, &UsageError{err}
+		return checkedInput{}, &UsageError{err}
 	}
-	for _, path := range in.Files {
-		if err := r.ReadFile(path); err != nil {
+	files, err := openInputs(ctx, store, in, o.now(), o.Log)
+	if err != nil {
+		return checkedInput{}, err
+	}
+	for _, f := range files {
+		if f.obj != nil {
+			err = r.Read(f.name, io.NewSectionReader(f.obj, 0, f.obj.Size()))
+		} else {
+			err = r.ReadFile(f.path)
+		}
+		if err != nil {
 			r.Close()
-			return nil, err
+			closeInputs(files)
+			return checkedInput{}, err
 		}
 	}
-	return r, nil
+	return checkedInput{r, files}, nil
+}
+
+// envFunc looks a variable up in env.
+func envFunc(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
 }

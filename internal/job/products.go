@@ -1,7 +1,9 @@
 package job
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -10,7 +12,7 @@ import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
-	"github.com/rs/zerolog"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // Products are the skill ↔ in-skill product associations: CSV rows of
@@ -57,13 +59,14 @@ func checkStage(o Options) error {
 	return nil
 }
 
-func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logger) spec[reconcile.Associated, productReport] {
+func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
+	api, in, stage, log, store := s.API, o.Input, o.Stage, o.IO.Log, s.store()
 	return spec[reconcile.Associated, productReport]{
 		res:      reconcile.Products{API: api, Stage: stage},
 		describe: func(reconcile.Associated) string { return "" },
 		words:    planWords{create: "associate", delete: "disassociate"},
-		rows: func(shard reconcile.Shard) (source[reconcile.Associated], error) {
-			rows, err := readProducts(in)
+		rows: func(ctx context.Context, shard reconcile.Shard) (source[reconcile.Associated], error) {
+			rows, err := readProducts(ctx, store, in, o.IO)
 			if err != nil {
 				return source[reconcile.Associated]{}, err
 			}
@@ -101,11 +104,16 @@ func products(api reconcile.ProductAPI, in Input, stage string, log zerolog.Logg
 // with its verdict. The same skill and product twice with the same action
 // is applied once (the other rows Duplicate); with different actions none
 // is (all Invalid).
-func readProducts(in Input) ([]reconcile.Row[reconcile.Associated], error) {
+func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]reconcile.Row[reconcile.Associated], error) {
+	files, err := openInputs(ctx, store, in, o.now(), o.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer closeInputs(files)
 	var rows []reconcile.Row[reconcile.Associated]
 	first := map[reconcile.Key]int{} // key -> index of its first row
-	for _, path := range in.Files {
-		err := csvmodel.ReadTableFile(path, productColumns, in.Delimiter, func(t csvmodel.TableRow) {
+	for _, f := range files {
+		each := func(t csvmodel.TableRow) {
 			r := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: t.File, Line: t.Line},
 				Key: reconcile.Key{Group: t.Values[0], ID: t.Values[1]}}
 			switch action := strings.ToLower(t.Values[2]); action {
@@ -128,7 +136,15 @@ func readProducts(in Input) ([]reconcile.Row[reconcile.Associated], error) {
 				}
 			}
 			rows = append(rows, r)
-		})
+		}
+		switch {
+		case f.obj != nil:
+			err = csvmodel.ReadTable(f.name, io.NewSectionReader(f.obj, 0, f.obj.Size()), productColumns, in.Delimiter, each)
+		case f.path == "-":
+			err = csvmodel.ReadTable(f.name, o.Stdin, productColumns, in.Delimiter, each)
+		default:
+			err = csvmodel.ReadTableFile(f.path, productColumns, in.Delimiter, each)
+		}
 		if err != nil {
 			return nil, err
 		}

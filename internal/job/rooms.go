@@ -1,6 +1,8 @@
 package job
 
 import (
+	"context"
+
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
@@ -40,10 +42,10 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 		describe:     describeProfile,
 		prepare:      units.prepare,
 		preface:      units.writePlanned,
-		rows: func(shard reconcile.Shard) (source[reconcile.Profile], error) {
+		rows: func(ctx context.Context, shard reconcile.Shard) (source[reconcile.Profile], error) {
 			total := 0 // for progress only: the engine decides what is the shard's
 			sawUnit, noProvider, other := false, 0, 0
-			r, err := readInput(in, o.IO.Stdin, true, func(c csvmodel.Checked) {
+			r, err := readInput(ctx, s.store(), in, o.IO, true, func(c csvmodel.Checked) {
 				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
 					total++
 				}

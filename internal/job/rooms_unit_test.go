@@ -11,6 +11,7 @@ import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // The CSV's unit and name reach the resolver, and the report shows the
@@ -56,7 +57,7 @@ func TestReportsBeforeAndAfterTheUnitColumns(t *testing.T) {
 		if err := os.WriteFile(path, []byte(strings.Join(header, ",")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := readInput(Input{Files: []string{path}, DefaultProvider: "amzn1.comms.csp.id.demo"}, nil, false, nil); err == nil ||
+		if _, err := readInput(context.Background(), storage.New(storage.Options{}), Input{Files: []string{path}, DefaultProvider: "amzn1.comms.csp.id.demo"}, IO{Log: testLog()}, false, nil); err == nil ||
 			!strings.Contains(err.Error(), "this is a bulksync report") {
 			t.Errorf("%d columns: got %v, want the report refused", len(header), err)
 		}

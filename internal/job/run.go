@@ -26,7 +26,7 @@ func Run(ctx context.Context, s *Session, o Options) (Result, error) {
 		if err := checkStage(o); err != nil {
 			return failed(o.IO, o.Command, err)
 		}
-		return run(ctx, s, o, products(s.API, o.Input, o.Stage, o.IO.Log))
+		return run(ctx, s, o, products(s, o))
 	}
 	if s.Emulated && o.Input.DefaultProvider == "" {
 		o.Input.DefaultProvider = emulatorProvider // rows without a provider go to its demo provider
@@ -43,7 +43,7 @@ type spec[V, R any] struct {
 	res reconcile.Resource[V]
 	// rows reads the input: its first pass checks every row; the rows are
 	// then ranged by the engine (twice).
-	rows func(shard reconcile.Shard) (source[V], error)
+	rows func(ctx context.Context, shard reconcile.Shard) (source[V], error)
 	// check says why a saved plan's write could not have come from a valid row.
 	check func(reconcile.Write[V]) string
 	// row is a Fate as a row of the report, whose csv tags are its columns.
@@ -81,7 +81,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	var saved *reconcile.Plan[V]
 	err := checkPaths(o)
 	if err == nil {
-		in, saved, err = input(o, sp)
+		in, saved, err = input(ctx, o, sp)
 	}
 	if in.close != nil {
 		defer in.close()
@@ -457,7 +457,7 @@ func checkPace(rate float64, rows, batch, writes int) error {
 }
 
 // input is the rows of the files, or a saved plan.
-func input[V, R any](o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], error) {
+func input[V, R any](ctx context.Context, o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], error) {
 	switch {
 	case o.PlanIn != "" && len(o.Input.Files) > 0:
 		return source[V]{}, nil, usage("a saved plan is applied alone: give no FILE with it")
@@ -475,7 +475,7 @@ func input[V, R any](o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], e
 	case len(o.Input.Files) == 0:
 		return source[V]{}, nil, usage("no FILE given: name the CSV files to %s (or a saved plan)", o.Command)
 	}
-	in, err := sp.rows(o.Shard)
+	in, err := sp.rows(ctx, o.Shard)
 	return in, nil, err
 }
 
