@@ -105,8 +105,14 @@ func TestReauthOnceOn401(t *testing.T) {
 	unauthorized := &client.APIError{Status: 401}
 	calls := 0
 	// A second 401 within one call is final: one re-auth per call, never a
-	// loop of refreshes (the mutant that re-auths again makes 8 calls).
-	res, fatal := p.Do(context.Background(), "create", func(context.Context) error { calls++; return unauthorized })
+	// loop of refreshes. The fourth call succeeds, so that a mutant that
+	// re-auths again fails here instead of looping for ever.
+	res, fatal := p.Do(context.Background(), "create", func(context.Context) error {
+		if calls++; calls > 3 {
+			return nil
+		}
+		return unauthorized
+	})
 	if calls != 2 || resets != 1 || client.StatusOf(res.Err) != 401 || !errors.Is(fatal, ErrAuth) {
 		t.Errorf("got %d calls %d resets %v (%v), want 2 calls, 1 reset, ending 401 and the run stopped", calls, resets, res.Err, fatal)
 	}
