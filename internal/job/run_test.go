@@ -27,10 +27,10 @@ func limit(s string) *reconcile.Limit {
 func TestSyncRooms(t *testing.T) {
 	const header = "externalUserId,amazonId,action\n"
 	tests := []struct {
-		name   string
-		start  map[string]string
-		input  string
-		opts   func(*Options)
+		name    string
+		start   map[string]string
+		input   string
+		opts    func(*Options)
 		verdict Verdict
 		// outcomes is the summary's; fates the report's, sorted.
 		outcomes, fates string
@@ -295,7 +295,7 @@ func TestPlanTellsATrippedGuard(t *testing.T) {
 	a.Put(demo, map[string]string{"7201": "amzn1.a", "7209": "amzn1.z"})
 	var st streams
 	res, err := Run(context.Background(), a.session(t, Connect{}), Options{Command: "plan", DryRun: true, Prune: true, MaxDeletes: limit("0"),
-		Input: Input{Files: []string{a.file(t, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n")}, DefaultProvider: demo},
+		Input:    Input{Files: []string{a.file(t, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n")}, DefaultProvider: demo},
 		Progress: "off", IO: st.io()})
 	var ge *reconcile.GuardError
 	if res.Verdict != Aborted || !errors.As(err, &ge) || !strings.Contains(err.Error(), "a sync would stop before its first write") {

@@ -22,7 +22,7 @@ func savePlan(t *testing.T, a *api, rows string, maxDeletes string) string {
 	out := a.path("plan.json")
 	var st streams
 	res, err := Run(context.Background(), a.session(t, Connect{}), Options{Command: "plan", DryRun: true, Prune: true, MaxDeletes: limit(maxDeletes),
-		Input: Input{Files: []string{a.file(t, "rooms.csv", "externalUserId,amazonId\n"+rows)}, DefaultProvider: demo},
+		Input:   Input{Files: []string{a.file(t, "rooms.csv", "externalUserId,amazonId\n"+rows)}, DefaultProvider: demo},
 		PlanOut: out, Progress: "off", IO: st.io()})
 	if err != nil || res.Verdict != Clean {
 		t.Fatalf("plan --out: %d, %v", res.Verdict, err)
