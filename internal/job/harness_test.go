@@ -63,6 +63,14 @@ func fastCalls() worker.Config {
 		MaxBackoff: time.Millisecond, MaxRetryAfter: time.Millisecond, RequestTimeout: 10 * time.Second}
 }
 
+// oneAtATime is fastCalls with one call in flight: what a run does next
+// follows from what it did last.
+func oneAtATime() worker.Config {
+	c := fastCalls()
+	c.Concurrency = 1
+	return c
+}
+
 // session opens a session on the emulator as the command line does, with
 // the token in the environment. A run's counts are its Caller's: one
 // session per run.
