@@ -125,7 +125,9 @@ func (p *Progress) Add(o reconcile.Outcome) {
 			p.bar.ChangeMax(p.total)
 		}
 		p.bar.Describe(p.describe())
-		_ = p.bar.Add(1)
+		// A bar that reaches its end is done for good: stop one short until
+		// Close, since pruned rows may still come after the input's last.
+		_ = p.bar.Set(min(p.done, p.total-1))
 	})
 }
 
