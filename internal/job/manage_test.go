@@ -169,6 +169,7 @@ func TestManageProducts(t *testing.T) {
 			"read it again (bulksync products get) and retry with the new --etag"},
 		{"delete of an associated product", ManageOptions{Op: "products.delete", ID: created}, RowsFailed,
 			"disassociate it first (bulksync products skills lists its skills)"},
+		{"delete with a stale eTag", ManageOptions{Op: "products.delete", ID: first, ETag: etag}, RowsFailed, "retry with the new --etag"},
 		{"delete", ManageOptions{Op: "products.delete", ID: first}, Clean, ""},
 	}
 	for _, step := range steps {

@@ -66,6 +66,16 @@ func TestRunOutputs(t *testing.T) {
 		err:     "the summary " + "SUMMARY" + " is the report",
 		hint:    "give --report, --summary and plan --out paths of their own",
 	}, {
+		name: "a summary over the report, through a symlinked directory",
+		opts: func(a *api, o *Options) {
+			if err := os.Symlink(a.dir, a.path("link")); err != nil {
+				t.Skip(err)
+			}
+			o.Report, o.Summary = a.path("report.csv"), filepath.Join(a.dir, "link", "report.csv")
+		},
+		verdict: Usage,
+		err:     "the summary " + "SUMMARY" + " is the report",
+	}, {
 		name:    "a saved plan over the input",
 		opts:    func(a *api, o *Options) { o.DryRun, o.PlanOut = true, o.Input.Files[0] },
 		verdict: Usage,

@@ -172,6 +172,7 @@ func newPushgateway(t *testing.T) (*pushed, string) {
 // verdict stays its own.
 func TestRunPushesMetrics(t *testing.T) {
 	const in = "externalUserId,amazonId\n7201,amzn1.a\n"
+	const other = "amzn1.comms.csp.id.other"
 	// The shard of two that holds the row.
 	shard := reconcile.Shard{Index: 0, Count: 2}
 	if !shard.Has(demo, "7201") {
@@ -179,17 +180,21 @@ func TestRunPushesMetrics(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		opts func(o *Options)
+		opts func(a *api, o *Options)
 		// method is the push's ("" none), group its labels.
 		method string
 		group  []string
 	}{
 		{name: "a clean run replaces its group", method: "PUT", group: []string{"/command/sync", "/instance/" + demo}},
-		{name: "a named property, one shard of two", opts: func(o *Options) { o.MetricsInstance, o.Shard = "grand-hotel", shard },
+		{name: "a named property, one shard of two", opts: func(a *api, o *Options) { o.MetricsInstance, o.Shard = "grand-hotel", shard },
 			method: "PUT", group: []string{"/command/sync", "/instance/grand-hotel", "/shard@base64/"}},
-		{name: "a run with failed rows adds to it", opts: func(o *Options) { o.Input.Files[0] = writeFile(t, t.TempDir(), "bad.csv", in+"7202,\n") },
+		{name: "a run with failed rows adds to it", opts: func(a *api, o *Options) { o.Input.Files[0] = a.file(t, "bad.csv", in+"7202,\n") },
 			method: "POST", group: []string{"/command/sync", "/instance/" + demo}},
-		{name: "a run that never ran pushes nothing", opts: func(o *Options) { o.Input.Files = nil }},
+		{name: "a run that never ran pushes nothing", opts: func(a *api, o *Options) { o.Input.Files = nil }},
+		{name: "the property is the providers the rows name", opts: func(a *api, o *Options) {
+			a.Put(other, map[string]string{})
+			o.Input.Files[0] = a.file(t, "two.csv", "serviceProviderId,externalUserId,amazonId\n"+other+",7202,amzn1.b\n"+demo+",7201,amzn1.a\n")
+		}, method: "PUT", group: []string{"/command/sync", "/instance/" + demo + "," + other}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +204,7 @@ func TestRunPushesMetrics(t *testing.T) {
 			o := Options{Command: "sync", Input: Input{Files: []string{a.file(t, "rooms.csv", in)}, DefaultProvider: demo}, Progress: "off",
 				Pushgateway: url, IO: st.io()}
 			if tt.opts != nil {
-				tt.opts(&o)
+				tt.opts(a, &o)
 			}
 			res, _ := Run(context.Background(), a.session(t, Connect{}), o)
 			gw.mu.Lock()

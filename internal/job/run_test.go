@@ -32,6 +32,7 @@ func TestSyncRooms(t *testing.T) {
 		input   string
 		opts    func(*Options)
 		verdict Verdict
+		blank   int // rows skipped because every field was empty
 		// outcomes is the summary's; fates the report's, sorted.
 		outcomes, fates string
 		after           map[string]string // the provider's associations after the run
@@ -39,8 +40,9 @@ func TestSyncRooms(t *testing.T) {
 	}{{
 		name:     "creates, updates and leaves alone",
 		start:    map[string]string{"7202": "amzn1.old", "7203": "amzn1.same"},
-		input:    "7201,amzn1.a,\n7202,amzn1.b,\n7203,amzn1.same,\n",
+		input:    "7201,amzn1.a,\n7202,amzn1.b,\n,,\n7203,amzn1.same,\n , ,\n",
 		verdict:  Clean,
+		blank:    2,
 		outcomes: "created=1 unchanged=1 updated=1",
 		fates:    "7201 created, 7202 updated, 7203 unchanged",
 		after:    map[string]string{"7201": "amzn1.a", "7202": "amzn1.b", "7203": "amzn1.same"},
@@ -128,6 +130,9 @@ func TestSyncRooms(t *testing.T) {
 			}
 			if got, want := res.Summary.ExitCode, exitCodes[tt.verdict]; got != want {
 				t.Errorf("summary exit code: got %d, want %d", got, want)
+			}
+			if res.Summary.BlankRows != tt.blank {
+				t.Errorf("summary blank rows: got %d, want %d", res.Summary.BlankRows, tt.blank)
 			}
 			if got := fates(readReportFile(t, o.Report), "external_user_id"); got != tt.fates {
 				t.Errorf("report:\n got %s\nwant %s", got, tt.fates)

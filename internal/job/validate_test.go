@@ -38,6 +38,12 @@ func TestValidate(t *testing.T) {
 			"DIR/b.csv:3: externalUserId 7203 is given conflicting values at DIR/b.csv:2 and DIR/b.csv:3",
 		},
 	}, {
+		name:    "one bad row",
+		files:   map[string]string{"a.csv": "externalUserId,amazonId\n7201,amzn1.a\n7202,\n"},
+		verdict: RowsFailed,
+		checked: Checked{Valid: 1, Invalid: 1},
+		printed: []string{"DIR/a.csv:3: amazonId is required for action upsert"},
+	}, {
 		name:    "standard input",
 		in:      Input{Files: []string{"-"}},
 		stdin:   "externalUserId,amazonId\n7201,amzn1.a\n7201,amzn1.a\n",
