@@ -28,19 +28,17 @@ func TestRunProducts(t *testing.T) {
 	a.Associate("development", gone, s1)
 	a.Associate("live", gone, s1)
 	in := a.file(t, "products.csv", "skillId,productId,action\n"+s1+","+kept+",\n"+s1+","+added+",associate\n"+s1+","+p1+",disassociate\n"+s1+",bad,\n")
-	run := func(t *testing.T, o Options) (Result, error, *streams) {
+	// run is a products run over in, pruning, with no delete guard.
+	run := func(t *testing.T, o Options) (Result, error) {
 		t.Helper()
 		var st streams
 		o.Products, o.Input, o.Progress, o.IO = true, Input{Files: []string{in}}, "off", st.io()
 		o.Prune, o.MaxDeletes = true, limit("-1")
-		return func() (Result, error, *streams) {
-			res, err := Run(context.Background(), a.session(t, Connect{SMAPI: true}), o)
-			return res, err, &st
-		}()
+		return Run(context.Background(), a.session(t, Connect{SMAPI: true}), o)
 	}
 
 	// plan against live: what a sync would do there; nothing written.
-	res, err, _ := run(t, Options{Command: "products plan", Stage: "live", DryRun: true, Report: a.path("live.csv")})
+	res, err := run(t, Options{Command: "products plan", Stage: "live", DryRun: true, Report: a.path("live.csv")})
 	if err != nil || res.Verdict != RowsFailed {
 		t.Fatalf("products plan, live: %d, %v", res.Verdict, err)
 	}
@@ -58,7 +56,7 @@ func TestRunProducts(t *testing.T) {
 
 	// sync of development: writes what differs there.
 	a.ResetStats()
-	res, err, _ = run(t, Options{Command: "products sync", Stage: "development", Report: a.path("dev.csv")})
+	res, err = run(t, Options{Command: "products sync", Stage: "development", Report: a.path("dev.csv")})
 	if err != nil || res.Verdict != RowsFailed || outcomes(res.Summary.Outcomes) != "created=1 deleted=1 invalid=1 unchanged=2" {
 		t.Fatalf("products sync: %d, %v, %v", res.Verdict, outcomes(res.Summary.Outcomes), err)
 	}
