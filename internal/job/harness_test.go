@@ -31,7 +31,7 @@ const (
 
 // exitCodes is the command line's table (SPEC 6), so that a summary's exit
 // code is the one a user sees.
-var exitCodes = map[Verdict]int{Clean: 0, RowsFailed: 1, Usage: 2, Aborted: 3, Interrupted: 4, Changes: 5, OutputLost: 6}
+var exitCodes = map[Verdict]int{Clean: 0, RowsFailed: 1, Usage: 2, Aborted: 3, Interrupted: 4, Changes: 5, OutputLost: 6, Refused: 7}
 
 // at is the fixed clock of every run: durations are 0 and saved plans are
 // stamped alike.

@@ -39,16 +39,16 @@ func TestRunOutputs(t *testing.T) {
 		calls:   true,
 		verdict: Clean,
 	}, {
-		name:    "a report in a directory that does not exist",
-		opts:    func(a *api, o *Options) { o.Report = a.path("no/such/dir/report.csv") },
+		name:    "a report under a file, not a folder",
+		opts:    func(a *api, o *Options) { a.file(t, "file.txt", "x"); o.Report = a.path("file.txt/report.csv") },
 		verdict: OutputLost,
-		err:     "can't write the report to " + "REPORT" + ": open",
+		err:     "can't write the report to " + "REPORT" + ": mkdir",
 		hint:    "fix the path (or free the disk) and run again",
 	}, {
-		name:    "a summary in a directory that does not exist",
-		opts:    func(a *api, o *Options) { o.Summary = a.path("no/such/dir/summary.json") },
+		name:    "a summary under a file, not a folder",
+		opts:    func(a *api, o *Options) { a.file(t, "file.txt", "x"); o.Summary = a.path("file.txt/summary.json") },
 		verdict: OutputLost,
-		err:     "can't write the summary to " + "SUMMARY" + ": open",
+		err:     "can't write the summary to " + "SUMMARY" + ": mkdir",
 		hint:    "fix the path (or free the disk) and run again",
 	}, {
 		name:    "a report over the input",

@@ -39,7 +39,7 @@ func TestRunProducts(t *testing.T) {
 
 	// plan against live: what a sync would do there; nothing written.
 	res, err := run(t, Options{Command: "products plan", Stage: "live", DryRun: true, Report: a.path("live.csv")})
-	if err != nil || res.Verdict != RowsFailed {
+	if err != nil || res.Verdict != Refused {
 		t.Fatalf("products plan, live: %d, %v", res.Verdict, err)
 	}
 	var text strings.Builder
@@ -57,7 +57,7 @@ func TestRunProducts(t *testing.T) {
 	// sync of development: writes what differs there.
 	a.ResetStats()
 	res, err = run(t, Options{Command: "products sync", Stage: "development", Report: a.path("dev.csv")})
-	if err != nil || res.Verdict != RowsFailed || outcomes(res.Summary.Outcomes) != "created=1 deleted=1 invalid=1 unchanged=2" {
+	if err != nil || res.Verdict != Refused || outcomes(res.Summary.Outcomes) != "created=1 deleted=1 invalid=1 unchanged=2" {
 		t.Fatalf("products sync: %d, %v, %v", res.Verdict, outcomes(res.Summary.Outcomes), err)
 	}
 	rep := readReportFile(t, a.path("dev.csv"))
@@ -101,7 +101,7 @@ func TestRunRoomsByUnit(t *testing.T) {
 			o := Options{Command: "sync", DryRun: tt.dryRun, CreateProfiles: tt.create, Input: Input{Files: []string{a.file(t, "rooms.csv", in)},
 				DefaultProvider: demo}, Report: a.path("report.csv"), Progress: "off", IO: st.io()}
 			res, err := Run(context.Background(), a.session(t, Connect{}), o)
-			if err != nil || res.Verdict != RowsFailed {
+			if err != nil || res.Verdict != Refused {
 				t.Fatalf("got %d, %v", res.Verdict, err)
 			}
 			rep := readReportFile(t, o.Report)
@@ -177,8 +177,9 @@ func TestRunPushesMetrics(t *testing.T) {
 		shard.Index = 1
 	}
 	tests := []struct {
-		name string
-		opts func(a *api, o *Options)
+		name   string
+		opts   func(a *api, o *Options)
+		faults string // the API's (emulator.Options.Faults)
 		// method is the push's ("" none), group its labels.
 		method string
 		group  []string
@@ -186,7 +187,9 @@ func TestRunPushesMetrics(t *testing.T) {
 		{name: "a clean run replaces its group", method: "PUT", group: []string{"/command/sync", "/instance/" + demo}},
 		{name: "a named property, one shard of two", opts: func(a *api, o *Options) { o.MetricsInstance, o.Shard = "grand-hotel", shard },
 			method: "PUT", group: []string{"/command/sync", "/instance/grand-hotel", "/shard@base64/"}},
-		{name: "a run with failed rows adds to it", opts: func(a *api, o *Options) { o.Input.Files[0] = a.file(t, "bad.csv", in+"7202,\n") },
+		{name: "a run with only rows no rerun fixes still replaces it", opts: func(a *api, o *Options) { o.Input.Files[0] = a.file(t, "bad.csv", in+"7202,\n") },
+			method: "PUT", group: []string{"/command/sync", "/instance/" + demo}},
+		{name: "a run whose rows may pass on a rerun adds to it", faults: "503:1",
 			method: "POST", group: []string{"/command/sync", "/instance/" + demo}},
 		{name: "a run that never ran pushes nothing", opts: func(a *api, o *Options) { o.Input.Files = nil }},
 		{name: "the property is the providers the rows name", opts: func(a *api, o *Options) {
@@ -196,7 +199,7 @@ func TestRunPushesMetrics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAPI(t, emulator.Options{})
+			a := newAPI(t, emulator.Options{Faults: tt.faults, Seed: 1})
 			gw, url := newPushgateway(t)
 			var st streams
 			o := Options{Command: "sync", Input: Input{Files: []string{a.file(t, "rooms.csv", in)}, DefaultProvider: demo}, Progress: "off",

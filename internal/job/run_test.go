@@ -78,7 +78,7 @@ func TestSyncRooms(t *testing.T) {
 	}, {
 		name:     "a bad row is reported and the others run",
 		input:    "7201,amzn1.a,\n7202,,\n7203,amzn1.c,\n7203,amzn1.c,\n",
-		verdict:  RowsFailed,
+		verdict:  Refused,
 		outcomes: "created=2 duplicate=1 invalid=1",
 		fates:    "7201 created, 7202 invalid INVALID_ROW, 7203 created, 7203 duplicate DUPLICATE",
 		after:    map[string]string{"7201": "amzn1.a", "7203": "amzn1.c"},

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestValidate(t *testing.T) {
 		name: "every problem, with its file and line",
 		files: map[string]string{"a.csv": "externalUserId,amazonId\n7201,amzn1.a\n7202,\n7201,amzn1.a\n",
 			"b.csv": "room;profileId\n7203;amzn1.c\n7203;amzn1.d\n"},
-		verdict: RowsFailed,
+		verdict: Refused,
 		checked: Checked{Valid: 1, Duplicate: 1, Invalid: 3},
 		printed: []string{
 			"DIR/a.csv:3: amazonId is required for action upsert",
@@ -40,7 +41,7 @@ func TestValidate(t *testing.T) {
 	}, {
 		name:    "one bad row",
 		files:   map[string]string{"a.csv": "externalUserId,amazonId\n7201,amzn1.a\n7202,\n"},
-		verdict: RowsFailed,
+		verdict: Refused,
 		checked: Checked{Valid: 1, Invalid: 1},
 		printed: []string{"DIR/a.csv:3: amazonId is required for action upsert"},
 	}, {
@@ -93,7 +94,7 @@ func TestValidate(t *testing.T) {
 			var st streams
 			o := st.io()
 			o.Stdin = strings.NewReader(tt.stdin)
-			res, err := Validate(in, o)
+			res, err := Validate(context.Background(), in, o)
 			if res.Verdict != tt.verdict || tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("got %d, %v; want verdict %d and an error saying %q", res.Verdict, err, tt.verdict, tt.err)
 			}

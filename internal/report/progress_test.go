@@ -15,7 +15,7 @@ import (
 // included, and ends on a line of its own.
 func TestProgressBar(t *testing.T) {
 	var out bytes.Buffer
-	p := NewProgress(2, true, &out, zerolog.Nop(), 0, func() int { return 7 })
+	p := NewProgress(2, true, &out, zerolog.Nop(), 0, func() Stats { return Stats{Calls: 7} })
 	for _, o := range []reconcile.Outcome{reconcile.Created, reconcile.Unchanged, reconcile.Deleted} { // the third is pruned
 		p.Add(o)
 	}
@@ -51,7 +51,7 @@ func (l *lineLog) Write(p []byte) (int, error) {
 func TestProgressLines(t *testing.T) {
 	log := &lineLog{lines: make(chan string)}
 	var out bytes.Buffer
-	p := NewProgress(4, false, &out, zerolog.New(log), 1, func() int { return 3 })
+	p := NewProgress(4, false, &out, zerolog.New(log), 1, func() Stats { return Stats{Calls: 3} })
 	p.Add(reconcile.Created)
 	p.Add(reconcile.Failed)
 	// Lines from before the rows were added may come first: read on to
