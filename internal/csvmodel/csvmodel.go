@@ -29,6 +29,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,14 @@ type Checked struct {
 	Row
 	Status Status
 	Reason string
+	// Raw is set with Options.Records: the row as its file holds it.
+	Raw *Raw
 }
+
+// Raw is a row as its file holds it: its cells as read (every column,
+// untrimmed; a copy) and the file's header (shared: not to be changed), so
+// that the row can be written back as it came.
+type Raw struct{ Record, Header []string }
 
 // FileError rejects a whole file; Line is 0 when no line is to blame.
 type FileError struct {
@@ -128,6 +136,8 @@ type Options struct {
 	// system's), unlinked at once, so that Rows can read it again.
 	Spool   bool
 	TempDir string
+	// Records sets Checked.Raw.
+	Records bool
 	// OnRow, when set, receives each row as the first pass reads it, with
 	// the verdict of its own checks: Valid or Invalid. Duplicates are
 	// decided once every file is read (Problems, Rows).
@@ -262,6 +272,9 @@ func (r *Reader) first(src *source, in io.Reader) error {
 		r.nrows++
 		src.rows++
 		c := Checked{Row: d.row}
+		if r.opts.Records {
+			c.Raw = &Raw{slices.Clone(rec), src.header}
+		}
 		if d.reason != "" {
 			r.counts[Invalid]++
 			c.Status, c.Reason = Invalid, d.reason
@@ -474,6 +487,9 @@ func (r *Reader) Rows() iter.Seq2[Checked, error] {
 					return err
 				}
 				c := Checked{Row: d.row}
+				if r.opts.Records {
+					c.Raw = &Raw{slices.Clone(rec), src.header}
+				}
 				switch {
 				case d.reason != "":
 					c.Status, c.Reason = Invalid, d.reason

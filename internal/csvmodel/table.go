@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,7 @@ type TableRow struct {
 	File   string
 	Line   int
 	Values []string
+	Raw    Raw // the row as its file holds it
 }
 
 // Where names the row for a person: "products.csv:17".
@@ -48,7 +50,7 @@ func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each f
 		if err := src.notUTF8(c.schema, rec, line); err != nil {
 			return err
 		}
-		row := TableRow{File: src.name, Line: line, Values: make([]string, len(cols))}
+		row := TableRow{File: src.name, Line: line, Values: make([]string, len(cols)), Raw: Raw{slices.Clone(rec), src.header}}
 		for col, i := range src.at {
 			if i >= 0 && i < len(rec) {
 				row.Values[col] = trimBlank(rec[i])
