@@ -24,6 +24,7 @@ type applied struct {
 	status   int     // of the answer that decided it
 	err      error   // why it failed, or what a re-read settled
 	fatal    error   // worker.ErrAuth: the run must stop
+	changed  string  // a conditional write left alone (Skipped): what the API holds instead
 	attempts int
 	duration time.Duration
 }
@@ -36,8 +37,11 @@ var errGaveUp = errors.New("the API kept changing under us: gave up after create
 // earlier attempt, someone else's, or another value to update), an update
 // that finds it gone creates it, a delete of what is already gone is done,
 // and a write that failed in a way that may still have applied (no answer,
-// a 5xx, an answer nobody can read) is judged by a re-read.
-func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) applied {
+// a 5xx, an answer nobody can read) is judged by a re-read. A conditional
+// write (Row.Conditional) does not go on as another write: what changed
+// under it since its read is left alone.
+func (a *applier[V]) apply(ctx context.Context, r Row[V], action Action) applied {
+	k, want := r.Key, r.Want
 	var out applied
 	act := action
 	for range 4 {
@@ -58,6 +62,9 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) ap
 		case act == ActDelete && f.Status == 404:
 			out.outcome, out.status = Deleted, 404 // already gone
 			return out
+		case act == ActUpdate && f.Status == 404 && r.Conditional:
+			out.outcome, out.status, out.changed = Skipped, 404, changedSince(nil, r.Expect)
+			return out
 		case act == ActUpdate && f.Status == 404:
 			act = ActCreate
 			continue
@@ -73,6 +80,9 @@ func (a *applier[V]) apply(ctx context.Context, k Key, want V, action Action) ap
 			switch {
 			case now == nil:
 				continue // gone again between our calls: create once more
+			case !a.res.Equal(want, *now) && r.Conditional:
+				out.outcome, out.status, out.changed = Skipped, 409, changedSince(now, r.Expect)
+				return out
 			case !a.res.Equal(want, *now):
 				act = ActUpdate
 				continue

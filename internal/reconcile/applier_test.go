@@ -75,7 +75,7 @@ func TestApplyFollowsAnswersToTheTruth(t *testing.T) {
 				f.script = map[string][]scripted{}
 			}
 			s := (&Engine[string]{Res: f, Caller: testCaller(tt.attempts)}).newSched()
-			a := s.app.apply(context.Background(), k, "new", tt.action)
+			a := s.app.apply(context.Background(), Row[string]{Key: k, Want: "new"}, tt.action)
 			if a.outcome != tt.outcome || a.status != tt.status {
 				t.Errorf("got %v %d (%v), want %v %d", a.outcome, a.status, a.err, tt.outcome, tt.status)
 			}
@@ -99,7 +99,7 @@ func TestApplyInterruptedBeforeSending(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := (&Engine[string]{Res: f, Caller: testCaller(3)}).newSched()
-	a := s.app.apply(ctx, Key{"g", "1"}, "new", ActCreate)
+	a := s.app.apply(ctx, Row[string]{Key: Key{"g", "1"}, Want: "new"}, ActCreate)
 	if a.outcome != Skipped || len(f.calls) != 0 {
 		t.Errorf("got %v after %d calls, want skipped after none", a.outcome, len(f.calls))
 	}
@@ -112,5 +112,5 @@ func TestApplyRefusesAnUnknownAction(t *testing.T) {
 		}
 	}()
 	s := (&Engine[string]{Res: newFake(nil), Caller: testCaller(1)}).newSched()
-	s.app.apply(context.Background(), Key{"g", "1"}, "x", ActNone)
+	s.app.apply(context.Background(), Row[string]{Key: Key{"g", "1"}, Want: "x"}, ActNone)
 }

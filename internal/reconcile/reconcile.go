@@ -50,16 +50,29 @@ type Row[V any] struct {
 	Want   V    // what the row asks the association to be (also kept for invalid rows, for the report)
 	Delete bool // the row asks for the association to be gone
 	// Verdict is what reading made of the row: Valid, or the outcome it
-	// already has: Duplicate, Invalid, or Failed (a stage before the engine,
+	// already has: Duplicate, Invalid, Skipped (never sent: Reason and
+	// ErrType say why), or Failed (a stage before the engine,
 	// such as resolving a room's unit, could not complete it: it is reported
 	// with its ErrType, Status and Reason, never sent, and still keeps its id
 	// from being pruned).
 	Verdict Outcome
 	Reason  string // why the row is not Valid
-	ErrType string // Failed rows: the error type of the answer that failed it
+	ErrType string // Failed and Skipped rows: the error type of what stopped it
 	Status  int    // Failed rows: that answer's HTTP status; 0 when none
 	Retry   bool   // Failed rows: the failure was transient, a rerun may fix it
+	// Conditional rows are written only where the API holds Expect (nil:
+	// nothing at all) when read; elsewhere they are Skipped with what it
+	// holds (ChangedSince). An undo touches only what its run left.
+	Conditional bool
+	Expect      *V
+	// Cells are the row's cells as its file holds them, every column: the
+	// engine hands them back in the row's Fate (a rejects file writes them).
+	Cells []string
 }
+
+// ChangedSince is the error type of a Conditional row left alone because
+// the API no longer holds what the row expects.
+const ChangedSince = "CHANGED_SINCE"
 
 // Fate is what became of one row, or of one association pruned: the one
 // thing the engine reports.

@@ -156,6 +156,8 @@ func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func
 			s.emit(it, Fate[V]{Outcome: Duplicate, ErrType: "DUPLICATE", ErrMsg: r.Reason})
 		case Failed:
 			s.emit(it, Fate[V]{Outcome: Failed, Status: r.Status, ErrType: r.ErrType, ErrMsg: r.Reason, Retry: r.Retry})
+		case Skipped:
+			s.emit(it, Fate[V]{Outcome: Skipped, ErrType: r.ErrType, ErrMsg: r.Reason})
 		default:
 			s.emit(it, Fate[V]{Outcome: Invalid, ErrType: "INVALID_ROW", ErrMsg: r.Reason})
 		}
@@ -665,6 +667,10 @@ func (s *sched[V]) diff(it *item[V], found map[Key]V) {
 		}
 		return
 	}
+	if it.row.Conditional && !s.same(it.row.Expect, it.prev) {
+		s.emit(it, Fate[V]{Outcome: Skipped, ErrType: ChangedSince, ErrMsg: changedSince(it.prev, it.row.Expect)})
+		return
+	}
 	it.action = diff(s.Res.Equal, it.row, it.prev)
 	switch {
 	case it.action == ActNone:
@@ -742,9 +748,11 @@ func (s *sched[V]) release(ctx context.Context) {
 // write applies one item's write and reports it; its error is fatal
 // (worker.ErrAuth), for the fan-out.
 func (s *sched[V]) write(ctx context.Context, it *item[V]) error {
-	a := s.app.apply(ctx, it.row.Key, it.row.Want, it.action)
+	a := s.app.apply(ctx, it.row, it.action)
 	fate := Fate[V]{Outcome: a.outcome, Status: a.status, Attempts: a.attempts, Duration: a.duration}
 	switch {
+	case a.changed != "":
+		fate.ErrType, fate.ErrMsg = ChangedSince, a.changed
 	case a.outcome == Skipped:
 		fate.ErrType, fate.ErrMsg = "SKIPPED", "interrupted before this row was sent"
 	case a.err != nil && a.outcome != Failed:
@@ -791,6 +799,19 @@ func describe[V any](v *V) string {
 		return "absent"
 	}
 	return fmt.Sprint(*v)
+}
+
+// changedSince says why a Conditional row is left alone: what the API
+// holds now, against what the row expected it to hold.
+func changedSince[V any](now, expect *V) string {
+	holds, was := "no association", "none"
+	if now != nil {
+		holds = fmt.Sprint(*now)
+	}
+	if expect != nil {
+		was = fmt.Sprint(*expect)
+	}
+	return fmt.Sprintf("changed since: the API holds %s now, where %s was expected; left alone", holds, was)
 }
 
 // emit is the one place a decision becomes a row's Fate.
