@@ -12,9 +12,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Summary is what a run did, in numbers.
+// Summary is what a run did, in numbers, and which run it was.
 type Summary struct {
-	Command   string         `json:"command"`
+	Command string `json:"command"`
+	// RunID is the run's id, as on its log lines; Version and CommandLine
+	// (no secret in it) say what ran.
+	RunID       string    `json:"run_id,omitempty"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	Version     string    `json:"version,omitempty"`
+	CommandLine string    `json:"command_line,omitempty"`
+
 	Rows      int            `json:"rows"`
 	BlankRows int            `json:"blank_rows,omitempty"` // skipped, every field empty: not in Rows
 	Outcomes  map[string]int `json:"outcomes"`
@@ -30,6 +38,7 @@ type Summary struct {
 	Message     string                    `json:"message,omitempty"` // why the run ended early, if it did
 	Hint        string                    `json:"hint,omitempty"`    // what to do about it
 	Report      string                    `json:"report,omitempty"`  // its path; - is standard output
+	Rejects     []string                  `json:"rejects,omitempty"` // the rejects files written
 }
 
 // NewSummary totals the outcomes and computes the achieved rate; statuses
@@ -105,6 +114,9 @@ func (s Summary) WriteText(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "; report: %s", s.Report)
 	}
+	if len(s.Rejects) > 0 {
+		fmt.Fprintf(w, "; rejects: %s", strings.Join(s.Rejects, ", "))
+	}
 	fmt.Fprintln(w)
 }
 
@@ -132,6 +144,9 @@ func (s Summary) Log(log zerolog.Logger, level zerolog.Level) {
 		Int64("duration_ms", s.DurationMS).Float64("calls_per_second", s.CallsPerSec).Int("exit_code", s.ExitCode)
 	if s.Report != "" {
 		ev = ev.Str("report", s.Report)
+	}
+	if len(s.Rejects) > 0 {
+		ev = ev.Strs("rejects", s.Rejects)
 	}
 	if s.Message != "" {
 		ev = ev.Str("error", s.Message)
