@@ -164,7 +164,7 @@ func floorRead(path string) error {
 
 // validateFile is "bulksync validate FILE".
 func validateFile(path string) error {
-	res, err := job.Validate(context.Background(), job.Input{Files: []string{path}, DefaultProvider: sp}, quiet())
+	res, err := job.Validate(context.Background(), job.Input{Files: []string{path}, DefaultProvider: sp}, "", quiet())
 	if err == nil && res.Verdict != job.Clean {
 		err = fmt.Errorf("validate ended %v", res.Verdict)
 	}

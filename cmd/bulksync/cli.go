@@ -1,9 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +23,8 @@ type CLI struct {
 	Emulator emulatorCmd `cmd:"" help:"Run the local Alexa Smart Properties API emulator."`
 	Provider providerCmd `cmd:"" help:"Service provider onboarding: create, get, update, delete."`
 	Network  networkCmd  `cmd:"" help:"Network mapping of a provider to a skill: create, get, update, delete."`
-	Products productsCmd `cmd:"" help:"In-skill products: sync or plan skill associations from CSV; list, get, create, update, delete, skills."`
+	Products productsCmd `cmd:"" help:"In-skill products: sync or plan skill associations from CSV; export them; list, get, create, update, delete, skills."`
+	Export   exportCmd   `cmd:"" help:"Write what exists as an input file that sync reads back with no write."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 
@@ -76,11 +75,13 @@ func (g *globals) io(f logFlags, command string) job.IO {
 	if !asJSON {
 		out = zerolog.ConsoleWriter{Out: g.stderr, TimeFormat: time.TimeOnly}
 	}
-	log := zerolog.New(out).Level(level).With().Timestamp().Str("run_id", newRunID())
+	id := job.NewRunID()
+	log := zerolog.New(out).Level(level).With().Timestamp().Str("run_id", id)
 	if command != "" {
 		log = log.Str("command", command)
 	}
-	return job.IO{Env: g.env, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: g.term, JSONLogs: asJSON, Log: log.Logger(), ExitCodes: exitCodes}
+	return job.IO{Env: g.env, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: g.term, JSONLogs: asJSON, Log: log.Logger(), ExitCodes: exitCodes,
+		RunID: id, Version: version(), CommandLine: job.CommandLine(g.args)}
 }
 
 type versionCmd struct{}
@@ -118,10 +119,4 @@ func help(name string) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
-
-func newRunID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

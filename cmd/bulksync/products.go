@@ -17,6 +17,7 @@ type productsCmd struct {
 	Update productWriteCmd   `cmd:"" help:"Replace a product's development definition from a manifest file (--etag: only if unchanged)."`
 	Delete productCmd        `cmd:"" help:"Delete a product (development stage only; not live or associated products)."`
 	Skills productCmd        `cmd:"" help:"List the skills a product is associated with, every page, as JSON."`
+	Export productsExportCmd `cmd:"" help:"Write a vendor's or some skills' product associations as an input file that products sync reads back with no write."`
 }
 
 // productFiles are the input of products sync and plan.
@@ -42,6 +43,14 @@ type productsPlanCmd struct {
 	productFiles     `embed:""`
 	Out              string `placeholder:"FILE" help:"Save the plan for products sync --plan."`
 	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
+}
+
+type productsExportCmd struct {
+	onboardFlags `embed:""`
+	VendorID     string   `placeholder:"ID" help:"Export the associations of every product of this vendor (with --emulate, the demo vendor by default)."`
+	SkillID      []string `placeholder:"ID" help:"Export the associations of this skill instead (repeatable)."`
+	Stage        string   `enum:"development,live" default:"development" help:"Stage whose associations are read."`
+	Out          string   `default:"-" placeholder:"FILE" help:"Write the file here, whole or not at all ({run_id} and {time} filled); - (the default) for stdout."`
 }
 
 // productCmd is a command about one product: get, delete, skills.
@@ -102,4 +111,8 @@ func (c *productsCreateCmd) Run(ctx context.Context, g *globals) error {
 
 func (c *productsListCmd) Run(ctx context.Context, g *globals) error {
 	return c.manage(ctx, g, job.ManageOptions{Op: "products.list", VendorID: c.VendorID, SkillID: c.SkillID, Stage: c.Stage, Type: c.Type}, true)
+}
+
+func (c *productsExportCmd) Run(ctx context.Context, g *globals) error {
+	return c.manage(ctx, g, job.ManageOptions{Op: "products.export", VendorID: c.VendorID, Skills: c.SkillID, Stage: c.Stage, Out: c.Out}, true)
 }

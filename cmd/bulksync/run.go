@@ -43,6 +43,7 @@ type globals struct {
 	stdout io.Writer
 	stderr io.Writer // shared by the logger, plain messages and progress: a *report.Console once run starts
 	term   bool      // stderr is a terminal
+	args   []string  // the command line, for the summary
 }
 
 // exit is the end of a command whose end has been told: only its exit code
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 func runWith(ctx context.Context, args []string, g *globals) (code int) {
 	// Log lines, messages and a progress bar share stderr: every write
 	// whole, and a log line never glued onto the bar.
-	g.term, g.stderr = isTerminal(g.stderr), report.NewConsole(g.stderr)
+	g.term, g.stderr, g.args = isTerminal(g.stderr), report.NewConsole(g.stderr), args
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("bulksync"), kong.Description(help("bulksync")),
 		kong.Writers(g.stdout, g.stderr),

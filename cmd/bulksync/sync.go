@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
@@ -37,8 +36,10 @@ type runFlags struct {
 	MaxDeletes       *reconcile.Limit `placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of a provider's (skill's) existing associations; -1: no limit; default 10%, or with --plan the limit the plan was made under (a stricter one given here also applies)."`
 	AllowEmpty       bool             `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
 	Strict           bool             `help:"Any invalid row aborts the run before the first call."`
-	Report           string           `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}."`
+	Report           string           `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}. Output paths take {run_id} and {time} (UTC)."`
 	Summary          string           `placeholder:"PATH" help:"Write the run summary as JSON here."`
+	Rejects          string           `placeholder:"PATH" help:"Write the rows that end invalid or failed here, in their file's own columns plus error_type and error: fix the cells and feed it to sync again."`
+	Undo             []string         `sep:"none" placeholder:"REPORT" help:"Revert what the run of this report changed, where the API still holds what it left (repeatable; instead of FILE)."`
 	Progress         string           `enum:"auto,on,off" default:"auto" help:"Live progress bar: auto shows it on a terminal and logs a progress line every 10 s otherwise; on forces the bar; off shows neither."`
 	ProgressInterval time.Duration    `default:"10s" hidden:"" help:"Interval of progress log lines."`
 	Pushgateway      string           `placeholder:"URL" help:"Push the run's metrics to this Prometheus Pushgateway at the end (also of an interrupted run)."`
@@ -66,14 +67,22 @@ type planCmd struct {
 	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 5 when there are changes to make."`
 }
 
+type exportCmd struct {
+	onboardFlags      `embed:""`
+	ServiceProviderID []string `name:"service-provider-id" placeholder:"ID" help:"Provider whose associations to export (repeatable; with --emulate, the demo provider by default)."`
+	Out               string   `default:"-" placeholder:"FILE" help:"Write the file here, whole or not at all ({run_id} and {time} filled); - (the default) for stdout."`
+}
+
 type validateCmd struct {
 	inputFlags `embed:""`
 	logFlags   `embed:""`
+	Rejects    string `placeholder:"PATH" help:"Write the invalid rows here, in their file's own columns plus error_type and error."`
 }
 
 func (c *syncCmd) Help() string     { return help("sync") }
 func (c *planCmd) Help() string     { return help("plan") }
 func (c *validateCmd) Help() string { return help("validate") }
+func (c *exportCmd) Help() string   { return help("export") }
 
 func (c *syncCmd) Run(ctx context.Context, g *globals) error {
 	return c.run(ctx, g, job.Options{Command: "sync", Input: c.input(), PlanIn: c.Plan, CreateProfiles: c.CreateProfiles})
@@ -86,7 +95,7 @@ func (c *planCmd) Run(ctx context.Context, g *globals) error {
 
 func (c *validateCmd) Run(ctx context.Context, g *globals) error {
 	o := g.io(c.logFlags, "")
-	res, err := job.Validate(ctx, c.input(), o)
+	res, err := job.Validate(ctx, c.input(), c.Rejects, o)
 	return g.end(o, res, err)
 }
 
@@ -98,9 +107,9 @@ func (f *runFlags) run(ctx context.Context, g *globals, o job.Options) error {
 		defer s.Close()
 		o.Prune, o.MaxDeletes, o.AllowEmpty, o.Strict = f.Prune, f.MaxDeletes, f.AllowEmpty, f.Strict
 		o.Report, o.Summary, o.Progress, o.ProgressInterval = f.Report, f.Summary, f.Progress, f.ProgressInterval
-		o.Pushgateway, o.MetricsInstance = f.Pushgateway, f.MetricsInstance
+		o.Pushgateway, o.MetricsInstance, o.Rejects, o.Undo = f.Pushgateway, f.MetricsInstance, f.Rejects, f.Undo
 		o.IO = streams
-		if o.Shard, err = shardOf(f.Shard, g.env); err == nil {
+		if o.Shard, err = job.ShardOf(f.Shard, g.env); err == nil {
 			var res job.Result
 			res, err = job.Run(ctx, s, o)
 			return g.end(streams, res, err)
@@ -109,19 +118,6 @@ func (f *runFlags) run(ctx context.Context, g *globals, o job.Options) error {
 	return g.end(streams, job.Result{Verdict: job.VerdictOf(err)}, err)
 }
 
-// shardOf is --shard or, without it, JOB_COMPLETION_INDEX and
-// BULKSYNC_SHARD_COUNT as an Indexed Job sets them.
-func shardOf(flag *reconcile.Shard, e env) (reconcile.Shard, error) {
-	idx, cnt := e["JOB_COMPLETION_INDEX"], e["BULKSYNC_SHARD_COUNT"]
-	switch {
-	case flag != nil:
-		return *flag, nil
-	case idx == "" || cnt == "":
-		return reconcile.Shard{}, nil
-	}
-	s, err := reconcile.ParseShard(idx + "/" + cnt)
-	if err != nil {
-		return s, &job.UsageError{Err: fmt.Errorf("JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT: %w", err)}
-	}
-	return s, nil
+func (c *exportCmd) Run(ctx context.Context, g *globals) error {
+	return c.manage(ctx, g, job.ManageOptions{Op: "export", Providers: c.ServiceProviderID, Out: c.Out}, false)
 }

@@ -44,8 +44,15 @@ type Options struct {
 	Strict     bool
 	Shard      reconcile.Shard
 
+	// Undo makes the input the inverse of the runs these reports tell
+	// (instead of Input): what they changed, reverted where the API still
+	// holds what they left.
+	Undo []string
+
+	// Output paths take {run_id} and {time} (the run's start, UTC).
 	Report           string // path of the per-row report; "-" is standard output; "" none
 	Summary          string // path of the JSON summary; "" none
+	Rejects          string // path of the rejects file: rows that ended invalid or failed, in their input's columns; "" none
 	Progress         string // auto, on or off
 	ProgressInterval time.Duration
 	Pushgateway      string // URL; "" none
@@ -85,6 +92,29 @@ type IO struct {
 	Log       zerolog.Logger
 	ExitCodes map[Verdict]int
 	Now       func() time.Time // default time.Now
+	// RunID names the run: the run_id of Log's lines, the summary's, and
+	// {run_id} in output paths. "": a new one.
+	RunID string
+	// Version and CommandLine (CommandLine: no secret in it) are what the
+	// summary says ran.
+	Version, CommandLine string
+}
+
+// expand fills {run_id} and {time} in the output paths, a run's id first
+// when it has none.
+func (o Options) expand(start time.Time) Options {
+	if o.IO.RunID == "" {
+		o.IO.RunID = NewRunID()
+	}
+	for _, p := range []*string{&o.Report, &o.Summary, &o.Rejects, &o.PlanOut} {
+		*p = expandPath(*p, o.IO.RunID, start)
+	}
+	if len(o.Undo) > 0 {
+		// An undo reverts what runs changed and prunes nothing: one with
+		// nothing to revert writes nothing, and is no empty export.
+		o.AllowEmpty = true
+	}
+	return o
 }
 
 func (o IO) now() time.Time {
@@ -177,13 +207,27 @@ func failed(o IO, command string, err error) (Result, error) {
 
 // Validate reads and checks the files as a run would, with no network,
 // printing every problem to Stdout as FILE:LINE: reason. It reads each file
-// once: a row's own problems as it is read, duplicates once all are.
-func Validate(ctx context.Context, in Input, o IO) (Result, error) {
+// once: a row's own problems as it is read, duplicates once all are. With
+// rejects (a path; {run_id} and {time} filled), it reads them a second
+// time to write the invalid rows to a rejects file, in their own columns.
+func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, error) {
+	start := o.now()
+	if o.RunID == "" {
+		o.RunID = NewRunID()
+	}
+	rejects = expandPath(rejects, o.RunID, start)
+	if err := checkPaths(Options{Input: in, Rejects: rejects}); err != nil {
+		return failed(o, "validate", err)
+	}
 	store := storage.New(storage.Options{Env: envFunc(o.Env)})
 	defer store.Close()
-	r, err := readInput(ctx, store, in, o, false, func(row csvmodel.Checked) {
+	var headers []inputHeader
+	r, err := readFiles(ctx, store, in, o, rejects != "", rejects != "", func(row csvmodel.Checked) {
 		if row.Status == csvmodel.Invalid {
 			fmt.Fprintf(o.Stdout, "%s: %s\n", row.Where(), row.Reason)
+		}
+		if rejects != "" && (len(headers) == 0 || headers[len(headers)-1].file != row.File) {
+			headers = append(headers, inputHeader{row.File, row.Raw.Header})
 		}
 	})
 	if err != nil {
@@ -209,11 +253,38 @@ func Validate(ctx context.Context, in Input, o IO) (Result, error) {
 	if c.Invalid > 0 {
 		res.Verdict = Refused // invalid rows are refused, whatever is run again
 	}
+	if rejects != "" {
+		if err := writeRejected(r, rejects, headers); err != nil {
+			return failed(o, "validate", err)
+		}
+		o.Log.Info().Str("rejects", rejects).Int("rows", c.Invalid).Msg("invalid rows written to the rejects file")
+	}
 	return res, nil
 }
 
-// input is the rows of the files, read and checked (the first pass), and
-// what must be closed once they are ranged.
+// writeRejected writes the invalid rows of a read input to a rejects file.
+func writeRejected(r checkedInput, path string, headers []inputHeader) error {
+	rej, err := newRejects(path, roomColumns, headers, nil)
+	if err != nil {
+		return &OutputError{What: "rejects", Path: path, Err: err}
+	}
+	for c, err := range r.Rows() {
+		if err != nil {
+			rej.abort()
+			return err
+		}
+		if c.Status == csvmodel.Invalid {
+			rej.add(c.File, c.Raw.Record, nil, "INVALID_ROW", c.Reason)
+		}
+	}
+	if _, err := rej.close(); err != nil {
+		return &OutputError{What: "rejects", Path: path, Err: err}
+	}
+	return nil
+}
+
+// checkedInput is the rows of the files, read and checked (the first
+// pass), and what must be closed once they are ranged.
 type checkedInput struct {
 	*csvmodel.Reader
 	files []inputFile
@@ -225,13 +296,19 @@ func (in checkedInput) Close() error { return errors.Join(in.Reader.Close(), clo
 // readInput reads and checks every file (the first pass); a rejected file
 // is an error. spool keeps a copy of standard input for a second pass.
 func readInput(ctx context.Context, store *storage.Store, in Input, o IO, spool bool, onRow func(csvmodel.Checked)) (checkedInput, error) {
+	return readFiles(ctx, store, in, o, spool, false, onRow)
+}
+
+// readFiles is readInput; with records, each row carries its cells and
+// its file's header (csvmodel.Checked.Raw), for a rejects file.
+func readFiles(ctx context.Context, store *storage.Store, in Input, o IO, spool, records bool, onRow func(csvmodel.Checked)) (checkedInput, error) {
 	if in.DefaultProvider != "" {
 		if msg := csvmodel.CheckProvider(in.DefaultProvider); msg != "" {
 			return checkedInput{}, usage("default service provider: %s", msg)
 		}
 	}
 	r, err := csvmodel.NewReader(csvmodel.Options{Delimiter: in.Delimiter, DefaultProvider: in.DefaultProvider, Columns: in.Columns,
-		Reports: reportHeaders, Stdin: o.Stdin, Spool: spool, OnRow: onRow})
+		Reports: reportHeaders, Stdin: o.Stdin, Spool: spool, Records: records, OnRow: onRow})
 	if err != nil {
 		return checkedInput{}, &UsageError{err}
 	}
@@ -257,4 +334,22 @@ func readInput(ctx context.Context, store *storage.Store, in Input, o IO, spool 
 // envFunc looks a variable up in env.
 func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
+}
+
+// ShardOf is the shard a run is given (flag, when not nil) or, without it,
+// the one JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT of env name, as a
+// Kubernetes Indexed Job sets them.
+func ShardOf(flag *reconcile.Shard, env map[string]string) (reconcile.Shard, error) {
+	idx, cnt := env["JOB_COMPLETION_INDEX"], env["BULKSYNC_SHARD_COUNT"]
+	switch {
+	case flag != nil:
+		return *flag, nil
+	case idx == "" || cnt == "":
+		return reconcile.Shard{}, nil
+	}
+	s, err := reconcile.ParseShard(idx + "/" + cnt)
+	if err != nil {
+		return s, usage("JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT: %w", err)
+	}
+	return s, nil
 }

@@ -18,8 +18,8 @@ import (
 // ManageOptions is one management call: onboarding a service provider,
 // mapping it to a skill, or managing an in-skill product.
 type ManageOptions struct {
-	// Op is provider.create|get|update|delete, network.create|get|update|delete
-	// or products.list|get|create|update|delete|skills.
+	// Op is provider.create|get|update|delete, network.create|get|update|delete,
+	// products.list|get|create|update|delete|skills, or export|products.export.
 	Op string
 	ID string // the provider (provider, network) or product (products) the call is about
 
@@ -29,6 +29,10 @@ type ManageOptions struct {
 	File, ReferenceName            string // products create and update: the manifest, and a referenceName for it
 	Stage, Type, ETag              string
 	Short                          bool // products get: the summary, not the definition
+	// Export (export, products.export): the providers or the skills (or
+	// VendorID) whose associations are written to Out.
+	Providers, Skills []string
+	Out               string
 
 	IO IO
 }
@@ -50,6 +54,11 @@ func Manage(ctx context.Context, s *Session, o ManageOptions) (Result, error) {
 }
 
 func manage(ctx context.Context, s *Session, o ManageOptions) error {
+	if o.Op == "export" || o.Op == "products.export" {
+		_, err := Export(ctx, s, ExportOptions{Products: o.Op == "products.export", Providers: o.Providers, VendorID: o.VendorID,
+			Skills: o.Skills, Stage: o.Stage, Out: o.Out, IO: o.IO})
+		return err
+	}
 	if s.Emulated && o.VendorID == "" && o.SkillID == "" {
 		o.VendorID = emulator.DefaultVendor
 	}
@@ -231,12 +240,23 @@ const maxListPages = 10000
 // Caller, and prints {field: [every item]}, and only that.
 func listAll[T any](ctx context.Context, s *Session, o ManageOptions, field string,
 	page func(ctx context.Context, api *client.Client, token string) ([]T, string, error)) error {
+	all, err := every(ctx, s, o.Op, o.IO, page)
+	if err != nil {
+		return err
+	}
+	return printJSON(o.IO.Stdout, map[string][]T{field: all})
+}
+
+// every reads a list to its last page, one call per page through the
+// Caller, and returns every item.
+func every[T any](ctx context.Context, s *Session, op string, o IO,
+	page func(ctx context.Context, api *client.Client, token string) ([]T, string, error)) ([]T, error) {
 	all := []T{}
 	seen := map[string]bool{}
 	token := ""
 	for n := 1; ; n++ {
 		if n > maxListPages {
-			return fmt.Errorf("%s: still more pages after %d", o.Op, maxListPages)
+			return nil, fmt.Errorf("%s: still more pages after %d", op, maxListPages)
 		}
 		var items []T
 		var next string
@@ -247,19 +267,19 @@ func listAll[T any](ctx context.Context, s *Session, o ManageOptions, field stri
 		})
 		switch {
 		case fatal != nil:
-			return fmt.Errorf("%s: %w", o.Op, fatal)
+			return nil, fmt.Errorf("%s: %w", op, fatal)
 		case res.Err != nil:
-			return fmt.Errorf("%s: %w", o.Op, res.Err)
+			return nil, fmt.Errorf("%s: %w", op, res.Err)
 		case res.Interrupted:
-			return fmt.Errorf("%s: %w", o.Op, context.Cause(ctx))
+			return nil, fmt.Errorf("%s: %w", op, context.Cause(ctx))
 		}
 		all = append(all, items...)
 		if next == "" {
-			o.IO.Log.Info().Str("op", o.Op).Int("pages", n).Int("items", len(all)).Msg("done")
-			return printJSON(o.IO.Stdout, map[string][]T{field: all})
+			o.Log.Info().Str("op", op).Int("pages", n).Int("items", len(all)).Msg("done")
+			return all, nil
 		}
 		if seen[next] {
-			return fmt.Errorf("%s: page %d: %w %q", o.Op, n+1, reconcile.ErrRepeatedToken, next)
+			return nil, fmt.Errorf("%s: page %d: %w %q", op, n+1, reconcile.ErrRepeatedToken, next)
 		}
 		seen[next] = true
 		token = next

@@ -14,7 +14,7 @@ import (
 // does, and ends OutputLost whatever else happened: its record is not
 // whole.
 type OutputError struct {
-	What string // report, summary or plan
+	What string // report, summary, plan, rejects or export
 	Path string // - is standard output
 	Err  error
 	// Early is set when it failed before the first call: nothing was sent.
@@ -53,6 +53,11 @@ func checkPaths(cfg Options) error {
 	if cfg.PlanIn != "" {
 		ins = append(ins, named{"saved plan", cfg.PlanIn})
 	}
+	for _, f := range cfg.Undo {
+		if f != "-" {
+			ins = append(ins, named{"report to undo", f})
+		}
+	}
 	if cfg.Report != "" && cfg.Report != "-" {
 		outs = append(outs, named{"report", cfg.Report})
 	}
@@ -61,6 +66,9 @@ func checkPaths(cfg Options) error {
 	}
 	if cfg.PlanOut != "" {
 		outs = append(outs, named{"plan", cfg.PlanOut})
+	}
+	if cfg.Rejects != "" {
+		outs = append(outs, named{"rejects", cfg.Rejects})
 	}
 	ids := map[named]fileID{}
 	for _, n := range append(ins, outs...) {
@@ -120,6 +128,25 @@ func (a fileID) same(b fileID) bool {
 		return a.path == b.path
 	}
 	return false
+}
+
+// openRejects starts the rejects file (Options.Rejects) of a run whose
+// input files have these headers; failed is told of a write that fails
+// mid-run.
+func (e *ending) openRejects(plain []string, headers []inputHeader, failed func(*OutputError)) error {
+	path := e.o.Rejects
+	if path == "" {
+		return nil
+	}
+	if path == "-" {
+		return usage("--rejects needs a file: its rows are fed to sync again")
+	}
+	r, err := newRejects(path, plain, headers, func(err error) { failed(&OutputError{What: "rejects", Path: path, Err: err}) })
+	if err != nil {
+		return &OutputError{What: "rejects", Path: path, Err: err, Early: true}
+	}
+	e.rejects = r
+	return nil
 }
 
 // writeSummary writes the JSON summary into the file opened for it at the

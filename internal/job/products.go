@@ -66,7 +66,7 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 		describe: func(reconcile.Associated) string { return "" },
 		words:    planWords{create: "associate", delete: "disassociate"},
 		rows: func(ctx context.Context, shard reconcile.Shard) (source[reconcile.Associated], error) {
-			rows, err := readProducts(ctx, store, in, o.IO)
+			rows, headers, err := readProducts(ctx, store, in, o.IO)
 			if err != nil {
 				return source[reconcile.Associated]{}, err
 			}
@@ -79,7 +79,7 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 			}
 			log.Info().Strs("files", in.Files).Int("valid", counts[reconcile.Valid]).Int("duplicate", counts[reconcile.Duplicate]).
 				Int("invalid", counts[reconcile.Invalid]).Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
-			return source[reconcile.Associated]{total: total, rows: func(yield func(reconcile.Row[reconcile.Associated], error) bool) {
+			return source[reconcile.Associated]{total: total, headers: headers, rows: func(yield func(reconcile.Row[reconcile.Associated], error) bool) {
 				for _, r := range rows {
 					if !yield(r, nil) {
 						return
@@ -97,25 +97,53 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 			return productReport{File: f.Row.Src.File, Line: line(f.Row.Src), SkillID: f.Row.Key.Group, ProductID: f.Row.Key.ID,
 				Stage: stage, Fate: fate(f)}
 		},
+		undo: undoSpec[reconcile.Associated]{name: "products", headers: [][]string{report.Header[productReport]()},
+			others: map[string][][]string{"sync": reportHeaders},
+			key: func(cell func(string) string) reconcile.Key {
+				return reconcile.Key{Group: cell("skill_id"), ID: cell("product_id")}
+			},
+			// An association is there or not: created, it was not there
+			// before; deleted, it was.
+			values: func(func(string) string) (left, before *reconcile.Associated) {
+				return &reconcile.Associated{}, &reconcile.Associated{}
+			},
+			check: func(r reconcile.Row[reconcile.Associated]) string { return checkProductKey(r.Key) },
+			equal: reconcile.Products{}.Equal,
+		},
+		plain: productInputColumns,
+		plainRow: func(r reconcile.Row[reconcile.Associated]) []string {
+			if r.Delete {
+				return []string{r.Key.Group, r.Key.ID, ActionDisassociate}
+			}
+			return []string{r.Key.Group, r.Key.ID, ActionAssociate}
+		},
 	}
 }
+
+// productInputColumns are a product input file's columns as bulksync
+// writes one (export, and rejected rows that have no file of their own).
+var productInputColumns = []string{"skillId", "productId", "action"}
 
 // readProducts reads and checks every file: each row once, in input order,
 // with its verdict. The same skill and product twice with the same action
 // is applied once (the other rows Duplicate); with different actions none
-// is (all Invalid).
-func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]reconcile.Row[reconcile.Associated], error) {
+// is (all Invalid). It returns the header of each file that has rows too.
+func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]reconcile.Row[reconcile.Associated], []inputHeader, error) {
 	files, err := openInputs(ctx, store, in, o.now(), o.Log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer closeInputs(files)
 	var rows []reconcile.Row[reconcile.Associated]
+	var headers []inputHeader
 	first := map[reconcile.Key]int{} // key -> index of its first row
 	for _, f := range files {
 		each := func(t csvmodel.TableRow) {
+			if len(headers) == 0 || headers[len(headers)-1].file != t.File {
+				headers = append(headers, inputHeader{t.File, t.Raw.Header})
+			}
 			r := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: t.File, Line: t.Line},
-				Key: reconcile.Key{Group: t.Values[0], ID: t.Values[1]}}
+				Key: reconcile.Key{Group: t.Values[0], ID: t.Values[1]}, Cells: t.Raw.Record}
 			switch action := strings.ToLower(t.Values[2]); action {
 			case "", ActionAssociate:
 			case ActionDisassociate:
@@ -146,10 +174,10 @@ func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]
 			err = csvmodel.ReadTableFile(f.path, productColumns, in.Delimiter, each)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return rows, nil
+	return rows, headers, nil
 }
 
 // conflict settles a row whose key an earlier row (rows[i], the first)

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
@@ -35,7 +36,8 @@ var reportHeaders = [][]string{report.Header[roomReport](), report.Header[roomRe
 func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 	in, log := o.Input, o.IO.Log
 	units := &resolver{api: s.API, caller: s.Caller, log: log, create: o.CreateProfiles, dryRun: o.DryRun,
-		strict: o.Strict, shard: o.Shard}
+		strict: o.Strict, shard: o.Shard, noUnits: len(o.Undo) > 0}
+	records := o.Rejects != "" // rows carry their cells, for the rejects file
 	return spec[reconcile.Profile, roomReport]{
 		res:          reconcile.Associations{API: s.API},
 		defaultGroup: in.DefaultProvider,
@@ -45,7 +47,8 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 		rows: func(ctx context.Context, shard reconcile.Shard) (source[reconcile.Profile], error) {
 			total := 0 // for progress only: the engine decides what is the shard's
 			sawUnit, noProvider, other := false, 0, 0
-			r, err := readInput(ctx, s.store(), in, o.IO, true, func(c csvmodel.Checked) {
+			var headers []inputHeader
+			r, err := readFiles(ctx, s.store(), in, o.IO, true, records, func(c csvmodel.Checked) {
 				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
 					total++
 				}
@@ -54,6 +57,9 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 					noProvider++
 				} else {
 					other++
+				}
+				if records && (len(headers) == 0 || headers[len(headers)-1].file != c.File) {
+					headers = append(headers, inputHeader{c.File, c.Raw.Header})
 				}
 			})
 			if err != nil {
@@ -79,16 +85,37 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 						}
 					}
 				},
-				total: total, blank: r.Blank(), close: r.Close, emptyHint: emptyHint,
+				total: total, blank: r.Blank(), close: r.Close, emptyHint: emptyHint, headers: headers,
 			}, nil
 		},
 		check: func(w reconcile.Write[reconcile.Profile]) string {
-			row := csvmodel.Row{ServiceProviderID: w.Key.Group, ExternalUserID: w.Key.ID, AmazonID: w.Want.AmazonID,
-				AmazonIDType: w.Want.AmazonIDType, Action: csvmodel.ActionUpsert}
-			if w.Action == reconcile.ActDelete {
-				row.Action = csvmodel.ActionDelete
+			return checkRoom(w.Key, w.Want, w.Action == reconcile.ActDelete)
+		},
+		undo: undoSpec[reconcile.Profile]{name: "rooms", headers: reportHeaders,
+			others: map[string][][]string{"products sync": {report.Header[productReport]()}},
+			key: func(cell func(string) string) reconcile.Key {
+				return reconcile.Key{Group: cell("service_provider_id"), ID: cell("external_user_id")}
+			},
+			values: func(cell func(string) string) (left, before *reconcile.Profile) {
+				if id := cell("amazon_id"); id != "" {
+					left = &reconcile.Profile{AmazonID: id, AmazonIDType: cmp.Or(cell("amazon_id_type"), csvmodel.DefaultAmazonIDType)}
+				}
+				if id := cell("previous_amazon_id"); id != "" {
+					// The API takes one type; the report keeps no other.
+					before = &reconcile.Profile{AmazonID: id, AmazonIDType: csvmodel.DefaultAmazonIDType}
+				}
+				return left, before
+			},
+			check: func(r reconcile.Row[reconcile.Profile]) string { return checkRoom(r.Key, r.Want, r.Delete) },
+			equal: reconcile.Associations{}.Equal,
+		},
+		plain: roomColumns,
+		plainRow: func(r reconcile.Row[reconcile.Profile]) []string {
+			action := csvmodel.ActionUpsert
+			if r.Delete {
+				action = csvmodel.ActionDelete
 			}
-			return csvmodel.Check(row)
+			return []string{r.Key.Group, r.Key.ID, r.Want.AmazonID, r.Want.AmazonIDType, action}
 		},
 		row: func(f reconcile.Fate[reconcile.Profile]) roomReport {
 			r := roomReport{File: f.Row.Src.File, Line: line(f.Row.Src), ServiceProviderID: f.Row.Key.Group, ExternalUserID: f.Row.Key.ID,
@@ -114,6 +141,21 @@ func describeProfile(p reconcile.Profile) string {
 	return p.AmazonID + " (unit " + p.UnitID + ")"
 }
 
+// roomColumns are a room input file's columns as bulksync writes one
+// (export, and rejected rows that have no file of their own).
+var roomColumns = []string{"serviceProviderId", "externalUserId", "amazonId", "amazonIdType", "action"}
+
+// checkRoom says why a write of a room association could not have come
+// from a valid input row ("" when it could).
+func checkRoom(k reconcile.Key, want reconcile.Profile, del bool) string {
+	row := csvmodel.Row{ServiceProviderID: k.Group, ExternalUserID: k.ID, AmazonID: want.AmazonID,
+		AmazonIDType: want.AmazonIDType, Action: csvmodel.ActionUpsert}
+	if del {
+		row.Action = csvmodel.ActionDelete
+	}
+	return csvmodel.Check(row)
+}
+
 func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {
 	r := reconcile.Row[reconcile.Profile]{
 		Src:    reconcile.Source{File: c.File, Line: c.Line},
@@ -121,6 +163,9 @@ func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {
 		Want:   reconcile.Profile{AmazonID: c.AmazonID, AmazonIDType: c.AmazonIDType, UnitID: c.UnitID, Name: c.Name},
 		Delete: c.Action == csvmodel.ActionDelete,
 		Reason: c.Reason,
+	}
+	if c.Raw != nil {
+		r.Cells = c.Raw.Record
 	}
 	switch c.Status {
 	case csvmodel.Duplicate:

@@ -59,14 +59,22 @@ type spec[V, R any] struct {
 	// preface, when set, is what a plan tells before its writes (rooms: the
 	// communication profiles sync would create).
 	preface func(w io.Writer)
+	// undo reads the resource's reports back (--undo).
+	undo undoSpec[V]
+	// plain is the header of a rejects file for rows that have no cells of
+	// an input file (a saved plan's, an undo's), and plainRow such a row's
+	// cells: an input file of the resource.
+	plain    []string
+	plainRow func(reconcile.Row[V]) []string
 }
 
 // source is a run's input, checked and ready to be ranged.
 type source[V any] struct {
-	rows  iter.Seq2[reconcile.Row[V], error]
-	total int // rows of the shard, for progress
-	blank int // rows skipped because every field was empty
-	close func() error
+	rows    iter.Seq2[reconcile.Row[V], error]
+	total   int           // rows of the shard, for progress
+	blank   int           // rows skipped because every field was empty
+	headers []inputHeader // of each file with rows, in input order, when its rows carry their cells (Options.Rejects)
+	close   func() error
 	// emptyHint, when set, is what to do when no row is valid: the rows'
 	// own reason, not --allow-empty.
 	emptyHint string
@@ -74,7 +82,9 @@ type source[V any] struct {
 
 // run is a sync or plan of one resource.
 func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (Result, error) {
-	e := &ending{o: o, start: o.IO.now(), caller: s.Caller}
+	start := o.IO.now()
+	o = o.expand(start)
+	e := &ending{o: o, start: start, caller: s.Caller}
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var in source[V]
@@ -97,16 +107,19 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	if err == nil && o.Progress != "off" && !e.bar() && o.ProgressInterval <= 0 {
 		err = usage("progress interval must be above 0, got %v", o.ProgressInterval)
 	}
-	var rows *reportRows[R]
+	var out *reportRows[R]
 	if err == nil {
 		// An output that fails mid-run stops it as a signal does: no new
 		// call; calls in flight finish; the rest is reported skipped.
-		rows, err = openOutputs[R](ctx, e, saved != nil, func(oe *OutputError) { stop(oe) })
+		out, err = openOutputs[R](ctx, e, saved != nil, func(oe *OutputError) { stop(oe) })
+	}
+	if err == nil {
+		e.closeReport = out.close
+		err = e.openRejects(sp.plain, in.headers, func(oe *OutputError) { stop(oe) })
 	}
 	if err != nil {
 		return e.finish(reconcile.Counts{}, err)
 	}
-	e.closeReport = rows.close
 	limit := DefaultMaxDeletes
 	switch {
 	case saved != nil && o.MaxDeletes != nil:
@@ -157,7 +170,10 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 			if f.Retry {
 				e.transient.Add(1)
 			}
-			rows.write(sp.row(f), saved != nil && f.Outcome == reconcile.Unchanged)
+			out.write(sp.row(f), saved != nil && f.Outcome == reconcile.Unchanged)
+			if e.rejects != nil && (f.Outcome == reconcile.Invalid || f.Outcome == reconcile.Failed) && f.Row.Src.File != "" {
+				e.rejects.add(f.Row.Src.File, f.Row.Cells, sp.plainRow(f.Row), f.ErrType, f.ErrMsg)
+			}
 			if prog != nil {
 				prog.Add(f.Outcome)
 			}
@@ -211,6 +227,7 @@ type ending struct {
 	caller *worker.Caller
 
 	closeReport func() error
+	rejects     *rejects
 	sumFile     *os.File
 	repErr      atomic.Pointer[OutputError] // the report's first failed write
 	transient   atomic.Int64                // failed rows a rerun may fix
@@ -374,11 +391,21 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 			runErr = errors.Join(runErr, oe)
 		}
 	}
+	var rejected []string
+	if e.rejects != nil {
+		var err error
+		if rejected, err = e.rejects.close(); err != nil {
+			runErr = errors.Join(runErr, &OutputError{What: "rejects", Path: o.Rejects, Err: err})
+		}
+	}
 	var stats worker.Stats
 	if e.caller != nil {
 		stats = e.caller.Stats()
 	}
-	sum := report.NewSummary(o.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, o.IO.now().Sub(e.start))
+	end := o.IO.now()
+	sum := report.NewSummary(o.Command, counts, stats.Calls, stats.Statuses, stats.Retries, stats.Throttled, end.Sub(e.start))
+	sum.RunID, sum.StartedAt, sum.FinishedAt = o.IO.RunID, e.start.UTC(), end.UTC()
+	sum.Version, sum.CommandLine, sum.Rejects = o.IO.Version, o.IO.CommandLine, rejected
 	if e.closeReport != nil && !kept {
 		sum.Report = o.Report
 	}
@@ -456,9 +483,22 @@ func checkPace(rate float64, rows, batch, writes int) error {
 		ErrTooSlow, rate, calls, took)}
 }
 
-// input is the rows of the files, or a saved plan.
+// input is the rows of the files, of an undo, or a saved plan.
 func input[V, R any](ctx context.Context, o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], error) {
 	switch {
+	case len(o.Undo) > 0 && (o.PlanIn != "" || len(o.Input.Files) > 0):
+		return source[V]{}, nil, usage("--undo reads its input from the reports: give no FILE or --plan with it")
+	case len(o.Undo) > 0 && o.Prune:
+		return source[V]{}, nil, usage("--undo reverts what the runs of the reports changed: it prunes nothing (drop --prune)")
+	case len(o.Undo) > 0:
+		rows, err := readUndo(o.Undo, o.IO.Stdin, sp.undo)
+		if err != nil {
+			return source[V]{}, nil, err
+		}
+		in := undoSource(rows, o.Shard)
+		o.IO.Log.Info().Strs("reports", o.Undo).Int("rows", len(rows)).Str("shard", o.Shard.String()).Int("rows_in_shard", in.total).
+			Msg("undo: the changes of the reports read")
+		return in, nil, nil
 	case o.PlanIn != "" && len(o.Input.Files) > 0:
 		return source[V]{}, nil, usage("a saved plan is applied alone: give no FILE with it")
 	case o.PlanIn != "":

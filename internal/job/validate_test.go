@@ -94,7 +94,7 @@ func TestValidate(t *testing.T) {
 			var st streams
 			o := st.io()
 			o.Stdin = strings.NewReader(tt.stdin)
-			res, err := Validate(context.Background(), in, o)
+			res, err := Validate(context.Background(), in, "", o)
 			if res.Verdict != tt.verdict || tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("got %d, %v; want verdict %d and an error saying %q", res.Verdict, err, tt.verdict, tt.err)
 			}
