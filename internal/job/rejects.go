@@ -48,7 +48,6 @@ type rejectGroup struct {
 	path   string
 	out    *output
 	w      *csv.Writer
-	rows   int
 }
 
 // inputHeader is the header of one input file.
@@ -157,7 +156,6 @@ func (r *rejects) add(file string, cells, plain []string, errType, msg string) {
 		rec := make([]string, len(g.header), len(g.header)+2)
 		copy(rec, cells) // cells beyond the header have no column; missing ones are empty
 		err = g.write(append(rec, errType, msg))
-		g.rows++
 	}
 	if err != nil {
 		r.err = fmt.Errorf("%s: %w", g.path, err)
@@ -199,15 +197,4 @@ func (r *rejects) abort() {
 			g.out = nil
 		}
 	}
-}
-
-// total is how many rows were rejected.
-func (r *rejects) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, g := range r.groups {
-		n += g.rows
-	}
-	return n
 }
