@@ -234,6 +234,9 @@ func TestUndoRevertsARunButWhatChangedSince(t *testing.T) {
 	if r := rows["101"]; r["error_type"] != "CHANGED_SINCE" || !strings.Contains(r["error_message"], "no association") {
 		t.Errorf("deleted row: %v", r)
 	}
+	if n := strings.Count(res.stderr, `"level":"warn"`); n != 2 || !strings.Contains(res.stderr, "amzn1.edited") {
+		t.Errorf("%d warnings, want one per association left alone:\n%s", n, res.stderr)
+	}
 	if n := a.Stats().Count("association.delete", ""); n != 1 { // 107 only: 106 was left alone
 		t.Errorf("%d deletes, want 1", n)
 	}
@@ -535,6 +538,16 @@ func TestProductsExportAndUndo(t *testing.T) {
 	}
 	if res := a.products(t, "sync", "--report", filepath.Join(dir, "x.csv"), "--undo", filepath.Join(dir, "r.csv")); res.code != 0 {
 		t.Errorf("undo of a run that changed nothing: exit %d:\n%s", res.code, res.stderr)
+	}
+	// Rejected product rows come back in their file's columns.
+	bad := writeFile(t, dir, "bad.csv", "Skill;In-Skill Product ID;notes\n"+skillN(3)+";"+ids[2]+";fine\nskill-9;"+ids[2]+";=1+1\n")
+	rej := filepath.Join(dir, "rejects.csv")
+	if res := a.products(t, "sync", "--rejects", rej, "--report", filepath.Join(dir, "x.csv"), bad); res.code != 1 {
+		t.Fatalf("products sync: exit %d:\n%s", res.code, res.stderr)
+	}
+	if got := readReportText(t, rej); !strings.HasPrefix(got, "Skill,In-Skill Product ID,notes,error_type,error\nskill-9,"+ids[2]+",'=1+1,INVALID_ROW,") ||
+		strings.Count(got, "\n") != 2 {
+		t.Errorf("products rejects:\n%s", got)
 	}
 	if res := a.products(t, "sync", "--report", filepath.Join(dir, "x.csv"), "--undo", filepath.Join(dir, "undo.csv"), "--undo", rep); res.code != 1 ||
 		!strings.Contains(readReportText(t, filepath.Join(dir, "x.csv")), "undo one report at a time") {

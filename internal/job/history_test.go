@@ -256,3 +256,24 @@ func TestOutputFollowsLinks(t *testing.T) {
 		t.Errorf("a failed write replaced the file: %q", data)
 	}
 }
+
+// The summary names its run: its id, its start and end in UTC, what ran.
+func TestSummaryNamesTheRun(t *testing.T) {
+	at := time.Date(2026, 12, 2, 4, 15, 0, 0, time.FixedZone("CET", 3600))
+	o := Options{Command: "sync", IO: IO{RunID: "5f2a9c01d3e4", Version: "v1.2.3", CommandLine: "bulksync sync rooms.csv",
+		Now: func() time.Time { return at }}}
+	res, err := (&ending{o: o, start: at.Add(-time.Minute)}).finish(reconcile.Counts{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := res.Summary.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"run_id": "5f2a9c01d3e4"`, `"started_at": "2026-12-02T03:14:00Z"`, `"finished_at": "2026-12-02T03:15:00Z"`,
+		`"version": "v1.2.3"`, `"command_line": "bulksync sync rooms.csv"`, `"duration_ms": 60000`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %s:\n%s", want, b.String())
+		}
+	}
+}
