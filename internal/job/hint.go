@@ -17,7 +17,7 @@ func Hint(err error) string {
 	case errors.As(err, &ae):
 		return ae.what
 	case errors.Is(err, ErrSamePath):
-		return "give --report, --summary and plan --out paths of their own, apart from the input files"
+		return "give --report, --summary, --rejects and plan --out paths of their own, apart from the input files"
 	case errors.Is(err, ErrTooSlow):
 		return "raise --rps: a run must be able to finish within a day"
 	case errors.As(err, &oe) && oe.What == "answer":

@@ -822,7 +822,7 @@ func (s *sched[V]) emit(it *item[V], f Fate[V]) {
 	f.Row, f.Prev, f.Action = it.row, it.prev, it.action
 	s.counts.Add(f.Outcome)
 	ev := s.Log.Debug()
-	if f.Outcome == Failed {
+	if f.Outcome == Failed || f.ErrType == ChangedSince { // a row left alone is news too
 		ev = s.Log.Warn()
 	}
 	n := s.Res.Names()
