@@ -563,3 +563,32 @@ func readReportText(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// A rejects file that can't be written stops the run before it sends
+// anything; one that names an input is refused.
+func TestRejectsPathProblems(t *testing.T) {
+	a := startAPI(t, emulator.Options{})
+	dir := t.TempDir()
+	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n801,amzn1.a\n802,\n")
+	for _, tt := range []struct {
+		name, path string
+		code       int
+		want       string
+	}{
+		{"no such folder", filepath.Join(dir, "none", "rejects.csv"), 6, "can't write the rejects"},
+		{"the input", in, 2, "the rejects " + in + " is the input"},
+		{"stdout", "-", 2, "--rejects needs a file"},
+	} {
+		a.ResetStats()
+		res := a.sync(t, nil, "--rejects", tt.path, "--report", filepath.Join(dir, "report.csv"), in)
+		if res.code != tt.code || !strings.Contains(res.stderr, tt.want) || writes(a.Stats()) > 0 {
+			t.Errorf("%s: exit %d with %d writes, want %d saying %q:\n%s", tt.name, res.code, writes(a.Stats()), tt.code, tt.want, res.stderr)
+		}
+		if strings.Count(res.stderr, tt.want) != 1 {
+			t.Errorf("%s: said %d times, want once:\n%s", tt.name, strings.Count(res.stderr, tt.want), res.stderr)
+		}
+	}
+	if got := readReportText(t, in); got != "externalUserId,amazonId\n801,amzn1.a\n802,\n" {
+		t.Errorf("the input was overwritten: %q", got)
+	}
+}

@@ -216,6 +216,9 @@ func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, erro
 		o.RunID = NewRunID()
 	}
 	rejects = expandPath(rejects, o.RunID, start)
+	if rejects == "-" {
+		return failed(o, "validate", usage("--rejects needs a file: its rows are fed to sync again"))
+	}
 	if err := checkPaths(Options{Input: in, Rejects: rejects}); err != nil {
 		return failed(o, "validate", err)
 	}

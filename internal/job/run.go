@@ -394,7 +394,8 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	var rejected []string
 	if e.rejects != nil {
 		var err error
-		if rejected, err = e.rejects.close(); err != nil {
+		var told *OutputError
+		if rejected, err = e.rejects.close(); err != nil && !(errors.As(runErr, &told) && told.What == "rejects") {
 			runErr = errors.Join(runErr, &OutputError{What: "rejects", Path: o.Rejects, Err: err})
 		}
 	}
