@@ -348,6 +348,11 @@ func TestUndoGuardsAndReports(t *testing.T) {
 		t.Errorf("other provider after the undo: %v, want %v", got, want)
 	}
 
+	kept := readReportText(t, reports[0])
+	if res := a.sync(t, nil, "--report", reports[0], "--undo", reports[0]); res.code != 2 || readReportText(t, reports[0]) != kept {
+		t.Errorf("an undo's report over the report it undoes: exit %d, want 2 and the report kept:\n%s", res.code, res.stderr)
+	}
+
 	products := writeFile(t, dir, "products-report.csv", "file,line,skill_id,product_id,stage,action,outcome,http_status,error_type,error_message,attempts,duration_ms\n")
 	for _, tt := range []struct {
 		name string
