@@ -83,7 +83,8 @@ type productsListCmd struct {
 	Type         string `enum:",SUBSCRIPTION,ENTITLEMENT,CONSUMABLE" default:"" help:"Vendor list filter: product type."`
 }
 
-func (c *productsCmd) Help() string { return help("products") }
+func (c *productsCmd) Help() string       { return help("products") }
+func (c *productsExportCmd) Help() string { return help("products export") }
 
 func (c *productsSyncCmd) Run(ctx context.Context, g *globals) error {
 	o := c.options("products sync")
