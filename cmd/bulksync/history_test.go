@@ -38,8 +38,9 @@ func runIDOf(t *testing.T, stderr string) string {
 	return id
 }
 
-// readCSV is a CSV file's records, header first.
-func readCSV(t *testing.T, path string) [][]string {
+// readCSV is a CSV file's records, header first; comma is its delimiter
+// (0: a comma).
+func readCSV(t *testing.T, path string, comma rune) [][]string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -48,6 +49,9 @@ func readCSV(t *testing.T, path string) [][]string {
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
+	if comma != 0 {
+		r.Comma = comma
+	}
 	recs, err := r.ReadAll()
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -55,13 +59,14 @@ func readCSV(t *testing.T, path string) [][]string {
 	return recs
 }
 
-func writeCSV(t *testing.T, path string, recs [][]string) {
+func writeCSV(t *testing.T, path string, comma rune, recs [][]string) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := csv.NewWriter(f)
+	w.Comma = comma
 	if err := w.WriteAll(recs); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +92,7 @@ func TestExportOfManyPagesSyncsBackWithNoWrite(t *testing.T) {
 		t.Fatalf("export: exit %d:\n%s", res.code, res.stderr)
 	}
 	out := filepath.Join(dir, runIDOf(t, res.stderr)+".csv")
-	recs := readCSV(t, out)
+	recs := readCSV(t, out, 0)
 	if got, want := strings.Join(recs[0], ","), "serviceProviderId,externalUserId,amazonId,amazonIdType"; got != want {
 		t.Errorf("header %s, want %s", got, want)
 	}
@@ -396,12 +401,12 @@ func TestRejectsFixedAndFedAgain(t *testing.T) {
 		{"503", "wrong", "Cy; Jr", "late", "INVALID_ROW", `amazonId "wrong" does not start with amzn1.`},
 		{"-101", "", "Dee", "", "INVALID_ROW", "amazonId is required for action upsert"},
 	}
-	got := readCSV(t, rej)
+	got := readCSV(t, rej, ';') // the input's own delimiter
 	slices.SortFunc(got[1:], func(x, y []string) int { return strings.Compare(x[2], y[2]) }) // written as rows finish
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rejects:\n got %q\nwant %q", got, want)
 	}
-	annex := readCSV(t, filepath.Join(dir, "rejects-2.csv"))
+	annex := readCSV(t, filepath.Join(dir, "rejects-2.csv"), 0)
 	if len(annex) != 2 || strings.Join(annex[0], ",") != "room,profileId,provider,floor,error_type,error" ||
 		strings.Join(annex[1][:4], ",") != "601,amzn1.b,"+gone+",6" || annex[1][4] != "NOT_FOUND" {
 		t.Errorf("rejects of the annex: %q", annex)
@@ -410,7 +415,7 @@ func TestRejectsFixedAndFedAgain(t *testing.T) {
 	// Fixed: the profiles filled in (a cell left as it was stays wrong), the
 	// provider onboarded; the rejects files are the retry.
 	got[1][1], got[2][1] = "amzn1.b2", "amzn1.c3"
-	writeCSV(t, rej, got)
+	writeCSV(t, rej, ';', got)
 	a.Put(gone, map[string]string{})
 	rej2 := filepath.Join(dir, "rejects-again.csv")
 	res = a.sync(t, nil, "--rejects", rej2, "--report", filepath.Join(dir, "report2.csv"), rej, filepath.Join(dir, "rejects-2.csv"))
@@ -424,7 +429,7 @@ func TestRejectsFixedAndFedAgain(t *testing.T) {
 		t.Errorf("annex after the retry: %v", got)
 	}
 	// A rejects file fed again keeps one pair of error columns.
-	again := readCSV(t, rej2)
+	again := readCSV(t, rej2, ';')
 	if len(again) != 2 || len(again[0]) != 6 || again[1][0] != "-101" {
 		t.Errorf("rejects of the retry: %q", again)
 	}
@@ -435,7 +440,7 @@ func TestRejectsFixedAndFedAgain(t *testing.T) {
 	if res.code != 1 {
 		t.Fatalf("validate: exit %d:\n%s", res.code, res.stderr)
 	}
-	if v := readCSV(t, vrej); fmt.Sprint(v) != fmt.Sprint(want) {
+	if v := readCSV(t, vrej, ';'); fmt.Sprint(v) != fmt.Sprint(want) {
 		t.Errorf("validate rejects:\n got %q\nwant %q", v, want)
 	}
 }
@@ -550,7 +555,7 @@ func TestProductsExportAndUndo(t *testing.T) {
 	if res := a.products(t, "sync", "--rejects", rej, "--report", filepath.Join(dir, "x.csv"), bad); res.code != 1 {
 		t.Fatalf("products sync: exit %d:\n%s", res.code, res.stderr)
 	}
-	if got := readReportText(t, rej); !strings.HasPrefix(got, "Skill,In-Skill Product ID,notes,error_type,error\nskill-9,"+ids[2]+",'=1+1,INVALID_ROW,") ||
+	if got := readReportText(t, rej); !strings.HasPrefix(got, "Skill;In-Skill Product ID;notes;error_type;error\nskill-9;"+ids[2]+";'=1+1;INVALID_ROW;") ||
 		strings.Count(got, "\n") != 2 {
 		t.Errorf("products rejects:\n%s", got)
 	}

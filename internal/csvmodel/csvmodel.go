@@ -98,9 +98,12 @@ type Checked struct {
 }
 
 // Raw is a row as its file holds it: its cells as read (every column,
-// untrimmed; a copy) and the file's header (shared: not to be changed), so
-// that the row can be written back as it came.
-type Raw struct{ Record, Header []string }
+// untrimmed; a copy), the file's header (shared: not to be changed) and
+// delimiter, so that the row can be written back as it came.
+type Raw struct {
+	Record, Header []string
+	Comma          rune
+}
 
 // FileError rejects a whole file; Line is 0 when no line is to blame.
 type FileError struct {
@@ -273,7 +276,7 @@ func (r *Reader) first(src *source, in io.Reader) error {
 		src.rows++
 		c := Checked{Row: d.row}
 		if r.opts.Records {
-			c.Raw = &Raw{slices.Clone(rec), src.header}
+			c.Raw = &Raw{slices.Clone(rec), src.header, src.delim}
 		}
 		if d.reason != "" {
 			r.counts[Invalid]++
@@ -488,7 +491,7 @@ func (r *Reader) Rows() iter.Seq2[Checked, error] {
 				}
 				c := Checked{Row: d.row}
 				if r.opts.Records {
-					c.Raw = &Raw{slices.Clone(rec), src.header}
+					c.Raw = &Raw{slices.Clone(rec), src.header, src.delim}
 				}
 				switch {
 				case d.reason != "":

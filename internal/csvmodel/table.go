@@ -50,7 +50,7 @@ func ReadTable(name string, in io.Reader, cols []Column, delim Delimiter, each f
 		if err := src.notUTF8(c.schema, rec, line); err != nil {
 			return err
 		}
-		row := TableRow{File: src.name, Line: line, Values: make([]string, len(cols)), Raw: Raw{slices.Clone(rec), src.header}}
+		row := TableRow{File: src.name, Line: line, Values: make([]string, len(cols)), Raw: Raw{slices.Clone(rec), src.header, src.delim}}
 		for col, i := range src.at {
 			if i >= 0 && i < len(rec) {
 				row.Values[col] = trimBlank(rec[i])

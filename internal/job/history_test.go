@@ -136,10 +136,11 @@ func TestRejectsFiles(t *testing.T) {
 	path := filepath.Join(dir, "rejects.csv")
 	os.WriteFile(path, []byte("the previous run's\n"), 0o644)
 	headers := []inputHeader{
-		{"a.csv", []string{"Room", "Profile", "Notes"}},
-		{"b.csv", []string{"room", "profile"}},
-		{"c.csv", []string{"Room", "Profile", "Notes"}},
-		{"d.csv", []string{"Room", "Profile", "Notes", "error_type", "error"}}, // a rejects file fed again
+		{"a.csv", []string{"Room", "Profile", "Notes"}, ';'},
+		{"b.csv", []string{"room", "profile"}, ','},
+		{"c.csv", []string{"Room", "Profile", "Notes"}, ';'},
+		{"d.csv", []string{"Room", "Profile", "Notes", "error_type", "error"}, ';'}, // a rejects file fed again
+		{"e.csv", []string{"Room", "Profile", "Notes"}, '\t'},                       // another delimiter: another file
 	}
 	r, err := newRejects(path, roomColumns, headers, nil)
 	if err != nil {
@@ -149,6 +150,7 @@ func TestRejectsFiles(t *testing.T) {
 	r.add("b.csv", []string{"2", "x", "extra cell"}, nil, "INVALID_ROW", "bad")
 	r.add("c.csv", []string{"-3"}, nil, "NOT_FOUND", "no such provider")
 	r.add("d.csv", []string{"4", "", "", "INVALID_ROW", "old reason"}, nil, "INVALID_ROW", "new reason")
+	r.add("e.csv", []string{"6", "", "x y"}, nil, "INVALID_ROW", "tab")
 	r.add("plan.json", nil, []string{"p", "5", "amzn1.x", "communication-profile", "upsert"}, "INTERNAL", "boom")
 	if data, _ := os.ReadFile(path); string(data) != "the previous run's\n" {
 		t.Errorf("rejects.csv changed before the end: %q", data)
@@ -157,14 +159,15 @@ func TestRejectsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{path, filepath.Join(dir, "rejects-2.csv"), filepath.Join(dir, "rejects-3.csv")}; fmt.Sprint(paths) != fmt.Sprint(want) {
+	if want := []string{path, filepath.Join(dir, "rejects-2.csv"), filepath.Join(dir, "rejects-3.csv"), filepath.Join(dir, "rejects-4.csv")}; fmt.Sprint(paths) != fmt.Sprint(want) {
 		t.Errorf("paths %v, want %v", paths, want)
 	}
 	for p, want := range map[string]string{
-		path: "Room,Profile,Notes,error_type,error\n1,,'=cmd,INVALID_ROW,amazonId is required\n-3,,,NOT_FOUND,no such provider\n" +
-			"4,,,INVALID_ROW,new reason\n",
+		path: "Room;Profile;Notes;error_type;error\n1;;'=cmd;INVALID_ROW;amazonId is required\n-3;;;NOT_FOUND;no such provider\n" +
+			"4;;;INVALID_ROW;new reason\n",
 		filepath.Join(dir, "rejects-2.csv"): "room,profile,error_type,error\n2,x,INVALID_ROW,bad\n",
-		filepath.Join(dir, "rejects-3.csv"): "serviceProviderId,externalUserId,amazonId,amazonIdType,action,error_type,error\np,5,amzn1.x,communication-profile,upsert,INTERNAL,boom\n",
+		filepath.Join(dir, "rejects-3.csv"): "Room\tProfile\tNotes\terror_type\terror\n6\t\tx y\tINVALID_ROW\ttab\n",
+		filepath.Join(dir, "rejects-4.csv"): "serviceProviderId,externalUserId,amazonId,amazonIdType,action,error_type,error\np,5,amzn1.x,communication-profile,upsert,INTERNAL,boom\n",
 	} {
 		if data, _ := os.ReadFile(p); string(data) != want {
 			t.Errorf("%s:\n got %q\nwant %q", filepath.Base(p), data, want)
@@ -182,7 +185,7 @@ func TestRejectsFiles(t *testing.T) {
 	}
 	r.add("a.csv", []string{"9"}, nil, "INVALID_ROW", "x")
 	r.abort()
-	if data, _ := os.ReadFile(path); !strings.HasPrefix(string(data), "Room,Profile,Notes,error_type,error\n1,") {
+	if data, _ := os.ReadFile(path); !strings.HasPrefix(string(data), "Room;Profile;Notes;error_type;error\n1;") {
 		t.Errorf("an aborted rejects file replaced the last one: %q", data)
 	}
 	if _, err := newRejects(filepath.Join(dir, "no", "such", "dir.csv"), roomColumns, headers, nil); err == nil {

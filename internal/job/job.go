@@ -230,7 +230,7 @@ func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, erro
 			fmt.Fprintf(o.Stdout, "%s: %s\n", row.Where(), row.Reason)
 		}
 		if rejects != "" && (len(headers) == 0 || headers[len(headers)-1].file != row.File) {
-			headers = append(headers, inputHeader{row.File, row.Raw.Header})
+			headers = append(headers, inputHeader{row.File, row.Raw.Header, row.Raw.Comma})
 		}
 	})
 	if err != nil {

@@ -140,7 +140,7 @@ func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]
 	for _, f := range files {
 		each := func(t csvmodel.TableRow) {
 			if len(headers) == 0 || headers[len(headers)-1].file != t.File {
-				headers = append(headers, inputHeader{t.File, t.Raw.Header})
+				headers = append(headers, inputHeader{t.File, t.Raw.Header, t.Raw.Comma})
 			}
 			r := reconcile.Row[reconcile.Associated]{Src: reconcile.Source{File: t.File, Line: t.Line},
 				Key: reconcile.Key{Group: t.Values[0], ID: t.Values[1]}, Cells: t.Raw.Record}

@@ -15,8 +15,9 @@ import (
 // Rejects: the input rows that ended invalid or failed, written back in
 // their own file's columns (every column, as read) with two more,
 // error_type and error, so that fixing the cells and feeding the file to
-// sync again is the retry. Rows of files with different headers can't
-// share a file: each distinct header gets its own, in the order the input
+// sync again is the retry; with its delimiter too. Rows of files with
+// different headers can't share a file: each distinct header (and
+// delimiter) gets its own, in the order the input
 // files were given: the first PATH, the next PATH-2 (before the
 // extension), and so on. Rows that have no cells of a file (the writes of
 // a saved plan, of an undo) are written in the plain input columns
@@ -45,15 +46,17 @@ type rejects struct {
 // rejectGroup is one rejects file: the rows of one header.
 type rejectGroup struct {
 	header []string // the input's header, without error columns of a rejects file re-fed
+	comma  rune     // the input's delimiter
 	path   string
 	out    *output
 	w      *csv.Writer
 }
 
-// inputHeader is the header of one input file.
+// inputHeader is the header of one input file, and its delimiter.
 type inputHeader struct {
 	file   string
 	header []string
+	comma  rune
 }
 
 // newRejects plans the rejects files of a run whose input files have the
@@ -63,16 +66,16 @@ func newRejects(path string, plain []string, headers []inputHeader, failed func(
 	r := &rejects{path: path, plain: plain, byFile: map[string]int{}, plainG: -1, failed: failed}
 	for _, h := range headers {
 		hdr := trimErrorColumns(h.header)
-		i := slices.IndexFunc(r.groups, func(g *rejectGroup) bool { return slices.Equal(g.header, hdr) })
+		i := slices.IndexFunc(r.groups, func(g *rejectGroup) bool { return slices.Equal(g.header, hdr) && g.comma == h.comma })
 		if i < 0 {
 			i = len(r.groups)
-			r.groups = append(r.groups, &rejectGroup{header: hdr, path: numbered(path, i+1)})
+			r.groups = append(r.groups, &rejectGroup{header: hdr, comma: h.comma, path: numbered(path, i+1)})
 		}
 		r.byFile[h.file] = i
 	}
 	if len(r.groups) == 0 {
 		r.plainG = 0
-		r.groups = append(r.groups, &rejectGroup{header: plain, path: path})
+		r.groups = append(r.groups, &rejectGroup{header: plain, comma: ',', path: path})
 	}
 	if err := r.groups[0].open(); err != nil {
 		return nil, err
@@ -105,6 +108,9 @@ func (g *rejectGroup) open() error {
 		return err
 	}
 	g.out, g.w = out, csv.NewWriter(out)
+	if g.comma != 0 {
+		g.w.Comma = g.comma
+	}
 	return g.write(append(slices.Clone(g.header), rejectErrType, rejectError))
 }
 
@@ -143,7 +149,7 @@ func (r *rejects) add(file string, cells, plain []string, errType, msg string) {
 	if !ok || cells == nil {
 		if r.plainG < 0 {
 			r.plainG = len(r.groups)
-			r.groups = append(r.groups, &rejectGroup{header: r.plain, path: numbered(r.path, len(r.groups)+1)})
+			r.groups = append(r.groups, &rejectGroup{header: r.plain, comma: ',', path: numbered(r.path, len(r.groups)+1)})
 		}
 		i, cells = r.plainG, plain
 	}

@@ -59,7 +59,7 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 					other++
 				}
 				if records && (len(headers) == 0 || headers[len(headers)-1].file != c.File) {
-					headers = append(headers, inputHeader{c.File, c.Raw.Header})
+					headers = append(headers, inputHeader{c.File, c.Raw.Header, c.Raw.Comma})
 				}
 			})
 			if err != nil {
