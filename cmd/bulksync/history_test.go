@@ -401,8 +401,9 @@ func TestRejectsFixedAndFedAgain(t *testing.T) {
 		{"503", "wrong", "Cy; Jr", "late", "INVALID_ROW", `amazonId "wrong" does not start with amzn1.`},
 		{"-101", "", "Dee", "", "INVALID_ROW", "amazonId is required for action upsert"},
 	}
-	got := readCSV(t, rej, ';')                                                              // the input's own delimiter
-	slices.SortFunc(got[1:], func(x, y []string) int { return strings.Compare(x[2], y[2]) }) // written as rows finish
+	// In the input's own delimiter, in the order rows finished.
+	got := readCSV(t, rej, ';')
+	slices.SortFunc(got[1:], func(x, y []string) int { return strings.Compare(x[2], y[2]) })
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rejects:\n got %q\nwant %q", got, want)
 	}
