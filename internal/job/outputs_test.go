@@ -55,7 +55,7 @@ func TestRunOutputs(t *testing.T) {
 		opts:    func(a *api, o *Options) { o.Report = o.Input.Files[0] },
 		verdict: Usage,
 		err:     "refusing to overwrite a file with an output: the report " + "REPORT" + " is the input",
-		hint:    "give --report, --summary and plan --out paths of their own",
+		hint:    "give --report, --summary, --rejects and plan --out paths of their own",
 	}, {
 		name: "a summary over the report, through another name",
 		opts: func(a *api, o *Options) {
@@ -64,7 +64,7 @@ func TestRunOutputs(t *testing.T) {
 		},
 		verdict: Usage,
 		err:     "the summary " + "SUMMARY" + " is the report",
-		hint:    "give --report, --summary and plan --out paths of their own",
+		hint:    "give --report, --summary, --rejects and plan --out paths of their own",
 	}, {
 		name: "a summary over the report, through a symlinked directory",
 		opts: func(a *api, o *Options) {

@@ -167,8 +167,11 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 		Opts: reconcile.Options{DryRun: o.DryRun, MaxDeletes: limit, AllowEmpty: o.AllowEmpty, Strict: o.Strict,
 			Prune: o.Prune, Shard: o.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: o.PlanOut != ""},
 		Emit: func(f reconcile.Fate[V]) {
-			if f.Retry {
+			switch {
+			case f.Retry:
 				e.transient.Add(1)
+			case f.Outcome == reconcile.Skipped && f.ErrType == reconcile.ChangedSince:
+				e.leftAlone.Add(1)
 			}
 			out.write(sp.row(f), saved != nil && f.Outcome == reconcile.Unchanged)
 			if e.rejects != nil && (f.Outcome == reconcile.Invalid || f.Outcome == reconcile.Failed) && f.Row.Src.File != "" {
@@ -231,6 +234,7 @@ type ending struct {
 	sumFile     *os.File
 	repErr      atomic.Pointer[OutputError] // the report's first failed write
 	transient   atomic.Int64                // failed rows a rerun may fix
+	leftAlone   atomic.Int64                // rows an undo left alone: changed since its run
 	blank       int                         // input rows skipped because every field was empty
 	ran         bool                        // the engine ran: tell the run, not just its error
 	groups      []string                    // the providers (skills) the rows named
@@ -416,7 +420,7 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 		switch {
 		case transient > 0:
 			verdict = RowsFailed
-		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0:
+		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0, e.leftAlone.Load() > 0:
 			verdict = Refused
 		case o.DetailedChanges && counts[reconcile.Planned] > 0:
 			verdict = Changes
