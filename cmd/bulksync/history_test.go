@@ -581,12 +581,14 @@ func TestRejectsPathProblems(t *testing.T) {
 	a := startAPI(t, emulator.Options{})
 	dir := t.TempDir()
 	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n801,amzn1.a\n802,\n")
+	notADir := writeFile(t, dir, "file.txt", "")
 	for _, tt := range []struct {
 		name, path string
 		code       int
 		want       string
 	}{
-		{"no such folder", filepath.Join(dir, "none", "rejects.csv"), 6, "can't write the rejects"},
+		{"under a file", filepath.Join(notADir, "rejects.csv"), 6, "can't write the rejects"},
+		{"a device", "/dev/null", 6, "can't write the rejects"},
 		{"the input", in, 2, "the rejects " + in + " is the input"},
 		{"stdout", "-", 2, "--rejects needs a file"},
 	} {

@@ -100,15 +100,15 @@ func TestOutputFailures(t *testing.T) {
 		sent   bool   // API calls were made
 		msg    string // in the closing event's error
 	}{
-		{"report on a full disk", []string{"--report", "/dev/full"}, nil, false,
-			"can't write the report to /dev/full: write /dev/full: no space left on device; nothing was sent"},
+		{"report on a device", []string{"--report", "/dev/full"}, nil, false,
+			"can't write the report to /dev/full: /dev/full is a character device, not a regular file; it is left as it is; nothing was sent"},
 		{"report in no directory", []string{"--report", filepath.Join(notADir, "r.csv")}, nil, false, "can't write the report to"},
 		{"report to a closed stdout", []string{"--report", "-"}, func(chan struct{}) *failingWriter { return &failingWriter{} }, false,
 			"can't write the report to standard output: write |1: file already closed; nothing was sent"},
 		{"report to a pipe that closes mid-run", []string{"--report", "-"}, func(c chan struct{}) *failingWriter {
 			return &failingWriter{ok: 1, failed: c}
 		}, true, "can't write the report to standard output: write |1: broken pipe"},
-		{"summary on a full disk", []string{"--summary", "/dev/full"}, nil, true, "can't write the summary to /dev/full"},
+		{"summary on a device", []string{"--summary", "/dev/full"}, nil, false, "can't write the summary to /dev/full: /dev/full is a character device"},
 		{"summary in no directory", []string{"--summary", filepath.Join(notADir, "s.json")}, nil, false, "can't write the summary to"},
 	}
 	for _, tt := range tests {
@@ -423,11 +423,18 @@ func TestOutputPathCollisions(t *testing.T) {
 			}
 		})
 	}
-	// Two names of /dev/null destroy nothing.
+	// An output is a regular file: /dev/null is refused, never replaced;
+	// --report '' writes no report.
 	a := startAPI(t, emulator.Options{})
 	in := writeFile(t, t.TempDir(), "rooms.csv", content)
-	if res := a.sync(t, nil, "--report", "/dev/null", "--summary", "/dev/null", in); res.code != 0 {
-		t.Errorf("--report and --summary /dev/null: exit %d, want 0:\n%s", res.code, res.stderr)
+	if res := a.sync(t, nil, "--report", "/dev/null", in); res.code != 6 || a.Stats().Total != 0 {
+		t.Errorf("--report /dev/null: exit %d, want 6 and no call:\n%s", res.code, res.stderr)
+	}
+	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode().IsRegular() {
+		t.Errorf("/dev/null was replaced: %v", err)
+	}
+	if res := a.sync(t, nil, "--report", "", in); res.code != 0 {
+		t.Errorf("--report '': exit %d, want 0:\n%s", res.code, res.stderr)
 	}
 }
 

@@ -122,6 +122,9 @@ func (f *File) Target() string { return f.target }
 // Write adds to the temporary file.
 func (f *File) Write(p []byte) (int, error) { return f.tmp.Write(p) }
 
+// Truncate cuts what was written so far to size bytes.
+func (f *File) Truncate(size int64) error { return f.tmp.Truncate(size) }
+
 // Commit syncs the temporary file, renames it over the target and syncs the
 // folder, so the new content survives a crash. It looks at the target again
 // first: something that is not a regular file may have appeared there.

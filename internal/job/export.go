@@ -63,7 +63,7 @@ func Export(ctx context.Context, s *Session, o ExportOptions) (Result, error) {
 		header, rows, err = exportRooms(ctx, s, o)
 	}
 	if err == nil {
-		err = writeOutput(o.Out, o.IO.Stdout, func(w io.Writer) error {
+		err = writeOutput(ctx, s.store(), o.Out, o.IO.Stdout, func(w io.Writer) error {
 			cw := csv.NewWriter(w)
 			if err := cw.Write(header); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +13,14 @@ import (
 
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 const roomHeader = "file,line,service_provider_id,external_user_id,amazon_id,amazon_id_type,previous_amazon_id,action,outcome,http_status,error_type,error_message,attempts,duration_ms,unit_id,profile"
 
 // roomUndo reads rooms reports as an undo does.
 func roomUndo(paths ...string) ([]reconcile.Row[reconcile.Profile], error) {
-	return readUndo(paths, nil, rooms(&Session{}, Options{}).undo)
+	return readUndo(context.Background(), storage.New(storage.Options{}), paths, nil, rooms(&Session{}, Options{}).undo)
 }
 
 // Each row a run changed is reverted by a conditional row: created is
@@ -142,7 +144,9 @@ func TestRejectsFiles(t *testing.T) {
 		{"d.csv", []string{"Room", "Profile", "Notes", "error_type", "error"}, ';'}, // a rejects file fed again
 		{"e.csv", []string{"Room", "Profile", "Notes"}, '\t'},                       // another delimiter: another file
 	}
-	r, err := newRejects(path, roomColumns, headers, nil)
+	store := storage.New(storage.Options{})
+	create := func(p string) (*storage.Writer, error) { return createOutput(context.Background(), store, p) }
+	r, err := newRejects(path, roomColumns, headers, create, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +159,7 @@ func TestRejectsFiles(t *testing.T) {
 	if data, _ := os.ReadFile(path); string(data) != "the previous run's\n" {
 		t.Errorf("rejects.csv changed before the end: %q", data)
 	}
-	paths, err := r.close()
+	paths, err := r.close(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +183,7 @@ func TestRejectsFiles(t *testing.T) {
 	}
 
 	// Dropped, the path keeps what it had.
-	r, err = newRejects(path, roomColumns, headers, nil)
+	r, err = newRejects(path, roomColumns, headers, create, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +192,10 @@ func TestRejectsFiles(t *testing.T) {
 	if data, _ := os.ReadFile(path); !strings.HasPrefix(string(data), "Room;Profile;Notes;error_type;error\n1;") {
 		t.Errorf("an aborted rejects file replaced the last one: %q", data)
 	}
-	if _, err := newRejects(filepath.Join(dir, "no", "such", "dir.csv"), roomColumns, headers, nil); err == nil {
+	if err := os.WriteFile(filepath.Join(dir, "no"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newRejects(filepath.Join(dir, "no", "such", "dir.csv"), roomColumns, headers, create, nil); err == nil {
 		t.Errorf("a path that can't be written is accepted")
 	}
 }
@@ -235,7 +242,8 @@ func TestOutputFollowsLinks(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skip(err)
 	}
-	if err := writeOutput(link, nil, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
+	ctx, store := context.Background(), storage.New(storage.Options{})
+	if err := writeOutput(ctx, store, link, nil, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -244,15 +252,15 @@ func TestOutputFollowsLinks(t *testing.T) {
 	if data, _ := os.ReadFile(target); string(data) != "new" {
 		t.Errorf("target holds %q", data)
 	}
-	if err := writeOutput(os.DevNull, nil, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
-		t.Errorf("%s: %v", os.DevNull, err)
+	if err := writeOutput(ctx, store, os.DevNull, nil, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); !errors.Is(err, storage.ErrNotRegular) {
+		t.Errorf("%s: got %v, want it refused: it is not a regular file", os.DevNull, err)
 	}
 	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode().IsRegular() {
 		t.Errorf("%s was replaced", os.DevNull)
 	}
 	failing := errors.New("no")
 	os.WriteFile(target, []byte("kept"), 0o644)
-	if err := writeOutput(target, nil, func(io.Writer) error { return failing }); !errors.Is(err, failing) {
+	if err := writeOutput(ctx, store, target, nil, func(io.Writer) error { return failing }); !errors.Is(err, failing) {
 		t.Errorf("got %v", err)
 	}
 	if data, _ := os.ReadFile(target); string(data) != "kept" {
@@ -265,7 +273,7 @@ func TestSummaryNamesTheRun(t *testing.T) {
 	at := time.Date(2026, 12, 2, 4, 15, 0, 0, time.FixedZone("CET", 3600))
 	o := Options{Command: "sync", IO: IO{RunID: "5f2a9c01d3e4", Version: "v1.2.3", CommandLine: "bulksync sync rooms.csv",
 		Now: func() time.Time { return at }}}
-	res, err := (&ending{o: o, start: at.Add(-time.Minute)}).finish(reconcile.Counts{}, nil)
+	res, err := (&ending{o: o, start: at.Add(-time.Minute)}).finish(context.Background(), reconcile.Counts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -257,7 +257,7 @@ func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, erro
 		res.Verdict = Refused // invalid rows are refused, whatever is run again
 	}
 	if rejects != "" {
-		if err := writeRejected(r, rejects, headers); err != nil {
+		if err := writeRejected(ctx, store, r, rejects, headers); err != nil {
 			return failed(o, "validate", err)
 		}
 		o.Log.Info().Str("rejects", rejects).Int("rows", c.Invalid).Msg("invalid rows written to the rejects file")
@@ -266,8 +266,9 @@ func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, erro
 }
 
 // writeRejected writes the invalid rows of a read input to a rejects file.
-func writeRejected(r checkedInput, path string, headers []inputHeader) error {
-	rej, err := newRejects(path, roomColumns, headers, nil)
+func writeRejected(ctx context.Context, store *storage.Store, r checkedInput, path string, headers []inputHeader) error {
+	create := func(p string) (*storage.Writer, error) { return createOutput(ctx, store, p) }
+	rej, err := newRejects(path, roomColumns, headers, create, nil)
 	if err != nil {
 		return &OutputError{What: "rejects", Path: path, Err: err}
 	}
@@ -280,7 +281,7 @@ func writeRejected(r checkedInput, path string, headers []inputHeader) error {
 			rej.add(c.File, c.Raw.Record, nil, "INVALID_ROW", c.Reason)
 		}
 	}
-	if _, err := rej.close(); err != nil {
+	if _, err := rej.close(ctx); err != nil {
 		return &OutputError{What: "rejects", Path: path, Err: err}
 	}
 	return nil

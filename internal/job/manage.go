@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // ManageOptions is one management call: onboarding a service provider,
@@ -125,7 +125,7 @@ func manageProducts(ctx context.Context, s *Session, o ManageOptions) error {
 		if err := checkText("--vendor-id", o.VendorID); err != nil {
 			return usage("--vendor-id is required: the vendor that owns the product (developer console: Settings, My IDs)")
 		}
-		def, err := manifest(o.File, o.ReferenceName)
+		def, err := manifest(ctx, s.store(), o.File, o.ReferenceName)
 		if err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func manageProducts(ctx context.Context, s *Session, o ManageOptions) error {
 			403: "the API deletes only development products that are not live and not associated with any skill: disassociate it first (bulksync products skills lists its skills)",
 			412: stale})
 	case "products.update":
-		def, err := manifest(o.File, o.ReferenceName)
+		def, err := manifest(ctx, s.store(), o.File, o.ReferenceName)
 		if err != nil {
 			return err
 		}
@@ -301,8 +301,8 @@ func printJSON(out io.Writer, v any) error {
 // manifest reads a product definition: the inSkillProductDefinition object,
 // or an object holding it (a create request body), with referenceName
 // replaced when one is given.
-func manifest(path, referenceName string) (json.RawMessage, error) {
-	b, err := os.ReadFile(path)
+func manifest(ctx context.Context, store *storage.Store, path, referenceName string) (json.RawMessage, error) {
+	b, err := readWhole(ctx, store, path)
 	if err != nil {
 		return nil, usage("--file: %v", err)
 	}

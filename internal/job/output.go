@@ -1,101 +1,67 @@
 package job
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
-// output is a file written whole or not at all: into a temporary file
-// beside it, renamed over it by commit. A path that names a device or a
-// pipe (/dev/stdout, a FIFO) is written in place: renaming over it would
-// replace it. A symlink is followed: the file it names is replaced, not
-// the link. This is the one place outputs are written that way; remote
-// paths will come through it.
-type output struct {
-	*os.File
-	path string // what commit renames the file to; "" when written in place
+// commitTimeout bounds making the outputs of a run whole once it has
+// ended, the run's own context cancelled or not: a report whose upload
+// hangs must not keep a finished Job alive.
+const commitTimeout = 2 * time.Minute
+
+// Outputs are written by the storage room (internal/storage), whole or not
+// at all: a local file beside its path renamed over it (a path that exists
+// and is not a regular file is refused, never replaced; a symlink is
+// written through to its target), a remote object (s3://, gs://, azblob://,
+// sftp://) uploaded, or written under a temporary name and renamed, at the
+// commit. The per-row report alone is written in place as it goes (Stream),
+// so that a killed run leaves a readable one.
+
+// createOutput starts an output to path, whole or not at all.
+func createOutput(ctx context.Context, store *storage.Store, path string) (*storage.Writer, error) {
+	return store.Create(ctx, path, storage.Atomic)
 }
 
-// createOutput starts an output to path.
-func createOutput(path string) (*output, error) {
-	target := path
-	if p, err := filepath.EvalSymlinks(path); err == nil {
-		target = p
-	}
-	fi, err := os.Stat(target)
-	switch {
-	case err == nil && !fi.Mode().IsRegular() && !fi.IsDir():
-		f, err := os.OpenFile(target, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		return &output{File: f}, nil
-	case err == nil && fi.IsDir():
-		return nil, fmt.Errorf("%s is a folder", path)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, err
-	}
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
-	if err != nil {
-		return nil, err
-	}
-	return &output{File: f, path: target}, nil
-}
-
-// commit makes the output whole: synced, then renamed over its path (and
-// the folder synced, so the rename survives a crash).
-func (o *output) commit() error {
-	if o.path == "" {
-		return o.Close()
-	}
-	err := o.Sync()
-	if cerr := o.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(o.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(o.Name(), o.path)
-	}
-	if err != nil {
-		os.Remove(o.Name())
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(o.path)); err == nil {
-		defer d.Close()
-		if err := d.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", filepath.Dir(o.path), err)
-		}
-	}
-	return nil
-}
-
-// abort drops the output: its path is left as it was.
-func (o *output) abort() {
-	o.Close()
-	if o.path != "" {
-		os.Remove(o.Name())
-	}
+// commit makes an output land, even after the run was told to stop:
+// what it records must reach its path.
+func commit(ctx context.Context, w *storage.Writer) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	return w.Commit(ctx)
 }
 
 // writeOutput writes an output whole through write: "-" is stdout,
-// anything else a path written by createOutput and commit.
-func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+// anything else a path or URL the store writes whole or not at all.
+func writeOutput(ctx context.Context, store *storage.Store, path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "-" {
 		return write(stdout)
 	}
-	out, err := createOutput(path)
+	w, err := createOutput(ctx, store, path)
 	if err != nil {
 		return err
 	}
-	if err := write(out); err != nil {
-		out.abort()
+	if err := write(w); err != nil {
+		w.Abort()
 		return err
 	}
-	return out.commit()
+	return commit(ctx, w)
+}
+
+// readWhole reads a small file whole (a saved plan, a manifest): a local
+// path, or a URL through the store.
+func readWhole(ctx context.Context, store *storage.Store, path string) ([]byte, error) {
+	if !storage.IsURL(path) {
+		return os.ReadFile(path)
+	}
+	obj, err := store.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	return io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
 }

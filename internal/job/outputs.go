@@ -1,12 +1,14 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // OutputError is an output of the run that could not be written: the
@@ -22,11 +24,16 @@ type OutputError struct {
 }
 
 func (e *OutputError) Error() string {
-	where := e.Path
+	where := storage.Redact(e.Path)
 	if where == "-" {
 		where = "standard output"
 	}
-	msg := fmt.Sprintf("can't write the %s to %s: %v", e.What, where, e.Err)
+	why := e.Err.Error()
+	var se *storage.Error
+	if errors.As(e.Err, &se) {
+		why = se.Cause() // the path is said already
+	}
+	msg := fmt.Sprintf("can't write the %s to %s: %s", e.What, where, why)
 	if e.Early {
 		msg += "; nothing was sent"
 	}
@@ -133,7 +140,7 @@ func (a fileID) same(b fileID) bool {
 // openRejects starts the rejects file (Options.Rejects) of a run whose
 // input files have these headers; failed is told of a write that fails
 // mid-run.
-func (e *ending) openRejects(plain []string, headers []inputHeader, failed func(*OutputError)) error {
+func (e *ending) openRejects(ctx context.Context, store *storage.Store, plain []string, headers []inputHeader, failed func(*OutputError)) error {
 	path := e.o.Rejects
 	if path == "" {
 		return nil
@@ -141,7 +148,8 @@ func (e *ending) openRejects(plain []string, headers []inputHeader, failed func(
 	if path == "-" {
 		return usage("--rejects needs a file: its rows are fed to sync again")
 	}
-	r, err := newRejects(path, plain, headers, func(err error) { failed(&OutputError{What: "rejects", Path: path, Err: err}) })
+	create := func(p string) (*storage.Writer, error) { return createOutput(context.WithoutCancel(ctx), store, p) }
+	r, err := newRejects(path, plain, headers, create, func(err error) { failed(&OutputError{What: "rejects", Path: path, Err: err}) })
 	if err != nil {
 		return &OutputError{What: "rejects", Path: path, Err: err, Early: true}
 	}
@@ -149,12 +157,12 @@ func (e *ending) openRejects(plain []string, headers []inputHeader, failed func(
 	return nil
 }
 
-// writeSummary writes the JSON summary into the file opened for it at the
-// start, and closes it.
-func writeSummary(f *os.File, s report.Summary) error {
-	if err := s.WriteJSON(f); err != nil {
-		f.Close()
+// writeSummary writes the JSON summary into the output opened for it at
+// the start, and makes it land.
+func writeSummary(ctx context.Context, w *storage.Writer, s report.Summary) error {
+	if err := s.WriteJSON(w); err != nil {
+		w.Abort()
 		return err
 	}
-	return f.Close()
+	return commit(ctx, w)
 }

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // Rejects: the input rows that ended invalid or failed, written back in
@@ -32,8 +34,9 @@ const (
 
 // rejects writes the rejects files of one run. It is safe for concurrent use.
 type rejects struct {
-	path  string
-	plain []string // the header of rows without cells
+	path   string
+	plain  []string                                   // the header of rows without cells
+	create func(path string) (*storage.Writer, error) // starts one rejects file, whole or not at all
 
 	mu     sync.Mutex
 	byFile map[string]int // input file -> group
@@ -48,7 +51,7 @@ type rejectGroup struct {
 	header []string // the input's header, without error columns of a rejects file re-fed
 	comma  rune     // the input's delimiter
 	path   string
-	out    *output
+	out    *storage.Writer
 	w      *csv.Writer
 }
 
@@ -62,8 +65,8 @@ type inputHeader struct {
 // newRejects plans the rejects files of a run whose input files have the
 // given headers, and creates the first one, so that a path that can't be
 // written stops the run before it sends anything.
-func newRejects(path string, plain []string, headers []inputHeader, failed func(error)) (*rejects, error) {
-	r := &rejects{path: path, plain: plain, byFile: map[string]int{}, plainG: -1, failed: failed}
+func newRejects(path string, plain []string, headers []inputHeader, create func(string) (*storage.Writer, error), failed func(error)) (*rejects, error) {
+	r := &rejects{path: path, plain: plain, create: create, byFile: map[string]int{}, plainG: -1, failed: failed}
 	for _, h := range headers {
 		hdr := trimErrorColumns(h.header)
 		i := slices.IndexFunc(r.groups, func(g *rejectGroup) bool { return slices.Equal(g.header, hdr) && g.comma == h.comma })
@@ -77,7 +80,7 @@ func newRejects(path string, plain []string, headers []inputHeader, failed func(
 		r.plainG = 0
 		r.groups = append(r.groups, &rejectGroup{header: plain, comma: ',', path: path})
 	}
-	if err := r.groups[0].open(); err != nil {
+	if err := r.groups[0].open(create); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -102,8 +105,8 @@ func trimErrorColumns(header []string) []string {
 	return header
 }
 
-func (g *rejectGroup) open() error {
-	out, err := createOutput(g.path)
+func (g *rejectGroup) open(create func(string) (*storage.Writer, error)) error {
+	out, err := create(g.path)
 	if err != nil {
 		return err
 	}
@@ -156,7 +159,7 @@ func (r *rejects) add(file string, cells, plain []string, errType, msg string) {
 	g := r.groups[i]
 	err := error(nil)
 	if g.out == nil {
-		err = g.open()
+		err = g.open(r.create)
 	}
 	if err == nil {
 		rec := make([]string, len(g.header), len(g.header)+2)
@@ -173,7 +176,7 @@ func (r *rejects) add(file string, cells, plain []string, errType, msg string) {
 
 // close makes every rejects file whole (renamed over its path) and returns
 // their paths; after a failed write, it drops them all and returns why.
-func (r *rejects) close() ([]string, error) {
+func (r *rejects) close(ctx context.Context) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var paths []string
@@ -181,9 +184,9 @@ func (r *rejects) close() ([]string, error) {
 		switch {
 		case g.out == nil:
 		case r.err != nil:
-			g.out.abort()
+			g.out.Abort()
 		default:
-			if err := g.out.commit(); err != nil {
+			if err := commit(ctx, g.out); err != nil {
 				r.err = fmt.Errorf("%s: %w", g.path, err)
 				continue
 			}
@@ -199,7 +202,7 @@ func (r *rejects) abort() {
 	defer r.mu.Unlock()
 	for _, g := range r.groups {
 		if g.out != nil {
-			g.out.abort()
+			g.out.Abort()
 			g.out = nil
 		}
 	}

@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/atomicfile"
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/storage"
 	"github.com/bulksync/bulksync/internal/worker"
 )
 
@@ -91,7 +94,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	var saved *reconcile.Plan[V]
 	err := checkPaths(o)
 	if err == nil {
-		in, saved, err = input(ctx, o, sp)
+		in, saved, err = input(ctx, s.store(), o, sp)
 	}
 	if in.close != nil {
 		defer in.close()
@@ -111,14 +114,14 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	if err == nil {
 		// An output that fails mid-run stops it as a signal does: no new
 		// call; calls in flight finish; the rest is reported skipped.
-		out, err = openOutputs[R](ctx, e, saved != nil, func(oe *OutputError) { stop(oe) })
+		out, err = openOutputs[R](ctx, s.store(), e, saved != nil, func(oe *OutputError) { stop(oe) })
 	}
 	if err == nil {
 		e.closeReport = out.close
-		err = e.openRejects(sp.plain, in.headers, func(oe *OutputError) { stop(oe) })
+		err = e.openRejects(ctx, s.store(), sp.plain, in.headers, func(oe *OutputError) { stop(oe) })
 	}
 	if err != nil {
-		return e.finish(reconcile.Counts{}, err)
+		return e.finish(ctx, reconcile.Counts{}, err)
 	}
 	limit := DefaultMaxDeletes
 	switch {
@@ -206,7 +209,11 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 		runErr = &advice{runErr, in.emptyHint}
 	}
 	if o.PlanOut != "" && runErr == nil {
-		if err := reconcile.SavePlan(o.PlanOut, sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, o.IO.now()); err != nil {
+		data, err := reconcile.MarshalPlan(sp.res, reconcile.Plan[V]{Writes: res.Plan, MaxDeletes: limit}, o.IO.now())
+		if err == nil {
+			err = writeOutput(ctx, s.store(), o.PlanOut, o.IO.Stdout, func(w io.Writer) error { _, err := w.Write(data); return err })
+		}
+		if err != nil {
 			runErr = &OutputError{What: "plan", Path: o.PlanOut, Err: err}
 		}
 	}
@@ -219,7 +226,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 		view.preface, view.groupField = sp.preface, sp.res.Names().LogGroup
 		e.plan = view
 	}
-	return e.finish(res.Counts, runErr)
+	return e.finish(ctx, res.Counts, runErr)
 }
 
 // ending is the end of a run: its outputs, opened before the first call and
@@ -231,7 +238,7 @@ type ending struct {
 
 	closeReport func() error
 	rejects     *rejects
-	sumFile     *os.File
+	summary     *storage.Writer             // the summary file, written at the end
 	repErr      atomic.Pointer[OutputError] // the report's first failed write
 	transient   atomic.Int64                // failed rows a rerun may fix
 	leftAlone   atomic.Int64                // rows an undo left alone: changed since its run
@@ -251,23 +258,14 @@ func (e *ending) bar() bool {
 // the run before it sends anything. A run that applies a saved plan
 // (deferred) only checks the report can be created: it opens it at its
 // first row that is not a write already made.
-func openOutputs[R any](ctx context.Context, e *ending, deferred bool, failed func(*OutputError)) (*reportRows[R], error) {
+func openOutputs[R any](ctx context.Context, store *storage.Store, e *ending, deferred bool, failed func(*OutputError)) (*reportRows[R], error) {
 	o := e.o
-	for _, out := range []struct{ what, path string }{{"summary", o.Summary}, {"report", o.Report}} {
-		if what, path := out.what, out.path; path != "" && path != "-" {
-			// A report's folder that does not exist yet is made, as a Job's
-			// first night on a fresh volume needs.
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return nil, &OutputError{What: what, Path: path, Err: err, Early: true}
-			}
-		}
-	}
 	if o.Summary != "" {
-		f, err := os.Create(o.Summary)
+		w, err := createOutput(ctx, store, o.Summary)
 		if err != nil {
 			return nil, &OutputError{What: "summary", Path: o.Summary, Err: err, Early: true}
 		}
-		e.sumFile = f
+		e.summary = w
 	}
 	onErr := func(err error) {
 		oe := &OutputError{What: "report", Path: o.Report, Err: err}
@@ -284,10 +282,13 @@ func openOutputs[R any](ctx context.Context, e *ending, deferred bool, failed fu
 		case "-":
 			rep, err = report.NewWriter[R](o.IO.Stdout, nil, onErr)
 		default:
-			var f *os.File
-			if f, err = os.Create(o.Report); err == nil {
-				if rep, err = report.NewWriter[R](f, f, onErr); err != nil {
-					f.Close()
+			// Streamed: rows reach a local file as they finish; a remote
+			// one lands whole at the end.
+			var w *storage.Writer
+			if w, err = store.Create(ctx, o.Report, storage.Stream); err == nil {
+				land := closer(func() error { return commit(ctx, w) })
+				if rep, err = report.NewWriter[R](w, land, onErr); err != nil {
+					w.Abort()
 				}
 			}
 		}
@@ -307,20 +308,34 @@ func openOutputs[R any](ctx context.Context, e *ending, deferred bool, failed fu
 	return r, err
 }
 
+// closer is an io.Closer that runs a function.
+type closer func() error
+
+func (c closer) Close() error { return c() }
+
 // canCreate says whether the report at path could be created, without
-// replacing what is there.
+// replacing what is there: a remote one is checked when it is written.
 func canCreate(path string) error {
-	if path == "" || path == "-" {
+	if path == "" || path == "-" || storage.IsURL(path) {
 		return nil
 	}
-	_, statErr := os.Lstat(path)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o666)
+	// A path that is not a regular file is refused (a FIFO would block
+	// the open); a symlink is checked at its target.
+	target, err := atomicfile.Target(path)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(target), 0o755)
+	}
+	if err != nil {
+		return &OutputError{What: "report", Path: path, Err: err, Early: true}
+	}
+	_, statErr := os.Lstat(target)
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|syscall.O_NONBLOCK, 0o666)
 	if err != nil {
 		return &OutputError{What: "report", Path: path, Err: err, Early: true}
 	}
 	f.Close()
 	if statErr != nil {
-		os.Remove(path) // it did not exist: leave nothing behind
+		os.Remove(target) // it did not exist: leave nothing behind
 	}
 	return nil
 }
@@ -374,7 +389,7 @@ var errKept = errors.New("every write of the plan already holds: the earlier rep
 // finish closes the outputs and sums the run up: the summary file and the
 // metrics, with the exit code the verdict is given. An output that failed
 // ends the run OutputLost, and every later account says so.
-func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
+func (e *ending) finish(ctx context.Context, counts reconcile.Counts, runErr error) (Result, error) {
 	transient := e.transient.Load()
 	o := e.o
 	kept := false
@@ -399,7 +414,7 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	if e.rejects != nil {
 		var err error
 		var told *OutputError
-		if rejected, err = e.rejects.close(); err != nil && !(errors.As(runErr, &told) && told.What == "rejects") {
+		if rejected, err = e.rejects.close(ctx); err != nil && !(errors.As(runErr, &told) && told.What == "rejects") {
 			runErr = errors.Join(runErr, &OutputError{What: "rejects", Path: o.Rejects, Err: err})
 		}
 	}
@@ -435,8 +450,8 @@ func (e *ending) finish(counts reconcile.Counts, runErr error) (Result, error) {
 	tell()
 	// The summary file first: if it fails, the exit code the rest tells
 	// must say so.
-	if e.sumFile != nil {
-		if err := writeSummary(e.sumFile, sum); err != nil {
+	if e.summary != nil {
+		if err := writeSummary(ctx, e.summary, sum); err != nil {
 			runErr = errors.Join(runErr, &OutputError{What: "summary", Path: o.Summary, Err: err})
 			verdict = OutputLost
 			tell()
@@ -489,14 +504,14 @@ func checkPace(rate float64, rows, batch, writes int) error {
 }
 
 // input is the rows of the files, of an undo, or a saved plan.
-func input[V, R any](ctx context.Context, o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], error) {
+func input[V, R any](ctx context.Context, store *storage.Store, o Options, sp spec[V, R]) (source[V], *reconcile.Plan[V], error) {
 	switch {
 	case len(o.Undo) > 0 && (o.PlanIn != "" || len(o.Input.Files) > 0):
 		return source[V]{}, nil, usage("--undo reads its input from the reports: give no FILE or --plan with it")
 	case len(o.Undo) > 0 && o.Prune:
 		return source[V]{}, nil, usage("--undo reverts what the runs of the reports changed: it prunes nothing (drop --prune)")
 	case len(o.Undo) > 0:
-		rows, err := readUndo(o.Undo, o.IO.Stdin, sp.undo)
+		rows, err := readUndo(ctx, store, o.Undo, o.IO.Stdin, sp.undo)
 		if err != nil {
 			return source[V]{}, nil, err
 		}
@@ -507,7 +522,11 @@ func input[V, R any](ctx context.Context, o Options, sp spec[V, R]) (source[V], 
 	case o.PlanIn != "" && len(o.Input.Files) > 0:
 		return source[V]{}, nil, usage("a saved plan is applied alone: give no FILE with it")
 	case o.PlanIn != "":
-		saved, err := reconcile.LoadPlan(o.PlanIn, sp.res)
+		data, err := readWhole(ctx, store, o.PlanIn)
+		if err != nil {
+			return source[V]{}, nil, &UsageError{fmt.Errorf("plan %s: %w", storage.Redact(o.PlanIn), err)}
+		}
+		saved, err := reconcile.ParsePlan(storage.Redact(o.PlanIn), data, sp.res)
 		if err != nil {
 			return source[V]{}, nil, &UsageError{err}
 		}

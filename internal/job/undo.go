@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // An undo (sync --undo REPORT...) is a run whose input is the inverse of
@@ -47,11 +49,11 @@ const notUndoable = "NOT_UNDOABLE"
 // resource is refused (a *UsageError). A key that two rows would revert
 // differently is Invalid in all of them (undo one report at a time, the
 // latest first); the same revert twice is applied once.
-func readUndo[V any](paths []string, stdin io.Reader, u undoSpec[V]) ([]reconcile.Row[V], error) {
+func readUndo[V any](ctx context.Context, store *storage.Store, paths []string, stdin io.Reader, u undoSpec[V]) ([]reconcile.Row[V], error) {
 	var rows []reconcile.Row[V]
 	first := map[reconcile.Key]int{}
 	for _, path := range paths {
-		err := readRunReport(path, stdin, u, func(r reconcile.Row[V]) {
+		err := readRunReport(ctx, store, path, stdin, u, func(r reconcile.Row[V]) {
 			if r.Verdict == reconcile.Valid {
 				if i, seen := first[r.Key]; !seen {
 					first[r.Key] = len(rows)
@@ -70,17 +72,25 @@ func readUndo[V any](paths []string, stdin io.Reader, u undoSpec[V]) ([]reconcil
 
 // readRunReport reads one report, handing each row its run changed to each
 // as the row that reverts it.
-func readRunReport[V any](path string, stdin io.Reader, u undoSpec[V], each func(reconcile.Row[V])) error {
+func readRunReport[V any](ctx context.Context, store *storage.Store, path string, stdin io.Reader, u undoSpec[V], each func(reconcile.Row[V])) error {
 	var in io.Reader = stdin
 	name := csvmodel.StdinName
-	if path != "-" {
+	switch {
+	case storage.IsURL(path):
+		obj, err := store.Open(ctx, path)
+		if err != nil {
+			return usage("--undo: %v", err)
+		}
+		defer obj.Close()
+		in, name = io.NewSectionReader(obj, 0, obj.Size()), storage.Redact(path)
+	case path != "-":
 		f, err := os.Open(path)
 		if err != nil {
 			return usage("--undo %s: %v", path, unwrapPath(err))
 		}
 		defer f.Close()
 		in, name = f, filepath.Clean(path)
-	} else if stdin == nil {
+	case stdin == nil:
 		return usage("--undo -: no standard input to read")
 	}
 	cr := csv.NewReader(in)

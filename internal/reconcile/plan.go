@@ -5,11 +5,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"time"
-
-	"github.com/bulksync/bulksync/internal/atomicfile"
 )
 
 // Write is one write of a saved plan and the state it was computed from.
@@ -40,10 +37,11 @@ type planFile struct {
 	Writes     []json.RawMessage `json:"writes"`
 }
 
-// SavePlan writes a plan atomically, sorted by key. Each write is one JSON
-// object: the wanted value's fields, the key under the resource's names,
-// the action, the state it was planned from, and where its row came from.
-func SavePlan[V any](path string, res Resource[V], p Plan[V], now time.Time) error {
+// MarshalPlan is a plan as its file holds it, sorted by key. Each write is
+// one JSON object: the wanted value's fields, the key under the resource's
+// names, the action, the state it was planned from, and where its row came
+// from.
+func MarshalPlan[V any](res Resource[V], p Plan[V], now time.Time) ([]byte, error) {
 	writes := slices.Clone(p.Writes)
 	slices.SortFunc(writes, func(a, b Write[V]) int {
 		return cmp.Or(cmp.Compare(a.Key.Group, b.Key.Group), cmp.Compare(a.Key.ID, b.Key.ID))
@@ -55,10 +53,10 @@ func SavePlan[V any](path string, res Resource[V], p Plan[V], now time.Time) err
 		if w.Action != ActDelete {
 			want, err := json.Marshal(w.Want)
 			if err != nil {
-				return fmt.Errorf("save plan: %w", err)
+				return nil, fmt.Errorf("save plan: %w", err)
 			}
 			if err := json.Unmarshal(want, &obj); err != nil {
-				return fmt.Errorf("save plan: value of %s is not a JSON object: %w", w.Key.ID, err)
+				return nil, fmt.Errorf("save plan: value of %s is not a JSON object: %w", w.Key.ID, err)
 			}
 		}
 		obj[n.Group], obj[n.ID], obj["action"], obj["before"] = w.Key.Group, w.Key.ID, w.Action.String(), w.Before
@@ -67,33 +65,27 @@ func SavePlan[V any](path string, res Resource[V], p Plan[V], now time.Time) err
 		}
 		raw, err := json.Marshal(obj)
 		if err != nil {
-			return fmt.Errorf("save plan: %w", err)
+			return nil, fmt.Errorf("save plan: %w", err)
 		}
 		f.Writes = append(f.Writes, raw)
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("save plan: %w", err)
+		return nil, fmt.Errorf("save plan: %w", err)
 	}
-	if err := atomicfile.Write(path, append(data, '\n')); err != nil {
-		return fmt.Errorf("save plan: %w", err)
-	}
-	return nil
+	return append(data, '\n'), nil
 }
 
-// LoadPlan reads a saved plan of res and checks its form: the guard it was
-// made under, a known action per write, a key, and no key twice. The caller
-// checks the values as it checks input rows.
-func LoadPlan[V any](path string, res Resource[V]) (Plan[V], error) {
-	writes, limit, err := loadPlan(path, res)
+// ParsePlan reads a saved plan of res (data, the file named path) and
+// checks its form: the guard it was made under, a known action per write,
+// a key, and no key twice. The caller checks the values as it checks input
+// rows.
+func ParsePlan[V any](path string, data []byte, res Resource[V]) (Plan[V], error) {
+	writes, limit, err := parsePlan(path, data, res)
 	return Plan[V]{Writes: writes, MaxDeletes: limit}, err
 }
 
-func loadPlan[V any](path string, res Resource[V]) ([]Write[V], Limit, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, Limit{}, fmt.Errorf("plan %s: %w", path, err)
-	}
+func parsePlan[V any](path string, data []byte, res Resource[V]) ([]Write[V], Limit, error) {
 	var f planFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, Limit{}, fmt.Errorf("plan %s: not a bulksync plan: %v", path, err)

@@ -97,9 +97,9 @@ type Writer[R any] struct {
 type truncater interface{ Truncate(size int64) error }
 
 // NewWriter writes R's header to w and starts the flusher. closer, when
-// not nil, is the file w writes to, created empty for the report: Close
-// closes it, and a write that a full disk cut short is cut back to the last
-// whole record (closer can Truncate, as an *os.File can). onErr, when not
+// not nil, is what Close closes once the rows are flushed (the file w
+// writes to). A write that a full disk cut short is cut back to the last
+// whole record when w can Truncate (as an *os.File can). onErr, when not
 // nil, is called once with the first write error after the header, as soon
 // as it happens, so the run can stop instead of producing rows nobody will
 // see.
@@ -170,7 +170,7 @@ func (w *Writer[R]) flushLocked() {
 		w.written += int64(n)
 		return
 	}
-	if t, ok := w.closer.(truncater); ok && n > 0 {
+	if t, ok := w.out.(truncater); ok && n > 0 {
 		if terr := t.Truncate(w.written); terr != nil {
 			err = fmt.Errorf("%w (and cutting off the half-written record failed: %v)", err, terr)
 		}

@@ -132,6 +132,25 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Truncate cuts what was written so far to size bytes: a record that a
+// full disk cut short is dropped, not kept half.
+func (w *Writer) Truncate(size int64) error {
+	var err error
+	switch {
+	case w.stream != nil:
+		err = w.stream.Truncate(size)
+	case w.atomic != nil:
+		err = w.atomic.Truncate(size)
+	default:
+		err = w.spool.Truncate(size)
+	}
+	if err != nil {
+		return w.s.fail("write", w.loc.raw, err)
+	}
+	w.size = size
+	return nil
+}
+
 // Commit makes the output land whole: a local Stream file synced and
 // closed, a local Atomic file renamed over its target, a remote one
 // uploaded (blob) or written under a temporary name and renamed (SFTP),

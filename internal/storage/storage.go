@@ -148,6 +148,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Cause is what went wrong, without the operation and the path.
+func (e *Error) Cause() string { return scrub(e.Err.Error(), e.secrets) }
+
 // fail wraps err in an *Error for path, unless it already is one.
 func (s *Store) fail(op, path string, err error) error {
 	var se *Error
