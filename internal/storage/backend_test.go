@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulksync/bulksync/internal/storage/storagetest"
 )
 
 // backend is one kind of store under the common end-to-end checks.
@@ -233,7 +235,7 @@ func testBackend(t *testing.T, b backend) {
 	})
 
 	t.Run("a server that refuses", func(t *testing.T) {
-		url := b.urlAt(t, freeAddr(t), "exports/rooms.csv")
+		url := b.urlAt(t, storagetest.FreeAddr(t), "exports/rooms.csv")
 		opts := b.opts
 		// A refusal answers at once, but the GCS SDK retries it until the
 		// attempt's deadline: the bound makes that an error too.
@@ -257,7 +259,7 @@ func testBackend(t *testing.T, b backend) {
 	})
 
 	t.Run("a server that never answers times out, attempt by attempt", func(t *testing.T) {
-		addr, _ := silentServer(t)
+		addr, _ := storagetest.Silent(t)
 		url := b.urlAt(t, addr, "exports/rooms.csv")
 		var mu sync.Mutex
 		var whats []string
@@ -279,7 +281,7 @@ func testBackend(t *testing.T, b backend) {
 	})
 
 	t.Run("cancellation stops a call in flight", func(t *testing.T) {
-		addr, accepted := silentServer(t)
+		addr, accepted := storagetest.Silent(t)
 		url := b.urlAt(t, addr, "exports/rooms.csv")
 		s := New(b.opts) // no timeout: only the cancellation can stop it
 		defer s.Close()

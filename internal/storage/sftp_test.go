@@ -2,12 +2,6 @@ package storage
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"os"
 	"os/user"
@@ -16,142 +10,39 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
+	"github.com/bulksync/bulksync/internal/storage/storagetest"
 )
-
-// sshdServer is OpenSSH's sshd, started by a test on loopback with keys it
-// made.
-type sshdServer struct {
-	addr     string
-	user     string
-	dir      string            // keys, config, known_hosts files
-	hostKeys []ssh.PublicKey   // the server's, in the order configured
-	env      map[string]string // BULKSYNC_SFTP_* for a client that should get in
-}
 
 // sftpSecret sits in the test URLs as a password: it must show nowhere.
 const sftpSecret = "Hunter2-sftp-Secret"
 
-// writeKey writes a private key in OpenSSH's format, readable by its owner
-// only (sshd refuses a host key others can read).
-func writeKey(t *testing.T, path string, key crypto.PrivateKey) ssh.PublicKey {
-	t.Helper()
-	block, err := ssh.MarshalPrivateKey(key, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer.PublicKey()
-}
+// sshd is the test's sshd with the URLs and environments these tests use.
+type sshd struct{ *storagetest.SFTP }
 
-func newEd25519(t *testing.T) ed25519.PrivateKey {
-	t.Helper()
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func startSSHD(t *testing.T) sshd { return sshd{storagetest.StartSFTP(t)} }
 
-// startSSHD runs sshd with an ed25519 and an ECDSA host key, a user key
-// for the current user, and the internal SFTP server.
-func startSSHD(t *testing.T) *sshdServer {
-	t.Helper()
-	bin := tool(t, "sshd")
-	me, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() == 0 {
-		// sshd run by root wants its privilege-separation folder, which
-		// Debian's service would make.
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir := t.TempDir()
-	s := &sshdServer{addr: freeAddr(t), user: me.Username, dir: dir}
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.hostKeys = []ssh.PublicKey{
-		writeKey(t, filepath.Join(dir, "host_ed25519"), newEd25519(t)),
-		writeKey(t, filepath.Join(dir, "host_ecdsa"), ec),
-	}
-	userPub := writeKey(t, filepath.Join(dir, "id_ed25519"), newEd25519(t))
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userPub), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	config := strings.Join([]string{
-		"ListenAddress " + s.addr,
-		"HostKey " + filepath.Join(dir, "host_ed25519"),
-		"HostKey " + filepath.Join(dir, "host_ecdsa"),
-		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
-		"PidFile none",
-		"StrictModes no", // the temp folders' modes are not sshd's business here
-		"UsePAM no",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"PubkeyAuthentication yes",
-		"PermitRootLogin prohibit-password", // CI runs as root: keys only
-		"AllowUsers " + me.Username,
-		"Subsystem sftp internal-sftp",
-		"LogLevel INFO",
-	}, "\n") + "\n"
-	cfg := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startServer(t, dir, "Server listening on", bin, "-D", "-e", "-f", cfg)
-	s.env = map[string]string{
-		"BULKSYNC_SFTP_KEY_FILE":    filepath.Join(dir, "id_ed25519"),
-		"BULKSYNC_SFTP_KNOWN_HOSTS": s.knownHosts(t, "known_hosts", s.hostKeys[0]),
-	}
-	return s
-}
-
-// knownHosts writes a known_hosts file naming the server's address with
-// keys, and returns its path.
-func (s *sshdServer) knownHosts(t *testing.T, name string, keys ...ssh.PublicKey) string {
-	t.Helper()
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(knownhosts.Line([]string{s.addr}, k) + "\n")
-	}
-	p := filepath.Join(s.dir, name)
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// envWith is s.env with some variables replaced ("" unsets).
-func (s *sshdServer) envWith(change map[string]string) func(string) string {
+// envWith is the server's environment with some variables replaced (""
+// unsets).
+func (s sshd) envWith(change map[string]string) func(string) string {
 	return func(k string) string {
 		if v, ok := change[k]; ok {
 			return v
 		}
-		return s.env[k]
+		return s.Env[k]
 	}
 }
 
-func (s *sshdServer) url(addr, p string) string {
-	return "sftp://" + s.user + ":" + sftpSecret + "@" + addr + p
+// url names server path p on addr, with sftpSecret as the password (the
+// server takes keys only: it is there to be hidden).
+func (s sshd) url(addr, p string) string {
+	return "sftp://" + s.User + ":" + sftpSecret + "@" + addr + p
 }
 
 func TestSFTPAgainstSSHD(t *testing.T) {
 	srv := startSSHD(t)
 	root := t.TempDir() // the served files: the test reaches them directly too
 	testBackend(t, backend{
-		addr:  srv.addr,
+		addr:  srv.Addr,
 		urlAt: func(_ *testing.T, addr, key string) string { return srv.url(addr, filepath.ToSlash(root)+"/"+key) },
 		put: func(t *testing.T, key string, data []byte) {
 			p := filepath.Join(root, filepath.FromSlash(key))
@@ -183,21 +74,20 @@ func TestSFTPHostKeyIsAlwaysChecked(t *testing.T) {
 	if err := os.WriteFile(file, []byte("7201,amzn1.a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url := srv.url(srv.addr, filepath.ToSlash(file))
-	other := &sshdServer{addr: "127.0.0.1:1", dir: srv.dir}
+	url := srv.url(srv.Addr, filepath.ToSlash(file))
 	for _, tc := range []struct {
 		name  string
 		known string // BULKSYNC_SFTP_KNOWN_HOSTS
 		want  string // in the error; "" for success
 	}{
-		{"the right key", srv.knownHosts(t, "right", srv.hostKeys[0]), ""},
+		{"the right key", srv.KnownHosts, ""},
 		// The server offers ed25519 first; the client must ask for the kind
 		// known_hosts holds, not refuse the server for showing another.
-		{"the right key of another kind", srv.knownHosts(t, "ecdsa", srv.hostKeys[1]), ""},
-		{"a wrong key", srv.knownHosts(t, "wrong", ssh.PublicKey(mustSigner(t).PublicKey())), "does not match"},
-		{"an unknown host", other.knownHosts(t, "unknown", srv.hostKeys[0]), "is not in"},
+		{"the right key of another kind", storagetest.WriteKnownHosts(t, srv.Addr, srv.HostKeys[1]), ""},
+		{"a wrong key", srv.WrongKnownHosts, "does not match"},
+		{"an unknown host", storagetest.WriteKnownHosts(t, "127.0.0.1:1", srv.HostKeys[0]), "is not in"},
 		{"no known_hosts", "", "BULKSYNC_SFTP_KNOWN_HOSTS is not set"},
-		{"a missing known_hosts", filepath.Join(srv.dir, "absent"), "read BULKSYNC_SFTP_KNOWN_HOSTS"},
+		{"a missing known_hosts", filepath.Join(t.TempDir(), "absent"), "read BULKSYNC_SFTP_KNOWN_HOSTS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := New(Options{Env: srv.envWith(map[string]string{"BULKSYNC_SFTP_KNOWN_HOSTS": tc.known}), Timeout: 30 * time.Second})
@@ -232,24 +122,16 @@ func TestSFTPHostKeyIsAlwaysChecked(t *testing.T) {
 	}
 }
 
-func mustSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	s, err := ssh.NewSignerFromKey(newEd25519(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestSFTPCredentials(t *testing.T) {
 	srv := startSSHD(t)
 	file := filepath.Join(t.TempDir(), "rooms.csv")
 	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	strange := filepath.Join(srv.dir, "strange_key")
-	writeKey(t, strange, newEd25519(t))
-	notAKey := filepath.Join(srv.dir, "not_a_key")
+	keys := t.TempDir()
+	strange := filepath.Join(keys, "strange_key")
+	storagetest.GenerateKey(t, strange)
+	notAKey := filepath.Join(keys, "not_a_key")
 	if err := os.WriteFile(notAKey, []byte(sftpSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -259,10 +141,10 @@ func TestSFTPCredentials(t *testing.T) {
 		change map[string]string
 		want   string
 	}{
-		{"a key the server does not know", srv.url(srv.addr, file), map[string]string{"BULKSYNC_SFTP_KEY_FILE": strange}, "credentials refused"},
-		{"no key and no password", "sftp://" + srv.user + "@" + srv.addr + file, map[string]string{"BULKSYNC_SFTP_KEY_FILE": ""}, "none given"},
-		{"a key file that holds no key", srv.url(srv.addr, file), map[string]string{"BULKSYNC_SFTP_KEY_FILE": notAKey}, "holds no private key"},
-		{"a password sshd won't take", srv.url(srv.addr, file), map[string]string{"BULKSYNC_SFTP_KEY_FILE": "", "BULKSYNC_SFTP_PASSWORD": sftpSecret + "-env"}, "credentials refused"},
+		{"a key the server does not know", srv.url(srv.Addr, file), map[string]string{"BULKSYNC_SFTP_KEY_FILE": strange}, "credentials refused"},
+		{"no key and no password", "sftp://" + srv.User + "@" + srv.Addr + file, map[string]string{"BULKSYNC_SFTP_KEY_FILE": ""}, "none given"},
+		{"a key file that holds no key", srv.url(srv.Addr, file), map[string]string{"BULKSYNC_SFTP_KEY_FILE": notAKey}, "holds no private key"},
+		{"a password sshd won't take", srv.url(srv.Addr, file), map[string]string{"BULKSYNC_SFTP_KEY_FILE": "", "BULKSYNC_SFTP_PASSWORD": sftpSecret + "-env"}, "credentials refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := New(Options{Env: srv.envWith(tc.change), Timeout: 30 * time.Second})
@@ -296,7 +178,7 @@ func TestSFTPWriteLandsWholeByRename(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "reports")
-	url := srv.url(srv.addr, dir+"/report.csv")
+	url := srv.url(srv.Addr, dir+"/report.csv")
 
 	w, err := s.Create(ctx, url, Stream)
 	if err != nil {
@@ -332,7 +214,7 @@ func TestSFTPWriteLandsWholeByRename(t *testing.T) {
 	if err := os.Symlink("real.csv", filepath.Join(dir, "link.csv")); err != nil {
 		t.Fatal(err)
 	}
-	w, err = s.Create(ctx, srv.url(srv.addr, dir+"/link.csv"), Atomic)
+	w, err = s.Create(ctx, srv.url(srv.Addr, dir+"/link.csv"), Atomic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +233,7 @@ func TestSFTPWriteLandsWholeByRename(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "folder.csv"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	folderURL := srv.url(srv.addr, dir+"/folder.csv")
+	folderURL := srv.url(srv.Addr, dir+"/folder.csv")
 	if _, err := s.Create(ctx, folderURL, Atomic); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("Create over a folder = %v, want ErrNotRegular", err)
 	} else {
@@ -372,11 +254,11 @@ func TestSFTPPathRelativeToHome(t *testing.T) {
 	}
 	s := New(Options{Env: srv.envWith(nil), Timeout: 30 * time.Second})
 	defer s.Close()
-	abs, err := s.Stat(context.Background(), srv.url(srv.addr, file))
+	abs, err := s.Stat(context.Background(), srv.url(srv.Addr, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	home, err := s.Stat(context.Background(), srv.url(srv.addr, "/~/"+filepath.ToSlash(rel)))
+	home, err := s.Stat(context.Background(), srv.url(srv.Addr, "/~/"+filepath.ToSlash(rel)))
 	if err != nil {
 		t.Fatal(err)
 	}
