@@ -83,6 +83,15 @@ func openInputs(ctx context.Context, store *storage.Store, in Input, now time.Ti
 	return files, nil
 }
 
+// redactAll is files as logs name them: each URL without its secrets.
+func redactAll(files []string) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = storage.Redact(f)
+	}
+	return out
+}
+
 // readError is an input that can't be read: nothing was sent (exit 2).
 func readError(err error) error { return &UsageError{err} }
 

@@ -251,7 +251,7 @@ func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, erro
 	c := &Checked{Blank: r.Blank()}
 	c.Valid, c.Duplicate, c.Invalid = r.Counts()
 	o.Log.Info().Int("rows", c.Valid+c.Duplicate+c.Invalid).Int("valid", c.Valid).Int("duplicate", c.Duplicate).Int("invalid", c.Invalid).
-		Int("blank", c.Blank).Strs("files", in.Files).Msg("validated")
+		Int("blank", c.Blank).Strs("files", redactAll(in.Files)).Msg("validated")
 	res := Result{Checked: c}
 	if c.Invalid > 0 {
 		res.Verdict = Refused // invalid rows are refused, whatever is run again

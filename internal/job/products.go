@@ -77,7 +77,7 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 					total++
 				}
 			}
-			log.Info().Strs("files", in.Files).Int("valid", counts[reconcile.Valid]).Int("duplicate", counts[reconcile.Duplicate]).
+			log.Info().Strs("files", redactAll(in.Files)).Int("valid", counts[reconcile.Valid]).Int("duplicate", counts[reconcile.Duplicate]).
 				Int("invalid", counts[reconcile.Invalid]).Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
 			return source[reconcile.Associated]{total: total, headers: headers, rows: func(yield func(reconcile.Row[reconcile.Associated], error) bool) {
 				for _, r := range rows {

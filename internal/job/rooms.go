@@ -71,7 +71,7 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 				emptyHint = "no row names a serviceProviderId: give --service-provider-id ID (or a serviceProviderId column)"
 			}
 			valid, dups, invalid := r.Counts()
-			log.Info().Strs("files", in.Files).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
+			log.Info().Strs("files", redactAll(in.Files)).Int("valid", valid).Int("duplicate", dups).Int("invalid", invalid).Int("blank", r.Blank()).
 				Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
 			return source[reconcile.Profile]{
 				rows: func(yield func(reconcile.Row[reconcile.Profile], error) bool) {
