@@ -150,17 +150,19 @@ func (a *api) refused(t *testing.T, r remoteRun, code int, says ...string) {
 	}
 }
 
-// datedExports puts three daily exports, each a day apart, the newest
-// modified an hour ago, and one newer file the pattern does not match;
-// put and age are the server's. It returns the pattern and the newest's
-// name.
+// datedExports puts three daily exports, a day apart, the newest modified
+// an hour ago, and one newer file the pattern does not match; put and age
+// are the server's. They are put out of order, so that neither the
+// listing's first nor its last match is the newest on any server (a
+// folder lists in name, creation or hash order). It returns the pattern
+// and the newest's name.
 func datedExports(t *testing.T, put func(name string, data []byte), age func(name string, mod time.Time)) (pattern, newest string) {
 	t.Helper()
 	now := time.Now()
-	for i, day := range []string{"20261130", "20261201", "20261202"} {
-		name := "rooms-" + day + ".csv"
-		put(name, export("amzn1.day"+day))
-		age(name, now.Add(-time.Hour-time.Duration(2-i)*24*time.Hour))
+	for _, day := range []int{1, 2, 0} {
+		name := "rooms-2026" + []string{"1130", "1201", "1202"}[day] + ".csv"
+		put(name, export("amzn1.day"+name[6:14]))
+		age(name, now.Add(-time.Hour-time.Duration(2-day)*24*time.Hour))
 	}
 	put("units-20261203.csv", export("amzn1.units"))
 	age("units-20261203.csv", now.Add(-time.Minute))
