@@ -26,7 +26,9 @@ func export(id string) []byte {
 	return []byte("externalUserId,amazonId\n7201," + id + "\n7202,amzn1.b\n")
 }
 
-// environ flattens variables into a run's environment (KEY=VALUE).
+// environ flattens variables into a run's environment (KEY=VALUE); a
+// later map overrides an earlier one (the run takes a name's last value),
+// and "" stands for unset.
 func environ(vars ...map[string]string) []string {
 	var out []string
 	for _, v := range vars {
