@@ -178,6 +178,12 @@ func newestLogged(t *testing.T, r remoteRun, pattern, file string) {
 	if ev == nil || ev["pattern"] != pattern || ev["file"] != file {
 		t.Errorf("newest match logged as %v, want pattern %s, file %s", ev, pattern, file)
 	}
+	// The summary names the file read, too.
+	b, err := os.ReadFile(r.summary)
+	var sum struct{ Inputs []string }
+	if err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Inputs) != 1 || sum.Inputs[0] != file {
+		t.Errorf("summary's inputs: %v (%v), want [%s]", sum.Inputs, err, file)
+	}
 }
 
 func TestExportFromS3(t *testing.T) {
@@ -372,6 +378,56 @@ func TestStoreThatTimesOut(t *testing.T) {
 			r := a.remote(t, "sync", env, "--request-timeout", "200ms", "--max-attempts", "2", url)
 			a.refused(t, r, 2, "read "+storage.Redact(url), "no answer within 200ms")
 			r.noSecret(t, secret)
+		})
+	}
+}
+
+// The report and the summary are written beside the export, on the same
+// store, and read back from it: whole, named by the run.
+func TestReportWrittenToTheStore(t *testing.T) {
+	s3 := storagetest.StartS3(t)
+	sftp, root := storagetest.StartSFTP(t), t.TempDir() // the server serves this machine's files
+	for _, tt := range []struct {
+		name string
+		put  func(t testing.TB, key string, data []byte)
+		url  func(key string) string
+		env  map[string]string
+	}{
+		{"s3", s3.Put, s3.URL, s3.Env},
+		{"sftp", func(t testing.TB, key string, data []byte) {
+			if err := os.WriteFile(filepath.Join(root, key), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, func(key string) string { return sftp.URL(filepath.Join(root, key)) }, sftp.Env},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startAPI(t, emulator.Options{})
+			tt.put(t, "rooms.csv", export("amzn1.store"))
+			rep, sum := tt.url("reports/night.csv"), tt.url("reports/night.json")
+			r := a.remote(t, "sync", environ(tt.env), "--report", rep, "--summary", sum, tt.url("rooms.csv"))
+			if r.code != 0 {
+				t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+			}
+			store := storage.New(storage.Options{Env: func(k string) string { return tt.env[k] }})
+			defer store.Close()
+			read := func(url string) string {
+				obj, err := store.Open(context.Background(), url)
+				if err != nil {
+					t.Fatalf("read back %s: %v", storage.Redact(url), err)
+				}
+				defer obj.Close()
+				b := make([]byte, obj.Size())
+				if _, err := obj.ReadAt(b, 0); err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			if got := read(rep); strings.Count(got, ",created,") != 2 || !strings.HasPrefix(got, "file,line,") {
+				t.Errorf("report read back:\n%s", got)
+			}
+			if got := read(sum); !strings.Contains(got, `"created": 2`) || !strings.Contains(got, `"report": "`+storage.Redact(rep)+`"`) {
+				t.Errorf("summary read back:\n%s", got)
+			}
 		})
 	}
 }

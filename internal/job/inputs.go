@@ -92,6 +92,15 @@ func redactAll(files []string) []string {
 	return out
 }
 
+// names are the files' names, as rows and messages give them.
+func names(files []inputFile) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.name
+	}
+	return out
+}
+
 // readError is an input that can't be read: nothing was sent (exit 2).
 func readError(err error) error { return &UsageError{err} }
 

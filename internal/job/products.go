@@ -66,7 +66,7 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 		describe: func(reconcile.Associated) string { return "" },
 		words:    planWords{create: "associate", delete: "disassociate"},
 		rows: func(ctx context.Context, shard reconcile.Shard) (source[reconcile.Associated], error) {
-			rows, headers, err := readProducts(ctx, store, in, o.IO)
+			rows, headers, inputs, err := readProducts(ctx, store, in, o.IO)
 			if err != nil {
 				return source[reconcile.Associated]{}, err
 			}
@@ -79,7 +79,7 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 			}
 			log.Info().Strs("files", redactAll(in.Files)).Int("valid", counts[reconcile.Valid]).Int("duplicate", counts[reconcile.Duplicate]).
 				Int("invalid", counts[reconcile.Invalid]).Str("shard", shard.String()).Int("rows_in_shard", total).Msg("input read")
-			return source[reconcile.Associated]{total: total, headers: headers, rows: func(yield func(reconcile.Row[reconcile.Associated], error) bool) {
+			return source[reconcile.Associated]{total: total, headers: headers, inputs: inputs, rows: func(yield func(reconcile.Row[reconcile.Associated], error) bool) {
 				for _, r := range rows {
 					if !yield(r, nil) {
 						return
@@ -128,10 +128,10 @@ var productInputColumns = []string{"skillId", "productId", "action"}
 // with its verdict. The same skill and product twice with the same action
 // is applied once (the other rows Duplicate); with different actions none
 // is (all Invalid). It returns the header of each file that has rows too.
-func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]reconcile.Row[reconcile.Associated], []inputHeader, error) {
+func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]reconcile.Row[reconcile.Associated], []inputHeader, []string, error) {
 	files, err := openInputs(ctx, store, in, o.now(), o.Log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer closeInputs(files)
 	var rows []reconcile.Row[reconcile.Associated]
@@ -174,10 +174,10 @@ func readProducts(ctx context.Context, store *storage.Store, in Input, o IO) ([]
 			err = csvmodel.ReadTableFile(f.path, productColumns, in.Delimiter, each)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return rows, headers, nil
+	return rows, headers, names(files), nil
 }
 
 // conflict settles a row whose key an earlier row (rows[i], the first)

@@ -33,7 +33,7 @@ func TestReadProducts(t *testing.T) {
 		s2+";"+s1+";\n"+ // 7: columns swapped
 		s2+";amzn1.adg.product.a/b;\n"), 0o644) // 8: not one path segment
 	os.WriteFile(b, []byte("skillId,productId\n"+s2+","+p2+"\n"+s1+","+p2+"\n"), 0o644)
-	rows, _, err := readProducts(context.Background(), storage.New(storage.Options{}), Input{Files: []string{a, b}}, IO{Log: testLog()})
+	rows, _, _, err := readProducts(context.Background(), storage.New(storage.Options{}), Input{Files: []string{a, b}}, IO{Log: testLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestReadProducts(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, _, err := readProducts(context.Background(), storage.New(storage.Options{}), Input{Files: []string{filepath.Join(dir, "none.csv")}}, IO{Log: testLog()}); VerdictOf(err) != Usage {
+	if _, _, _, err := readProducts(context.Background(), storage.New(storage.Options{}), Input{Files: []string{filepath.Join(dir, "none.csv")}}, IO{Log: testLog()}); VerdictOf(err) != Usage {
 		t.Errorf("a missing file: %v, want a usage error", err)
 	}
 }

@@ -85,7 +85,7 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 						}
 					}
 				},
-				total: total, blank: r.Blank(), close: r.Close, emptyHint: emptyHint, headers: headers,
+				total: total, blank: r.Blank(), close: r.Close, emptyHint: emptyHint, headers: headers, inputs: names(r.files),
 			}, nil
 		},
 		check: func(w reconcile.Write[reconcile.Profile]) string {

@@ -81,6 +81,7 @@ type source[V any] struct {
 	// emptyHint, when set, is what to do when no row is valid: the rows'
 	// own reason, not --allow-empty.
 	emptyHint string
+	inputs    []string // the files read, as messages name them
 }
 
 // run is a sync or plan of one resource.
@@ -99,7 +100,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	if in.close != nil {
 		defer in.close()
 	}
-	e.blank = in.blank
+	e.blank, e.inputs = in.blank, in.inputs
 	if err == nil {
 		writes := 0
 		if saved != nil {
@@ -243,6 +244,7 @@ type ending struct {
 	transient   atomic.Int64                // failed rows a rerun may fix
 	leftAlone   atomic.Int64                // rows an undo left alone: changed since its run
 	blank       int                         // input rows skipped because every field was empty
+	inputs      []string                    // the files read
 	ran         bool                        // the engine ran: tell the run, not just its error
 	groups      []string                    // the providers (skills) the rows named
 	plan        Plan
@@ -429,7 +431,7 @@ func (e *ending) finish(ctx context.Context, counts reconcile.Counts, runErr err
 	if e.closeReport != nil && !kept {
 		sum.Report = o.Report
 	}
-	sum.BlankRows = e.blank
+	sum.BlankRows, sum.Inputs = e.blank, e.inputs
 	verdict := VerdictOf(runErr)
 	if runErr == nil {
 		switch {

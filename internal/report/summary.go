@@ -37,6 +37,7 @@ type Summary struct {
 	ExitCode    int                       `json:"exit_code"`
 	Message     string                    `json:"message,omitempty"` // why the run ended early, if it did
 	Hint        string                    `json:"hint,omitempty"`    // what to do about it
+	Inputs      []string                  `json:"inputs,omitempty"`  // the files read (a --newest pattern's match), URLs without their secrets
 	Report      string                    `json:"report,omitempty"`  // its path; - is standard output
 	Rejects     []string                  `json:"rejects,omitempty"` // the rejects files written
 }
@@ -70,6 +71,7 @@ func NewSummary(command string, outcomes reconcile.Counts, calls, statuses map[s
 func (s Summary) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a URL's & as it is, not \u0026
 	return enc.Encode(s)
 }
 
