@@ -222,7 +222,9 @@ func Validate(ctx context.Context, in Input, rejects string, o IO) (Result, erro
 	if err := checkPaths(Options{Input: in, Rejects: rejects}); err != nil {
 		return failed(o, "validate", err)
 	}
-	store := storage.New(storage.Options{Env: envFunc(o.Env)})
+	// validate has no API flags: a remote file gets the calls' default
+	// timeout per attempt, so a store that never answers can't hold it.
+	store := storage.New(storage.Options{Env: envFunc(o.Env), Timeout: 30 * time.Second})
 	defer store.Close()
 	var headers []inputHeader
 	r, err := readFiles(ctx, store, in, o, rejects != "", rejects != "", func(row csvmodel.Checked) {

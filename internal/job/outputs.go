@@ -85,7 +85,7 @@ func checkPaths(cfg Options) error {
 		for _, other := range append(ins, outs[:i]...) {
 			if ids[o].same(ids[other]) {
 				return &UsageError{fmt.Errorf("%w: the %s %s is the %s %s (nothing was read or written)",
-					ErrSamePath, o.role, o.path, other.role, other.path)}
+					ErrSamePath, o.role, storage.Redact(o.path), other.role, storage.Redact(other.path))}
 			}
 		}
 	}
@@ -100,6 +100,9 @@ type fileID struct {
 }
 
 func identify(path string) fileID {
+	if storage.IsURL(path) {
+		return fileID{path: path} // a URL names its object as it is written
+	}
 	if fi, err := os.Stat(path); err == nil {
 		return fileID{info: fi}
 	}
