@@ -28,17 +28,25 @@ type shape struct {
 	batch int    // Resource.BatchSize
 	page  [2]int // Resource.PageSize by Side
 	sized func(string) bool
+	// groupsOnly reads groups, never IDs: other shards write while this
+	// one reads, and an ID's listing spans every shard's groups.
+	groupsOnly bool
 }
 
 // tally is what a first look at the rows of a run learns: counts, never
 // the rows themselves.
+// Every count is of the whole input, every shard's rows, but for the
+// reads: the guards judge the whole plan.
 type tally struct {
 	valid, invalid int
 	failed         int             // rows a stage before the engine failed (Failed)
 	groups         []string        // groups of the valid rows, first seen first
 	deletes        map[string]int  // valid rows asking for a delete, by group
 	named          map[string]bool // groups any row names
-	// Valid rows by group and by ID, and the IDs first seen first: counted
+	// reads are the groups of the valid rows this shard reads: its own, and
+	// every shard's deletes (the guard counts them), first seen first.
+	reads []string
+	// Those rows by group and by ID, and the IDs first seen first: counted
 	// only when reads may go by ID (cheaperByID).
 	byGroup, byID map[string]int
 	ids           []string
@@ -70,8 +78,8 @@ func planReads(t tally, prune []string, s shape) reads {
 	switch {
 	case len(prune) > 0:
 		r.list = prune
-	case s.batch == 0 && !cheaperByID(t, s):
-		r.list = t.groups
+	case s.batch == 0 && (s.groupsOnly && s.page[ByGroup] > 0 || !cheaperByID(t, s)):
+		r.list = t.reads
 	case s.batch > 0:
 		r.batch = s.batch
 	default:
@@ -180,11 +188,11 @@ func pruneGroups(valid []string, named map[string]bool, def string) []string {
 }
 
 // pruneKeys is, sorted, every key of a group's complete listing that no row
-// names and that belongs to the shard.
-func pruneKeys[V any](group string, found map[Key]V, named map[Key]bool, shard Shard) []Key {
+// names, whichever shard's it is: the guard counts them all.
+func pruneKeys[V any](group string, found map[Key]V, named map[Key]bool) []Key {
 	var out []Key
 	for k := range found {
-		if k.Group == group && !named[k] && shard.Has(k.Group, k.ID) {
+		if k.Group == group && !named[k] {
 			out = append(out, k)
 		}
 	}
@@ -212,15 +220,21 @@ type GuardError struct {
 	Limit         Limit
 	Deletes, Size int
 	Allowed       int
+	// Shards is the run's shard count: above 1, Deletes are every shard's,
+	// and every shard refuses alike.
+	Shards int
 }
 
 func (e *GuardError) Error() string {
-	of := ""
+	of, whole := "", ""
 	if e.Limit.needsSize() {
 		of = fmt.Sprintf(" of the %d associations", e.Size)
 	}
-	return fmt.Sprintf("max-deletes %s: the plan deletes %d%s of %s (at most %d allowed); nothing was written",
-		e.Limit, e.Deletes, of, e.Group, e.Allowed)
+	if e.Shards > 1 {
+		whole = fmt.Sprintf(" (the whole plan, all %d shards' deletes: every shard refuses alike)", e.Shards)
+	}
+	return fmt.Sprintf("max-deletes %s: the plan deletes %d%s of %s (at most %d allowed)%s; nothing was written",
+		e.Limit, e.Deletes, of, e.Group, e.Allowed, whole)
 }
 
 func (e *GuardError) Unwrap() error { return ErrGuard }

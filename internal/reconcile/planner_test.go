@@ -51,6 +51,7 @@ func tallyOf(keys []Key, byID bool) tally {
 		if _, ok := t.deletes[k.Group]; !ok {
 			t.deletes[k.Group] = 0
 			t.groups = append(t.groups, k.Group)
+			t.reads = append(t.reads, k.Group)
 		}
 		if byID {
 			t.byGroup[k.Group]++
@@ -172,15 +173,8 @@ func groupOf(g string, n int) string {
 func TestPruneKeys(t *testing.T) {
 	found := map[Key]string{{"a", "3"}: "x", {"a", "1"}: "x", {"a", "2"}: "x", {"b", "9"}: "x"}
 	named := map[Key]bool{{"a", "2"}: true}
-	if got := fmt.Sprint(pruneKeys("a", found, named, Shard{})); got != "[{a 1} {a 3}]" {
+	if got := fmt.Sprint(pruneKeys("a", found, named)); got != "[{a 1} {a 3}]" {
 		t.Errorf("got %s, want the unnamed ids of a, sorted", got)
-	}
-	var all []Key
-	for i := range 3 {
-		all = append(all, pruneKeys("a", found, named, Shard{Index: i, Count: 3})...)
-	}
-	if len(all) != 2 {
-		t.Errorf("the shards together prune %v, want each of the 2 exactly once", all)
 	}
 }
 

@@ -88,3 +88,8 @@ func (p Products) Update(ctx context.Context, k Key, v Associated) (int, error) 
 func (p Products) Delete(ctx context.Context, k Key) (int, error) {
 	return answered(http.StatusNoContent, p.API.DisassociateProduct(ctx, k.ID, k.Group))
 }
+
+// ShardByGroup implements GroupSharded: a skill's product list carries no
+// total, so only the one shard that writes a skill may read it for its
+// writes; every association of a skill is that shard's.
+func (Products) ShardByGroup() bool { return true }

@@ -36,6 +36,10 @@ type item[V any] struct {
 
 	planned bool // from a saved plan: action is fixed
 	before  *V   // the state the plan was computed from
+
+	// theirs is another shard's row: read and diffed only so that the
+	// delete it calls for counts for the guard; never written or reported.
+	theirs bool
 }
 
 // Run reconciles rows: all of them as read, invalid and duplicate ones too
@@ -89,18 +93,18 @@ func (e *Engine[V]) Run(ctx context.Context, rows iter.Seq2[Row[V], error]) (Res
 
 // tally counts what the guards and the reads need: valid and invalid rows,
 // the groups, their deletes, and (when reads may go by ID) rows per scope.
+// The guards are judged on the whole plan, whatever the shard: every count
+// but the reads' is of every shard's rows.
 func (s *sched[V]) tally(rows iter.Seq2[Row[V], error]) (tally, error) {
 	t := tally{deletes: map[string]int{}, named: map[string]bool{}}
 	byID := s.Res.BatchSize() == 0 && !s.Opts.Prune && s.Res.PageSize(ByID) > 0
 	if byID {
 		t.byGroup, t.byID = map[string]int{}, map[string]int{}
 	}
+	reads := map[string]bool{}
 	for r, err := range rows {
 		if err != nil {
 			return t, err
-		}
-		if !s.Opts.Shard.Has(r.Key.Group, r.Key.ID) {
-			continue
 		}
 		t.named[r.Key.Group] = true
 		switch r.Verdict {
@@ -122,6 +126,12 @@ func (s *sched[V]) tally(rows iter.Seq2[Row[V], error]) (tally, error) {
 		}
 		if r.Delete {
 			t.deletes[g]++
+		} else if !s.owns(r.Key) {
+			continue // another shard's, and it deletes nothing: no read of it
+		}
+		if !reads[g] {
+			reads[g] = true
+			t.reads = append(t.reads, g)
 		}
 		if byID {
 			t.byGroup[g]++
@@ -136,19 +146,23 @@ func (s *sched[V]) tally(rows iter.Seq2[Row[V], error]) (tally, error) {
 
 // each ranges rows, reporting duplicate and invalid ones and handing valid
 // ones to take; a row of a group in prune protects its id from pruning,
-// whatever its verdict.
+// whatever its verdict and whichever shard's it is. Another shard's valid
+// delete is handed to take too, to be read and counted for the guard.
 func (s *sched[V]) each(rows iter.Seq2[Row[V], error], prune []string, take func(*item[V])) error {
 	for r, err := range rows {
 		if err != nil {
 			return err
 		}
-		if !s.Opts.Shard.Has(r.Key.Group, r.Key.ID) {
-			continue // another shard's row
-		}
 		if len(prune) > 0 {
 			s.name(r.Key)
 		}
-		it := &item[V]{row: r}
+		it := &item[V]{row: r, theirs: !s.owns(r.Key)}
+		if it.theirs {
+			if r.Verdict == Valid && r.Delete {
+				take(it)
+			}
+			continue
+		}
 		switch r.Verdict {
 		case Valid:
 			take(it)
@@ -183,6 +197,7 @@ func (e *Engine[V]) Apply(ctx context.Context, writes []Write[V]) (Result[V], er
 			t.deletes[w.Key.Group]++
 		}
 	}
+	t.reads = t.groups
 	s.groups = slices.Sorted(slices.Values(t.groups))
 	if e.Res.BatchSize() == 0 && e.Res.PageSize(ByID) > 0 {
 		t.byGroup, t.byID = map[string]int{}, map[string]int{}
@@ -321,7 +336,8 @@ func (s *sched[V]) execute(ctx context.Context, t tally, prune []string, feed fu
 	s.stop, s.g = stop, g
 	ctx = gctx
 	sh := shape{batch: s.Res.BatchSize(), page: [2]int{s.Res.PageSize(ByGroup), s.Res.PageSize(ByID)},
-		sized: func(g string) bool { return s.guards[g] != nil && s.guards[g].needsSize(s.Opts.MaxDeletes) }}
+		sized:      func(g string) bool { return s.guards[g] != nil && s.guards[g].needsSize(s.Opts.MaxDeletes) },
+		groupsOnly: s.Opts.Shard.Count > 1}
 	plan := planReads(t, prune, sh)
 	for _, g := range s.guards {
 		g.pending++ // the feed
@@ -428,6 +444,18 @@ func why(cause error) string {
 		return "interrupted before this row was sent"
 	}
 	return "not attempted"
+}
+
+// owns reports whether the shard writes k (Owns).
+func (s *sched[V]) owns(k Key) bool { return Owns(s.Opts.Shard, s.Res, k) }
+
+// shadow settles another shard's row once its read answered: a delete it
+// calls for counts for the guard; nothing else of it is this shard's.
+func (s *sched[V]) shadow(it *item[V], deletes bool) {
+	if deletes {
+		s.guard(it.row.Key.Group).deletes++
+	}
+	it.done = true
 }
 
 func (s *sched[V]) guard(g string) *guard {
@@ -611,6 +639,8 @@ func (s *sched[V]) decide(ctx context.Context, it *item[V], l *listing[V]) {
 	switch {
 	case l == nil:
 		s.skip(it, "not attempted: no read answered it")
+	case l.err != nil && it.theirs:
+		s.shadow(it, false) // its group's listing failed: this shard writes nothing there
 	case l.err != nil:
 		s.fail(ctx, it, l.err)
 	default:
@@ -620,6 +650,11 @@ func (s *sched[V]) decide(ctx context.Context, it *item[V], l *listing[V]) {
 
 // fail reports an item whose read failed (skipped when the run stopped).
 func (s *sched[V]) fail(ctx context.Context, it *item[V], err error) {
+	if it.theirs {
+		// Its query failed: for all this shard knows, the delete is due.
+		s.shadow(it, it.row.Delete && ctx.Err() == nil)
+		return
+	}
 	if ctx.Err() != nil {
 		s.skip(it, why(context.Cause(ctx)))
 		return
@@ -672,6 +707,10 @@ func (s *sched[V]) diff(it *item[V], found map[Key]V) {
 		return
 	}
 	it.action = diff(s.Res.Equal, it.row, it.prev)
+	if it.theirs {
+		s.shadow(it, it.action == ActDelete)
+		return
+	}
 	switch {
 	case it.action == ActNone:
 		s.emit(it, Fate[V]{Outcome: Unchanged})
@@ -683,9 +722,13 @@ func (s *sched[V]) diff(it *item[V], found map[Key]V) {
 }
 
 // prune adds a delete for every association of a complete listing that no
-// row names.
+// row names; another shard's are counted for the guard, not written.
 func (s *sched[V]) prune(group string, l *listing[V]) {
-	for _, k := range pruneKeys(group, l.found, l.named, s.Opts.Shard) {
+	for _, k := range pruneKeys(group, l.found, l.named) {
+		if !s.owns(k) {
+			s.guard(group).deletes++
+			continue
+		}
 		v := l.found[k]
 		it := &item[V]{row: Row[V]{Key: k, Delete: true}, prev: &v, action: ActDelete}
 		if s.Opts.DryRun {
@@ -710,7 +753,7 @@ func (s *sched[V]) hold(it *item[V]) {
 // whether a sync would have been stopped.
 func (s *sched[V]) release(ctx context.Context) {
 	if s.Opts.DryRun {
-		if _, err := gate(s.guards, s.Opts.MaxDeletes); err != nil && s.wouldStop == nil {
+		if _, err := s.gate(); err != nil && s.wouldStop == nil {
 			s.wouldStop = fmt.Errorf("a sync would stop before its first write: %w", err)
 		}
 		return
@@ -719,7 +762,7 @@ func (s *sched[V]) release(ctx context.Context) {
 		return
 	}
 	if !s.open {
-		open, err := gate(s.guards, s.Opts.MaxDeletes)
+		open, err := s.gate()
 		if err != nil {
 			s.stop(err)
 			return
@@ -743,6 +786,17 @@ func (s *sched[V]) release(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// gate is the planner's gate over this run's guards, its refusal saying
+// how many shards the plan it judged spans.
+func (s *sched[V]) gate() (bool, error) {
+	open, err := gate(s.guards, s.Opts.MaxDeletes)
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		ge.Shards = s.Opts.Shard.Count
+	}
+	return open, err
 }
 
 // write applies one item's write and reports it; its error is fatal
@@ -819,6 +873,9 @@ func (s *sched[V]) emit(it *item[V], f Fate[V]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it.done = true
+	if it.theirs {
+		return // another shard reports it
+	}
 	f.Row, f.Prev, f.Action = it.row, it.prev, it.action
 	s.counts.Add(f.Outcome)
 	ev := s.Log.Debug()

@@ -53,3 +53,21 @@ func (s Shard) String() string {
 	}
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
+
+// GroupSharded is implemented by a resource whose groups must each be
+// written by one shard: its listings carry no total, so a listing read
+// while another shard deletes from it would skip entries unseen. Such a
+// resource is split by group alone.
+type GroupSharded interface {
+	ShardByGroup() bool
+}
+
+// Owns reports whether shard s writes the association k of res. It is the
+// one test of "this row is another shard's": the engine, and whatever
+// prepares rows for it (resolving units, counting progress), ask it alone.
+func Owns[V any](s Shard, res Resource[V], k Key) bool {
+	if g, ok := res.(GroupSharded); ok && g.ShardByGroup() {
+		return s.Has(k.Group, "")
+	}
+	return s.Has(k.Group, k.ID)
+}
