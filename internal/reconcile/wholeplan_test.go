@@ -123,12 +123,18 @@ func TestShardsWriteTheirShareUnderAGuardThatHolds(t *testing.T) {
 // its own is not an empty input.
 func TestStrictAndEmptyJudgeTheWholeInput(t *testing.T) {
 	bad := Row[string]{Src: Source{"in.csv", 9}, Key: Key{"a", "bad"}, Verdict: Invalid, Reason: "amazonId is required"}
-	rows := []Row[string]{up("a", "1", "x", 2), up("a", "2", "x", 3), up("a", "3", "x", 4), bad}
+	rows := []Row[string]{up("a", "1", "x", 2), up("a", "2", "x", 3), del("a", "3", 4), bad}
 	for i := range 8 {
 		f := newFake(nil)
-		_, err := runOn(t, f, Options{Strict: true, MaxDeletes: Limit{None: true}, Shard: Shard{i, 8}}, rows...)
+		o := Options{Strict: true, MaxDeletes: Limit{None: true}, Shard: Shard{i, 8}}
+		fates, err := runOn(t, f, o, rows...)
 		if !errors.Is(err, ErrStrict) || f.writes() != 0 {
 			t.Errorf("shard %d/8 with strict: %v and %d writes, want ErrStrict and none", i, err, f.writes())
+		}
+		for id, x := range fates {
+			if !Owns(o.Shard, Resource[string](f), x.Row.Key) {
+				t.Errorf("shard %d/8 reported %s, another shard's", i, id)
+			}
 		}
 		f = newFake(nil)
 		if _, err := runOn(t, f, Options{MaxDeletes: Limit{None: true}, Shard: Shard{i, 8}}, rows[:1]...); err != nil {
