@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/bulksync/bulksync/internal/client"
 )
@@ -76,9 +77,25 @@ func (a Associations) ReadPage(ctx context.Context, r Read, token string) (Page[
 	p := Page[Profile]{Next: resp.PaginationContext.NextPageToken, Total: resp.PaginationContext.TotalCount,
 		Found: make([]Found[Profile], len(resp.AccountAssociations))}
 	for i, x := range resp.AccountAssociations {
-		p.Found[i] = Found[Profile]{Key: Key{r.Scope, x.ExternalUserID}, Value: Profile{AmazonID: x.AmazonID, AmazonIDType: x.AmazonIDType}}
+		p.Found[i] = Found[Profile]{Key: Key{r.Scope, x.ExternalUserID}, Value: Profile{AmazonID: x.AmazonID, AmazonIDType: listedType(x.AmazonIDType)}}
 	}
 	return p, nil
+}
+
+// DefaultAmazonIDType is the amazonIdType the API documents as the default,
+// and the only one it takes.
+const DefaultAmazonIDType = "communication-profile"
+
+// listedType is the amazonIdType a query answered, as an input row says
+// it: an absent type is the documented default, and so is a spelling of
+// it (COMMUNICATION_PROFILE, say), since the API takes no other. Read
+// as they come, either would make every row an update on every run.
+func listedType(t string) string {
+	spelled := strings.ToLower(strings.NewReplacer("_", "-", " ", "-").Replace(strings.TrimSpace(t)))
+	if t == "" || spelled == DefaultAmazonIDType {
+		return DefaultAmazonIDType
+	}
+	return t
 }
 
 // Create implements Resource.

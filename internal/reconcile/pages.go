@@ -15,9 +15,14 @@ var ErrRepeatedToken = errors.New("server repeated a page token")
 // never finish.
 const maxStalePages = 10
 
+// maxUncountedPages bounds a listing whose answers state no total (in-skill
+// product lists): 10,000 pages are a million entries, far beyond any skill.
+const maxUncountedPages = 10000
+
 // answer is what a read learned.
 type answer[V any] struct {
 	found    map[Key]V
+	refused  int  // entries the engine's checks left out of found
 	total    int  // the first page's Total
 	complete bool // every page was read
 	// disturbed is a listing that changed while it was read: its Total
@@ -31,7 +36,10 @@ type answer[V any] struct {
 // retried by the caller) until the last page, or the first with sizeOnly.
 // It never loops forever: a filtered read can't need more pages than it
 // named ids (and one more), a repeated token is refused, and so is a long
-// run of pages that bring nothing new.
+// run of pages that bring nothing new. A listing is bounded by what its
+// answers said: once it holds the entries its total promised, a page that
+// brings nothing new ends it, and so does finding a page's worth more than
+// any total stated; a listing with no total ends after maxUncountedPages.
 func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx context.Context, token string) (Page[V], error)) (answer[V], error) {
 	a := answer[V]{found: map[Key]V{}, total: -1}
 	var asked map[string]bool
@@ -43,6 +51,7 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 	}
 	seen := map[string]bool{}
 	token, stale := "", 0
+	most, widest := -1, 0 // the largest total stated, the longest page
 	for page := 1; ; page++ {
 		if asked != nil && page > len(asked)+1 {
 			return a, fmt.Errorf("read of %d ids still had more pages after %d", len(asked), page-1)
@@ -57,7 +66,8 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 		case asked == nil && p.Total >= 0 && p.Total != a.total:
 			a.disturbed = true
 		}
-		added := 0
+		added := p.refused
+		a.refused += p.refused
 		for _, f := range p.Found {
 			if _, dup := a.found[f.Key]; dup || asked != nil && !asked[f.Key.ID] {
 				continue
@@ -67,7 +77,7 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 		}
 		if p.Next == "" {
 			a.complete = true
-			if asked == nil && len(a.found) < a.total {
+			if asked == nil && len(a.found)+a.refused < a.total {
 				a.disturbed = true
 			}
 			return a, nil
@@ -79,6 +89,18 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 			return a, fmt.Errorf("page %d: %w %q", page+1, ErrRepeatedToken, p.Next)
 		}
 		seen[p.Next] = true
+		if asked == nil {
+			most, widest = max(most, p.Total), max(widest, len(p.Found)+p.refused)
+			listed := len(a.found) + a.refused
+			switch {
+			case most >= 0 && added == 0 && listed >= most:
+				return a, fmt.Errorf("listing went on past the %d entries it said it had: page %d brought nothing new, with a next token", most, page)
+			case most >= 0 && listed > most+widest:
+				return a, fmt.Errorf("listing went on past the %d entries it said it had: %d after %d pages", most, listed, page)
+			case most < 0 && page >= maxUncountedPages:
+				return a, fmt.Errorf("listing still had more pages after %d, and states no total", page)
+			}
+		}
 		if added == 0 {
 			if stale++; stale >= maxStalePages {
 				return a, fmt.Errorf("read stopped: %d pages in a row brought nothing new, each with a next token", stale)

@@ -52,10 +52,18 @@ func TestFollowNeverLoopsForever(t *testing.T) {
 	}{
 		{"a repeated token", Read{Scope: "g"}, []Page[string]{{Found: found("1"), Next: "same"}, {Found: found("2"), Next: "same"}},
 			2, "repeated a page token"},
-		{"new tokens, nothing new", Read{Scope: "g"}, []Page[string]{{Found: found("1"), Next: "a"}, {Found: found("1"), Next: "b"},
-			{Found: found("1"), Next: "c"}, {Found: found("1"), Next: "d"}, {Found: found("1"), Next: "e"}, {Found: found("1"), Next: "f"},
-			{Found: found("1"), Next: "g"}, {Found: found("1"), Next: "h"}, {Found: found("1"), Next: "i"}, {Found: found("1"), Next: "j"},
-			{Found: found("1"), Next: "k"}}, 11, "10 pages in a row brought nothing new"},
+		{"new tokens, nothing new, no total", Read{Scope: "g"}, []Page[string]{{Found: found("1"), Next: "a", Total: -1}, {Found: found("1"), Next: "b", Total: -1},
+			{Found: found("1"), Next: "c", Total: -1}, {Found: found("1"), Next: "d", Total: -1}, {Found: found("1"), Next: "e", Total: -1}, {Found: found("1"), Next: "f", Total: -1},
+			{Found: found("1"), Next: "g", Total: -1}, {Found: found("1"), Next: "h", Total: -1}, {Found: found("1"), Next: "i", Total: -1}, {Found: found("1"), Next: "j", Total: -1},
+			{Found: found("1"), Next: "k", Total: -1}}, 11, "10 pages in a row brought nothing new"},
+		// Bounded by the total: once the 3 promised are in, a page with
+		// nothing new ends the listing at once.
+		{"empty pages past the total", Read{Scope: "g"}, []Page[string]{{Found: found("1", "2"), Next: "a", Total: 3}, {Found: found("3"), Next: "b", Total: 3},
+			{Next: "c", Total: 3}}, 3, "past the 3 entries it said it had: page 3 brought nothing new"},
+		{"the listing again past the total", Read{Scope: "g"}, []Page[string]{{Found: found("1", "2"), Next: "a", Total: 3}, {Found: found("3", "1"), Next: "b", Total: 3},
+			{Found: found("2", "3"), Next: "c", Total: 3}}, 3, "past the 3 entries it said it had: page 3"},
+		{"new entries past the total", Read{Scope: "g"}, []Page[string]{{Found: found("1", "2"), Next: "a", Total: 3}, {Found: found("3", "4"), Next: "b", Total: 3},
+			{Found: found("5", "6"), Next: "c", Total: 3}, {Found: found("7", "8"), Next: "d", Total: 3}}, 3, "past the 3 entries it said it had: 6 after 3 pages"},
 	}
 	for _, tt := range tests {
 		p := &pager{pages: tt.pages}
@@ -73,6 +81,15 @@ func TestFollowNeverLoopsForever(t *testing.T) {
 	})
 	if err == nil || n != 3 {
 		t.Errorf("filtered read: got %v after %d calls, want an error after 3", err, n)
+	}
+	// A listing with no total that keeps bringing new ids ends too.
+	n = 0
+	_, err = follow(context.Background(), Read{Scope: "g"}, false, func(context.Context, string) (Page[string], error) {
+		n++
+		return Page[string]{Found: found(fmt.Sprint(n)), Next: fmt.Sprint("t", n), Total: -1}, nil
+	})
+	if err == nil || n != maxUncountedPages {
+		t.Errorf("endless listing with no total: got %v after %d calls, want an error after %d", err, n, maxUncountedPages)
 	}
 	// Entries a filtered read did not ask for are not taken.
 	p := &pager{pages: []Page[string]{{Found: found("1", "99")}}}

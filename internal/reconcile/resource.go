@@ -59,6 +59,9 @@ type Page[V any] struct {
 	Found []Found[V]
 	Next  string // token of the next page; "" on the last
 	Total int    // the API's count, as it states it (its meaning may vary); -1 when it gives none
+	// refused is how many of the page's entries the engine left out as
+	// failing its checks: they count toward Total all the same.
+	refused int
 }
 
 // Found is one association the API has.

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,11 @@ type Engine[V any] struct {
 	Opts   Options
 	// Emit receives the Fate of every row, exactly once, one at a time.
 	Emit func(Fate[V])
+	// Check, when set, says why a key the API listed could not be an input
+	// row's ("" when it could). Such an entry is kept out of the run: never
+	// diffed, written or pruned; where --prune would delete it, it is
+	// reported failed. What the API lists is checked as input is.
+	Check func(Key) string
 }
 
 // item is one row on its way through the run.
@@ -260,6 +266,7 @@ type sched[V any] struct {
 type listing[V any] struct {
 	found    map[Key]V
 	named    map[Key]bool
+	refused  map[Key]string // listed, but failing Engine.Check
 	complete bool
 	err      error
 }
@@ -285,6 +292,8 @@ type task[V any] struct {
 	items    []*item[V]
 	ans      answer[V]
 	err      error // the read failed (a worker.ErrAuth stops the run)
+	// refused are the entries it listed that fail Engine.Check, with why.
+	refused map[Key]string
 }
 
 // queue hands answered reads from the pool's goroutines to the run's: it
@@ -512,7 +521,9 @@ func (s *sched[V]) listingOf(side Side, it *item[V]) *listing[V] {
 // name marks a key as named by a row: its listing must not prune it.
 func (s *sched[V]) name(k Key) {
 	if l := s.listed[k.Group]; l != nil && l.found != nil {
-		if _, ok := l.found[k]; ok {
+		_, ok := l.found[k]
+		_, refused := l.refused[k]
+		if ok || refused {
 			l.named[k] = true
 		}
 	}
@@ -522,8 +533,10 @@ func (s *sched[V]) name(k Key) {
 const maxRelists = 3
 
 // page fetches one page of r (kind list or query), keeping how the call
-// went in last. Its error is the call's, or worker.ErrAuth.
-func (s *sched[V]) page(r Read, last *worker.Result) func(ctx context.Context, token string) (Page[V], error) {
+// went in last. Its error is the call's, or worker.ErrAuth. Entries that
+// fail Engine.Check are left out of the page, and kept in refused when it
+// is not nil.
+func (s *sched[V]) page(r Read, last *worker.Result, refused map[Key]string) func(ctx context.Context, token string) (Page[V], error) {
 	kind := "query"
 	if r.Listing() {
 		kind = "list"
@@ -544,6 +557,17 @@ func (s *sched[V]) page(r Read, last *worker.Result) func(ctx context.Context, t
 		case res.Interrupted:
 			return p, context.Cause(ctx)
 		}
+		if s.Check != nil {
+			n := len(p.Found)
+			p.Found = slices.DeleteFunc(p.Found, func(f Found[V]) bool {
+				why := s.Check(f.Key)
+				if why != "" && refused != nil {
+					refused[f.Key] = why
+				}
+				return why != ""
+			})
+			p.refused = n - len(p.Found)
+		}
 		return p, nil
 	}
 }
@@ -552,7 +576,8 @@ func (s *sched[V]) page(r Read, last *worker.Result) func(ctx context.Context, t
 func (s *sched[V]) read(ctx context.Context, t *task[V]) {
 	var last worker.Result
 	for relist := 1; ; relist++ {
-		t.ans, t.err = follow(ctx, t.read, t.sizeOnly, s.page(t.read, &last))
+		t.refused = map[Key]string{}
+		t.ans, t.err = follow(ctx, t.read, t.sizeOnly, s.page(t.read, &last, t.refused))
 		if t.err != nil {
 			t.err = &readError{t.err, last.Attempts, last.Duration}
 			return
@@ -578,7 +603,7 @@ func (s *sched[V]) lookup(ctx context.Context, k Key) (*V, error) {
 		r.Side, r.Scope = ByID, k.ID // only the ID's groups can be listed
 	}
 	var last worker.Result
-	a, err := follow(ctx, r, false, s.page(r, &last))
+	a, err := follow(ctx, r, false, s.page(r, &last, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -623,7 +648,11 @@ func (s *sched[V]) settle(ctx context.Context, t *task[V]) {
 		}
 	}
 	if whole {
-		s.listed[t.read.Scope] = &listing[V]{found: t.ans.found, named: map[Key]bool{}, complete: t.ans.complete}
+		s.listed[t.read.Scope] = &listing[V]{found: t.ans.found, named: map[Key]bool{}, refused: t.refused, complete: t.ans.complete}
+	}
+	if len(t.refused) > 0 {
+		s.Log.Warn().Str("scope", t.read.Scope).Int("entries", len(t.refused)).
+			Msg("the API listed entries that fail the input's checks: they are left alone")
 	}
 	if t.ans.disturbed {
 		s.disturbed = append(s.disturbed, fmt.Sprintf("%s (found %d of the %d it said it had)", t.read.Scope, len(t.ans.found), t.ans.total))
@@ -737,6 +766,14 @@ func (s *sched[V]) prune(group string, l *listing[V]) {
 		}
 		s.pruned = append(s.pruned, it)
 		s.hold(it)
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(l.refused), func(a, b Key) int { return cmp.Compare(a.ID, b.ID) }) {
+		if k.Group == group && !l.named[k] && s.owns(k) {
+			n := s.Res.Names()
+			s.emit(&item[V]{row: Row[V]{Key: k, Delete: true}, action: ActDelete}, Fate[V]{Outcome: Failed, ErrType: "INVALID_LISTING",
+				ErrMsg: fmt.Sprintf("the API listed %s %q in %s %s, which no row could name (%s): not deleted; remove it by hand",
+					n.ID, k.ID, n.Group, k.Group, l.refused[k])})
+		}
 	}
 }
 
