@@ -140,6 +140,9 @@ func parsePlan[V any](path string, data []byte, res Resource[V]) ([]Write[V], Li
 				return nil, Limit{}, fmt.Errorf("%s: %v", where, err)
 			}
 		}
+		if msg := againstBefore(res, w); msg != "" {
+			return nil, Limit{}, fmt.Errorf("%s: %s %s: %s", where, n.ID, w.Key.ID, msg)
+		}
 		if seen[w.Key] {
 			return nil, Limit{}, fmt.Errorf("%s: %s appears twice", where, w.Key.ID)
 		}
@@ -147,4 +150,27 @@ func parsePlan[V any](path string, data []byte, res Resource[V]) ([]Write[V], Li
 		out = append(out, w)
 	}
 	return out, *f.MaxDeletes, nil
+}
+
+// againstBefore says why a write could not have been planned from the
+// state it records ("" when it could): the planner creates only what is
+// absent, and updates or deletes only what is there, updating it to
+// something else.
+func againstBefore[V any](res Resource[V], w Write[V]) string {
+	switch {
+	case w.Action == ActCreate && w.Before != nil:
+		return "a create planned from a state where it exists"
+	case w.Action != ActCreate && w.Before == nil:
+		return fmt.Sprintf("%s %s planned from a state where it is absent", article(w.Action), w.Action)
+	case w.Action == ActUpdate && res.Equal(w.Want, *w.Before):
+		return "an update to what it already is"
+	}
+	return ""
+}
+
+func article(a Action) string {
+	if a == ActUpdate {
+		return "an"
+	}
+	return "a"
 }

@@ -48,7 +48,7 @@ func TestLoadPlanRefuses(t *testing.T) {
 		"other kind":    `{"version":2,"resource":"product","maxDeletes":"10%","writes":[]}`,
 		"bad action":    `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"upsert"}]}`,
 		"no key":        `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"action":"delete"}]}`,
-		"twice":         `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete"},{"serviceProviderId":"p","externalUserId":"1","action":"delete"}]}`,
+		"twice":         `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete","before":{"amazonId":"amzn1.a"}},{"serviceProviderId":"p","externalUserId":"1","action":"delete","before":{"amazonId":"amzn1.a"}}]}`,
 		"bad before":    `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1","action":"delete","before":7}]}`,
 		"bad key value": `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":5,"externalUserId":"1","action":"delete"}]}`,
 	}
@@ -56,6 +56,28 @@ func TestLoadPlanRefuses(t *testing.T) {
 		path := name + ".json"
 		if _, err := ParsePlan(path, []byte(content), Associations{}); err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: got %v, want an error naming the file", name, err)
+		}
+	}
+}
+
+// A saved plan's action must be one the planner could have made from the
+// state it records: an edited plan is refused, not applied.
+func TestLoadPlanChecksActionsAgainstBefore(t *testing.T) {
+	dir := t.TempDir()
+	head := `{"version":2,"resource":"association","maxDeletes":"10%","writes":[{"serviceProviderId":"p","externalUserId":"1",`
+	for _, tc := range []struct{ name, write, want string }{
+		{"create of what exists", `"action":"create","amazonId":"amzn1.a","amazonIdType":"communication-profile","before":{"amazonId":"amzn1.b","amazonIdType":"communication-profile"}`, "a create planned from a state where it exists"},
+		{"delete of the absent", `"action":"delete","before":null`, "a delete planned from a state where it is absent"},
+		{"delete, no before", `"action":"delete"`, "a delete planned from a state where it is absent"},
+		{"update of the absent", `"action":"update","amazonId":"amzn1.a","amazonIdType":"communication-profile"`, "an update planned from a state where it is absent"},
+		{"update to the same", `"action":"update","amazonId":"amzn1.a","amazonIdType":"communication-profile","before":{"amazonId":"amzn1.a","amazonIdType":"communication-profile"}`, "an update to what it already is"},
+	} {
+		path := filepath.Join(dir, tc.name+".json")
+		if err := os.WriteFile(path, []byte(head+tc.write+`}]}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadPlan(path, Associations{}); err == nil || !strings.Contains(err.Error(), "write 1: externalUserId 1: "+tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }
