@@ -149,9 +149,14 @@ func TestSavedPlans(t *testing.T) {
 	if !strings.Contains(string(data), `"before": null`) || !strings.Contains(string(data), `"amazonId": "amzn1.old"`) {
 		t.Errorf("plan file lacks the before-states:\n%s", data)
 	}
+	// The file alone never loosens the guard: without the limit it was
+	// reviewed under, the default applies too.
+	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--report", rep); res.code != 3 || writes(a.Stats()) != 0 {
+		t.Fatalf("sync --plan without --max-deletes: exit %d with %d writes, want 3 and none:\n%s", res.code, writes(a.Stats()), res.stderr)
+	}
 	a.ResetStats()
-	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--report", rep); res.code != 0 {
-		t.Fatalf("sync --plan, under the plan's own guard: exit %d:\n%s", res.code, res.stderr)
+	if res := a.cmd(t, "sync", nil, "--plan", planFile, "--max-deletes", "-1", "--report", rep); res.code != 0 {
+		t.Fatalf("sync --plan, under the limit it was reviewed under: exit %d:\n%s", res.code, res.stderr)
 	}
 	if got, want := a.Associations(sp), direct.Associations(sp); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("plan applied: %v; sync gave %v", got, want)

@@ -145,17 +145,6 @@ func describeProfile(p reconcile.Profile) string {
 // (export, and rejected rows that have no file of their own).
 var roomColumns = []string{"serviceProviderId", "externalUserId", "amazonId", "amazonIdType", "action"}
 
-// checkRoom says why a write of a room association could not have come
-// from a valid input row ("" when it could).
-func checkRoom(k reconcile.Key, want reconcile.Profile, del bool) string {
-	row := csvmodel.Row{ServiceProviderID: k.Group, ExternalUserID: k.ID, AmazonID: want.AmazonID,
-		AmazonIDType: want.AmazonIDType, Action: csvmodel.ActionUpsert}
-	if del {
-		row.Action = csvmodel.ActionDelete
-	}
-	return csvmodel.Check(row)
-}
-
 func roomRow(c csvmodel.Checked) reconcile.Row[reconcile.Profile] {
 	r := reconcile.Row[reconcile.Profile]{
 		Src:    reconcile.Source{File: c.File, Line: c.Line},

@@ -125,13 +125,11 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 		return e.finish(ctx, reconcile.Counts{}, err)
 	}
 	limit := DefaultMaxDeletes
-	switch {
-	case saved != nil && o.MaxDeletes != nil:
-		limit = saved.MaxDeletes.Stricter(*o.MaxDeletes)
-	case saved != nil:
-		limit = saved.MaxDeletes // as it was reviewed
-	case o.MaxDeletes != nil:
+	if o.MaxDeletes != nil {
 		limit = *o.MaxDeletes
+	}
+	if saved != nil {
+		limit = appliedLimit(saved.MaxDeletes, limit)
 	}
 	log := o.IO.Log
 	logged := make(chan struct{})
