@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/secret"
 	"golang.org/x/oauth2"
 )
 
@@ -40,6 +41,11 @@ type Options struct {
 	HTTPClient *http.Client       // base client; its Transport is wrapped for auth
 	UserAgent  string             // sent on every request
 	Timeout    time.Duration      // per request; 0 means none beyond the context
+	// Secrets, when set, are replaced in every answer before anything is
+	// made of it: a server that echoes the Authorization header in an error
+	// must not put the token into a message, which may then be cut where a
+	// later scrub could no longer recognise it.
+	Secrets *secret.Scrubber
 }
 
 // Client calls the APIs of one host. It is safe for concurrent use.
@@ -48,6 +54,7 @@ type Client struct {
 	hc     *http.Client
 	ua     string
 	tokens oauth2.TokenSource // nil: no Authorization header
+	secrets *secret.Scrubber
 
 	// A run makes tens of thousands of calls, and the garbage each leaves
 	// is what the collector spends its time on: what every request
@@ -84,7 +91,7 @@ func New(o Options) (*Client, error) {
 	if ua == "" {
 		ua = "bulksync"
 	}
-	c := &Client{base: base, hc: hc, ua: ua, tokens: o.Token}
+	c := &Client{base: base, hc: hc, ua: ua, tokens: o.Token, secrets: o.Secrets}
 	pre := *base
 	pre.RawQuery, pre.ForceQuery, pre.Fragment, pre.RawFragment = "", false, "", ""
 	c.prefix = pre.String()
@@ -120,6 +127,9 @@ func Endpoint(region, endpoint string) (*url.URL, error) {
 	switch {
 	case u.Host == "":
 		return nil, fmt.Errorf("endpoint %q: no host", endpoint)
+	case strings.HasSuffix(u.Host, ":"):
+		// Go would dial the scheme's port: "http://127.0.0.1:" is not port 80.
+		return nil, fmt.Errorf("endpoint %q: empty port: give a port number, or no colon", endpoint)
 	case u.Scheme == "https":
 	case u.Scheme == "http" && IsLoopback(u.Hostname()):
 	case u.Scheme == "http":
@@ -231,6 +241,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any, x ...*
 	if len(data) > maxBody {
 		return 0, nil, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxBody)
 	}
+	data = c.scrub(data)
 	for _, e := range x {
 		e.answer = resp.Header
 	}
@@ -238,6 +249,17 @@ func (c *Client) send(ctx context.Context, method, path string, body any, x ...*
 		return 0, nil, newAPIError(resp, data)
 	}
 	return resp.StatusCode, data, nil
+}
+
+// scrub replaces the secrets the client holds in an answer.
+func (c *Client) scrub(data []byte) []byte {
+	if c.secrets == nil {
+		return data
+	}
+	if s := c.secrets.String(string(data)); s != string(data) {
+		return []byte(s)
+	}
+	return data
 }
 
 // unexpected is a 2xx answer the operation does not document: nobody can
@@ -308,7 +330,7 @@ func snippet(b []byte) string {
 	if len(b) > n {
 		b = b[:n]
 	}
-	return string(b)
+	return printable(string(b))
 }
 
 // pathEscape puts an id into a URL path as one segment: whatever the id

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
@@ -149,8 +150,10 @@ func redirected(resp *http.Response) string {
 // maxEcho bounds any value an error message repeats from an answer.
 const maxEcho = 300
 
-// clip cuts s to maxEcho bytes (on a rune boundary), saying it did.
+// clip cuts s to maxEcho bytes (on a rune boundary), saying it did, with
+// control characters escaped (printable).
 func clip(s string) string {
+	s = printable(s)
 	if len(s) <= maxEcho {
 		return s
 	}
@@ -179,4 +182,36 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// printable escapes what an answer may hold that must not reach a terminal
+// or a report as it is: control characters (ESC starts a terminal's
+// commands; a newline would fake a log line), Unicode format characters
+// (a right-to-left override reorders what is shown) and bytes that are
+// not UTF-8, each as Go would quote it (\x1b, \u202e).
+func printable(s string) string {
+	i := strings.IndexFunc(s, needsEscape)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case needsEscape(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func needsEscape(r rune) bool {
+	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
