@@ -50,10 +50,10 @@ type Options struct {
 
 // Client calls the APIs of one host. It is safe for concurrent use.
 type Client struct {
-	base   *url.URL
-	hc     *http.Client
-	ua     string
-	tokens oauth2.TokenSource // nil: no Authorization header
+	base    *url.URL
+	hc      *http.Client
+	ua      string
+	tokens  oauth2.TokenSource // nil: no Authorization header
 	secrets *secret.Scrubber
 
 	// A run makes tens of thousands of calls, and the garbage each leaves

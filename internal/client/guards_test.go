@@ -122,7 +122,7 @@ func TestShortTokensLiveTheirLife(t *testing.T) {
 	if got := e.Stats().Count("token", "200"); got != 2 {
 		t.Errorf("at 4.6 s: %d tokens, want 2", got)
 	}
-	if got := e.Stats().Count("serviceProvider.get", "401"); got != 0 {
+	if got := e.Stats().Count("provider.get", "401"); got != 0 {
 		t.Errorf("%d calls answered 401: a token was used past its life", got)
 	}
 	for _, tc := range []struct{ life, margin time.Duration }{{5 * time.Second, 500 * time.Millisecond}, {time.Hour, 10 * time.Second}, {time.Second, 100 * time.Millisecond}} {
