@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/bulksync/bulksync/internal/secret"
 	"golang.org/x/oauth2"
 )
 
@@ -184,34 +184,5 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// printable escapes what an answer may hold that must not reach a terminal
-// or a report as it is: control characters (ESC starts a terminal's
-// commands; a newline would fake a log line), Unicode format characters
-// (a right-to-left override reorders what is shown) and bytes that are
-// not UTF-8, each as Go would quote it (\x1b, \u202e).
-func printable(s string) string {
-	i := strings.IndexFunc(s, needsEscape)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(s[:i])
-	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case needsEscape(r):
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
-
-func needsEscape(r rune) bool {
-	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
-}
+// printable is an answer's text as it may be shown (secret.Printable).
+func printable(s string) string { return secret.Printable(s) }

@@ -147,3 +147,12 @@ func TestEndpointRefusesAnEmptyPort(t *testing.T) {
 		}
 	}
 }
+
+func TestClipEscapesThenCuts(t *testing.T) {
+	if got := clip("\x1b" + strings.Repeat("x", 400)); len(got) > maxEcho+40 || got[:4] != `\x1b` {
+		t.Errorf("clip: got %q, want the ESC escaped and the rest cut", got)
+	}
+	if got := snippet([]byte("<b>\x1b[2J</b>")); got != `<b>\x1b[2J</b>` {
+		t.Errorf("snippet: got %q", got)
+	}
+}

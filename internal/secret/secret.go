@@ -5,7 +5,8 @@
 // streams, report cells, summaries and error messages. A server may repeat
 // what it was sent (the posted token form, the Authorization header) in an
 // error, so what comes from outside is scrubbed as much as what bulksync
-// says itself.
+// says itself. Printable, its other half, escapes the terminal controls
+// such text may carry.
 package secret
 
 import (
