@@ -55,7 +55,7 @@ type apiFlags struct {
 func (f *apiFlags) open(g *globals, lf logFlags, smapi bool, command string) (*job.Session, job.IO, error) {
 	o := g.io(lf, command)
 	s, err := job.Open(job.Connect{Region: f.Region, Endpoint: f.Endpoint, TokenURL: f.TokenURL, UserAgent: "bulksync/" + version(),
-		Emulate: f.Emulate, EmulateState: f.EmulateState, SMAPI: smapi,
+		Emulate: f.Emulate, EmulateState: f.EmulateState, SMAPI: smapi, Secrets: g.secrets,
 		Calls: worker.Config{RPS: f.RPS, Burst: f.Burst, Concurrency: f.Concurrency, MaxAttempts: f.MaxAttempts,
 			MaxBackoff: f.MaxBackoff, MaxRetryAfter: f.MaxRetryAfter, RequestTimeout: f.RequestTimeout},
 	}, g.env, o.Log)
@@ -81,7 +81,7 @@ func (g *globals) io(f logFlags, command string) job.IO {
 		log = log.Str("command", command)
 	}
 	return job.IO{Env: g.env, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: g.term, JSONLogs: asJSON, Log: log.Logger(), ExitCodes: exitCodes,
-		RunID: id, Version: version(), CommandLine: job.CommandLine(g.args)}
+		RunID: id, Version: version(), CommandLine: job.CommandLine(g.args), Secrets: g.secrets}
 }
 
 type versionCmd struct{}

@@ -29,6 +29,10 @@ type emulatorCmd struct {
 	SeedProvider        string        `default:"${demo_provider}" help:"Create this provider at start (- for none)."`
 	SeedProducts        int           `default:"0" help:"Create this many demo in-skill products of vendor ${demo_vendor} at start."`
 	RotateRefreshTokens bool          `help:"Answer every token grant with a new refresh token, as Login with Amazon may."`
+	EchoSecrets         bool          `name:"echo-secrets" help:"Repeat the posted token form and the Authorization header in error answers, as a hostile server may."`
+	QueryAmazonIDType   string        `name:"query-amazon-id-type" placeholder:"omit|SPELLING" help:"Answer queries without amazonIdType (omit) or with this spelling of it."`
+	ISPBlankID          string        `name:"isp-blank-id" placeholder:"empty|omit" help:"List the first entry of every in-skill product list with an empty (empty) or no (omit) id."`
+	EndlessPages        string        `name:"endless-pages" placeholder:"empty|repeat|same" help:"Never end a listing: new tokens with empty pages (empty) or the listing again (repeat), or the same token again (same)."`
 }
 
 func (c *emulatorCmd) Help() string {
@@ -42,6 +46,7 @@ func (c *emulatorCmd) Run(ctx context.Context, g *globals) error {
 		NoRetryAfter: c.NoRetryAfter, RPSSchedule: c.RPSSchedule, Latency: c.Latency,
 		PageSize: c.PageSize, Faults: c.Faults, TokenFaults: c.TokenFaults, TotalCount: c.TotalCount, Seed: c.FaultSeed, SlowDelay: c.SlowDelay,
 		SeedProvider: c.SeedProvider, SeedProducts: c.SeedProducts, RotateRefreshTokens: c.RotateRefreshTokens,
+		EchoSecrets: c.EchoSecrets, QueryAmazonIDType: c.QueryAmazonIDType, ISPBlankID: c.ISPBlankID, EndlessPages: c.EndlessPages,
 	}, c.Addr)
 	if err != nil {
 		return g.told(job.Usage, fmt.Errorf("emulator: %w", err))

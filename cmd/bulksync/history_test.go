@@ -278,7 +278,7 @@ func TestUndoThroughASavedPlan(t *testing.T) {
 		t.Fatalf("plan --undo: exit %d with %d writes, want 5 and none:\n%s", res.code, writes(a.Stats()), res.stderr)
 	}
 	plan = filepath.Join(dir, "undo-"+runIDOf(t, res.stderr)+".json")
-	if res := a.sync(t, nil, "--plan", plan, "--report", filepath.Join(dir, "apply.csv")); res.code != 0 {
+	if res := a.sync(t, nil, "--plan", plan, "--max-deletes", "-1", "--report", filepath.Join(dir, "apply.csv")); res.code != 0 {
 		t.Fatalf("sync --plan: exit %d:\n%s", res.code, res.stderr)
 	}
 	if got, want := a.Associations(sp), map[string]string{"201": "amzn1.a", "202": "amzn1.b"}; !maps.Equal(got, want) {
@@ -293,7 +293,7 @@ func TestUndoThroughASavedPlan(t *testing.T) {
 		t.Fatalf("plan --undo: exit %d:\n%s", res.code, res.stderr)
 	}
 	a.Put(sp, map[string]string{"203": "amzn1.edited"})
-	if res := a.sync(t, nil, "--plan", plan, "--report", filepath.Join(dir, "apply.csv")); res.code != 3 || !strings.Contains(res.stderr, "changed since") {
+	if res := a.sync(t, nil, "--plan", plan, "--max-deletes", "-1", "--report", filepath.Join(dir, "apply.csv")); res.code != 3 || !strings.Contains(res.stderr, "changed since") {
 		t.Errorf("stale undo plan: exit %d, want 3:\n%s", res.code, res.stderr)
 	}
 	if got := a.Associations(sp)["201"]; got != "amzn1.a2" {

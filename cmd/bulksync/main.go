@@ -17,7 +17,10 @@ import (
 func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (an ssh session dropping) and SIGQUIT stop a run as SIGTERM
+	// does: exit 4 with the summary and a whole report. Go's own SIGQUIT
+	// would dump the goroutines and exit 2, which means nothing was written.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	// Without Notify, a write to a closed pipe on stdout (--report - | head)
 	// kills the process by SIGPIPE mid-run, with no summary. With it, the
 	// write fails with EPIPE: the report's writer sees it and the run ends

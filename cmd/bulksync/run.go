@@ -12,6 +12,7 @@ import (
 	"github.com/bulksync/bulksync/internal/emulator"
 	"github.com/bulksync/bulksync/internal/job"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/secret"
 	"github.com/rs/zerolog"
 )
 
@@ -44,6 +45,9 @@ type globals struct {
 	stderr io.Writer // shared by the logger, plain messages and progress: a *report.Console once run starts
 	term   bool      // stderr is a terminal
 	args   []string  // the command line, for the summary
+	// secrets scrubs every secret the process holds from stdout and
+	// stderr, and is handed to the job for what it writes itself.
+	secrets *secret.Scrubber
 }
 
 // exit is the end of a command whose end has been told: only its exit code
@@ -61,8 +65,10 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 // exit code.
 func runWith(ctx context.Context, args []string, g *globals) (code int) {
 	// Log lines, messages and a progress bar share stderr: every write
-	// whole, and a log line never glued onto the bar.
-	g.term, g.stderr, g.args = isTerminal(g.stderr), report.NewConsole(g.stderr), args
+	// whole, and a log line never glued onto the bar. Both streams are
+	// scrubbed of every secret the process holds.
+	g.secrets, g.term, g.args = secret.New(), isTerminal(g.stderr), args
+	g.stderr, g.stdout = report.NewConsole(g.secrets.Writer(g.stderr)), g.secrets.Writer(g.stdout)
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("bulksync"), kong.Description(help("bulksync")),
 		kong.Writers(g.stdout, g.stderr),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
@@ -44,7 +45,7 @@ type runFlags struct {
 	ProgressInterval time.Duration    `default:"10s" hidden:"" help:"Interval of progress log lines."`
 	Pushgateway      string           `placeholder:"URL" help:"Push the run's metrics to this Prometheus Pushgateway at the end (also of an interrupted run)."`
 	MetricsInstance  string           `placeholder:"NAME" help:"Name of the property in the metrics' group (instance); default: the run's providers (skills), sorted and joined with commas."`
-	Shard            *reconcile.Shard `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId) or (skill, product) falls in shard I of N; default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
+	Shard            *reconcile.Shard `placeholder:"I/N" help:"Only rows whose stable hash of (provider, externalUserId), or of the skill for products, falls in shard I of N; every shard judges the whole plan's guards. Default from JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT. Give each shard --rps divided by N."`
 }
 
 // roomFlags are the rooms' own flags of sync and plan.
@@ -120,4 +121,23 @@ func (f *runFlags) run(ctx context.Context, g *globals, o job.Options) error {
 
 func (c *exportCmd) Run(ctx context.Context, g *globals) error {
 	return c.manage(ctx, g, job.ManageOptions{Op: "export", Providers: c.ServiceProviderID, Out: c.Out}, false)
+}
+
+// shardOf is --shard or, without it, JOB_COMPLETION_INDEX and
+// BULKSYNC_SHARD_COUNT as an Indexed Job sets them.
+func shardOf(flag *reconcile.Shard, e env) (reconcile.Shard, error) {
+	idx, cnt := e["JOB_COMPLETION_INDEX"], e["BULKSYNC_SHARD_COUNT"]
+	switch {
+	case flag != nil:
+		return *flag, nil
+	case idx == "" && cnt == "":
+		return reconcile.Shard{}, nil
+	case idx == "" || cnt == "": // one alone would silently mean every row
+		return reconcile.Shard{}, &job.UsageError{Err: fmt.Errorf("JOB_COMPLETION_INDEX=%q and BULKSYNC_SHARD_COUNT=%q: set both, or neither", idx, cnt)}
+	}
+	s, err := reconcile.ParseShard(idx + "/" + cnt)
+	if err != nil {
+		return s, &job.UsageError{Err: fmt.Errorf("JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT: %w", err)}
+	}
+	return s, nil
 }

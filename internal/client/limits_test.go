@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,9 +48,9 @@ func TestAnswerCap(t *testing.T) {
 	}
 }
 
-// A token answered without expires_in gets an expiry of its own, within
-// the hour LWA tokens live: oauth2 would otherwise hold it as valid for
-// ever, and every call after the hour would be refused until a 401.
+// A token answered without expires_in gets a life of its own, within the
+// hour LWA tokens live: oauth2 would otherwise hold it as valid for ever,
+// and every call after the hour would be refused until a 401.
 func TestTokenWithoutExpiresInExpires(t *testing.T) {
 	var fetches atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,30 +59,24 @@ func TestTokenWithoutExpiresInExpires(t *testing.T) {
 		_, _ = w.Write([]byte(`{"access_token":"Atza|no-expiry","token_type":"bearer"}`))
 	}))
 	defer srv.Close()
-	ts := RefreshToken(LWA{ClientID: "id", ClientSecret: "s", RefreshToken: "r", TokenURL: srv.URL})
-	before := time.Now()
+	start := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := start
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	at := func(d time.Duration) { mu.Lock(); now = start.Add(d); mu.Unlock() }
+	ts := RefreshToken(LWA{ClientID: "id", ClientSecret: "s", RefreshToken: "r", TokenURL: srv.URL, Now: clock})
 	tok, err := ts.TokenContext(context.Background())
-	after := time.Now()
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || tok.AccessToken != "Atza|no-expiry" {
+		t.Fatalf("token: got %v, %v", tok, err)
 	}
-	if tok.AccessToken != "Atza|no-expiry" {
-		t.Fatalf("token: got %q", tok.AccessToken)
-	}
-	// The expiry is set from the clock read at the fetch: between the
-	// clock before and after it, plus 50 minutes.
-	if lo, hi := before.Add(50*time.Minute), after.Add(50*time.Minute); tok.Expiry.Before(lo) || tok.Expiry.After(hi) {
-		t.Errorf("expiry: got %v, want between %v and %v (50 minutes after the fetch)", tok.Expiry, lo, hi)
-	}
-	// Until then the token is reused.
-	if again, err := ts.TokenContext(context.Background()); err != nil || again.AccessToken != tok.AccessToken || fetches.Load() != 1 {
-		t.Errorf("second ask: got %v, %v after %d fetches; want the cached token and 1 fetch", again, err, fetches.Load())
-	}
-	// Once it has expired, the next ask fetches a new one.
-	ts.mu.Lock()
-	ts.tok.Expiry = time.Now().Add(-time.Second)
-	ts.mu.Unlock()
-	if _, err := ts.TokenContext(context.Background()); err != nil || fetches.Load() != 2 {
-		t.Errorf("after expiry: %v after %d fetches, want a second fetch", err, fetches.Load())
+	// It lives 50 minutes, renewed its last 10 seconds early.
+	for _, tc := range []struct {
+		at      time.Duration
+		fetches int32
+	}{{time.Minute, 1}, {50*time.Minute - 11*time.Second, 1}, {50*time.Minute - 9*time.Second, 2}} {
+		at(tc.at)
+		if _, err := ts.TokenContext(context.Background()); err != nil || fetches.Load() != tc.fetches {
+			t.Errorf("at %v: %v after %d fetches, want %d", tc.at, err, fetches.Load(), tc.fetches)
+		}
 	}
 }

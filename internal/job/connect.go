@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulksync/bulksync/internal/client"
 	"github.com/bulksync/bulksync/internal/emulator"
+	"github.com/bulksync/bulksync/internal/secret"
 	"github.com/bulksync/bulksync/internal/storage"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
@@ -30,6 +31,9 @@ type Connect struct {
 	// SMAPI is the Skill Management API (in-skill products), which has one
 	// host whatever the region.
 	SMAPI bool
+	// Secrets is told of the credentials as they are read and of every
+	// token issued, and scrubs them from what the API answers.
+	Secrets *secret.Scrubber
 }
 
 // Session is a client and the Caller its calls go through.
@@ -121,6 +125,7 @@ func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error
 			return nil, usage("emulator: %v", err)
 		}
 		endpoint, tokens = srv.URL, client.StaticToken(token)
+		c.Secrets.Add(token)
 		s.close = func() {
 			if err := srv.Close(); err != nil {
 				log.Error().Err(err).Msg("emulator state not saved")
@@ -129,11 +134,11 @@ func Open(c Connect, env map[string]string, log zerolog.Logger) (*Session, error
 		log.Info().Str("endpoint", endpoint).Str("state", c.EmulateState).Msg("emulator started in this process")
 	} else {
 		var err error
-		if tokens, err = credentials(env, c.TokenURL, c.Calls.RequestTimeout); err != nil {
+		if tokens, err = credentials(env, c.TokenURL, c.Calls.RequestTimeout, c.Secrets); err != nil {
 			return nil, err
 		}
 	}
-	api, err := client.New(client.Options{Region: c.Region, Endpoint: endpoint, Token: tokens, UserAgent: c.UserAgent})
+	api, err := client.New(client.Options{Region: c.Region, Endpoint: endpoint, Token: tokens, UserAgent: c.UserAgent, Secrets: c.Secrets})
 	if err != nil {
 		s.close()
 		return nil, &UsageError{err}
@@ -153,13 +158,15 @@ const noCredentials = "no credentials: set BULKSYNC_ACCESS_TOKEN, or all of BULK
 	"BULKSYNC_LWA_CLIENT_SECRET and BULKSYNC_LWA_REFRESH_TOKEN (each may instead be a file named by the " +
 	"same variable with _FILE, e.g. BULKSYNC_LWA_CLIENT_SECRET_FILE); or try --emulate"
 
-// credentials reads the token, or the LWA client, from the environment.
-func credentials(env map[string]string, tokenURL string, timeout time.Duration) (*client.TokenSource, error) {
-	tok, err := secret(env, "BULKSYNC_ACCESS_TOKEN")
+// credentials reads the token, or the LWA client, from the environment,
+// telling secrets of each value.
+func credentials(env map[string]string, tokenURL string, timeout time.Duration, secrets *secret.Scrubber) (*client.TokenSource, error) {
+	tok, err := readSecret(env, "BULKSYNC_ACCESS_TOKEN")
 	if err != nil {
 		return nil, err
 	}
 	if tok != "" {
+		secrets.Add(tok)
 		return client.StaticToken(tok), nil
 	}
 	var lwa client.LWA
@@ -168,9 +175,12 @@ func credentials(env map[string]string, tokenURL string, timeout time.Duration) 
 		name string
 		dst  *string
 	}{{"BULKSYNC_LWA_CLIENT_ID", &lwa.ClientID}, {"BULKSYNC_LWA_CLIENT_SECRET", &lwa.ClientSecret}, {"BULKSYNC_LWA_REFRESH_TOKEN", &lwa.RefreshToken}} {
-		val, err := secret(env, v.name)
+		val, err := readSecret(env, v.name)
 		if err != nil {
 			return nil, err
+		}
+		if v.name != "BULKSYNC_LWA_CLIENT_ID" {
+			secrets.Add(val)
 		}
 		if val == "" {
 			missing = append(missing, v.name)
@@ -187,13 +197,13 @@ func credentials(env map[string]string, tokenURL string, timeout time.Duration) 
 	if _, err := client.Endpoint("", tokenURL); err != nil {
 		return nil, usage("token endpoint: %v", err)
 	}
-	lwa.TokenURL, lwa.Timeout = tokenURL, timeout
+	lwa.TokenURL, lwa.Timeout, lwa.Secrets = tokenURL, timeout, secrets
 	return client.RefreshToken(lwa), nil
 }
 
-// secret reads NAME, or the file named by NAME_FILE. Errors name the
-// variable and file, never the value.
-func secret(env map[string]string, name string) (string, error) {
+// readSecret reads NAME, or the file named by NAME_FILE (readSecretFile).
+// Errors name the variable and file, never the value.
+func readSecret(env map[string]string, name string) (string, error) {
 	if v := strings.TrimSpace(env[name]); v != "" {
 		return v, nil
 	}
@@ -201,7 +211,7 @@ func secret(env map[string]string, name string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readSecretFile(path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

@@ -96,8 +96,8 @@ func TestOpenCredentials(t *testing.T) {
 		{name: "a file that is not there", env: map[string]string{"BULKSYNC_ACCESS_TOKEN_FILE": filepath.Join(a.dir, "none")},
 			err: "BULKSYNC_ACCESS_TOKEN_FILE: can't read " + filepath.Join(a.dir, "none") + ": no such file or directory"},
 		{name: "an empty file", env: map[string]string{"BULKSYNC_ACCESS_TOKEN_FILE": empty}, err: "BULKSYNC_ACCESS_TOKEN_FILE: " + empty + " is empty"},
-		{name: "a secret's file that is not there", env: with(lwa, "BULKSYNC_LWA_CLIENT_SECRET", "", "BULKSYNC_LWA_CLIENT_SECRET_FILE", a.dir),
-			err: "BULKSYNC_LWA_CLIENT_SECRET_FILE: can't read " + a.dir + ": is a directory"},
+		{name: "a secret's file that is a folder", env: with(lwa, "BULKSYNC_LWA_CLIENT_SECRET", "", "BULKSYNC_LWA_CLIENT_SECRET_FILE", a.dir),
+			err: "BULKSYNC_LWA_CLIENT_SECRET_FILE: can't read " + a.dir + ": not a regular file (a directory)"},
 		{name: "a token endpoint tokens can't travel to", env: with(lwa, "BULKSYNC_LWA_CLIENT_SECRET", secret), tokenURL: "http://lwa.example.com/token",
 			err: "token endpoint: endpoint \"http://lwa.example.com/token\": plain http is allowed only to a loopback host"},
 	}

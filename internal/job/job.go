@@ -15,6 +15,7 @@ import (
 	"github.com/bulksync/bulksync/internal/csvmodel"
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
+	"github.com/bulksync/bulksync/internal/secret"
 	"github.com/bulksync/bulksync/internal/storage"
 	"github.com/bulksync/bulksync/internal/worker"
 	"github.com/rs/zerolog"
@@ -98,6 +99,10 @@ type IO struct {
 	// Version and CommandLine (CommandLine: no secret in it) are what the
 	// summary says ran.
 	Version, CommandLine string
+	// Secrets is the process's one scrubber: told of every secret as it
+	// becomes known, it keeps them out of the report, the summary and
+	// every message. nil scrubs nothing.
+	Secrets *secret.Scrubber
 }
 
 // expand fills {run_id} and {time} in the output paths, a run's id first

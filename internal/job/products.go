@@ -61,8 +61,10 @@ func checkStage(o Options) error {
 
 func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 	api, in, stage, log, store := s.API, o.Input, o.Stage, o.IO.Log, s.store()
+	res := reconcile.Products{API: api, Stage: stage}
 	return spec[reconcile.Associated, productReport]{
-		res:      reconcile.Products{API: api, Stage: stage},
+		res:      res,
+		listed:   checkProductKey,
 		describe: func(reconcile.Associated) string { return "" },
 		words:    planWords{create: "associate", delete: "disassociate"},
 		rows: func(ctx context.Context, shard reconcile.Shard) (source[reconcile.Associated], error) {
@@ -73,7 +75,7 @@ func products(s *Session, o Options) spec[reconcile.Associated, productReport] {
 			total, counts := 0, map[reconcile.Outcome]int{}
 			for _, r := range rows {
 				counts[r.Verdict]++
-				if shard.Has(r.Key.Group, r.Key.ID) {
+				if reconcile.Owns(shard, reconcile.Resource[reconcile.Associated](res), r.Key) {
 					total++
 				}
 			}

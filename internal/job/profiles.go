@@ -76,7 +76,7 @@ type resolver struct {
 	create bool // create the profiles units lack
 	dryRun bool
 	strict bool
-	shard  reconcile.Shard
+	owns   func(reconcile.Key) bool // the row is this shard's (reconcile.Owns); nil: every row is
 	// noUnits says the input's first pass saw no unitId: nothing to resolve,
 	// and no pass over the rows to find out.
 	noUnits bool
@@ -110,7 +110,7 @@ type unitRows struct {
 // needs reports whether resolution is for this row: a valid upsert of the
 // shard that names a unit.
 func (r *resolver) needs(x row) bool {
-	return x.Verdict == reconcile.Valid && !x.Delete && x.Want.UnitID != "" && r.shard.Has(x.Key.Group, x.Key.ID)
+	return x.Verdict == reconcile.Valid && !x.Delete && x.Want.UnitID != "" && (r.owns == nil || r.owns(x.Key))
 }
 
 // prepare resolves the units the rows name and returns the rows as the
@@ -128,9 +128,8 @@ func (r *resolver) prepare(ctx context.Context, rows iter.Seq2[row, error]) (ite
 		if err != nil {
 			return rows, nil // the engine meets it too, and says so
 		}
-		if !r.shard.Has(x.Key.Group, x.Key.ID) {
-			continue
-		}
+		// --strict judges the whole input, every shard's rows (as the
+		// engine does): an invalid row anywhere creates no profile.
 		invalid = invalid || x.Verdict == reconcile.Invalid
 		if !r.needs(x) {
 			continue

@@ -175,7 +175,7 @@ func TestResolveOnlyWhatNeedsIt(t *testing.T) {
 			theirs = cmpStr(theirs, id)
 		}
 	}
-	s := newStage(t, emulator.Options{}, resolver{shard: shard})
+	s := newStage(t, emulator.Options{}, resolver{owns: func(k reconcile.Key) bool { return reconcile.Owns(shard, reconcile.Associations{}, k) }})
 	del := unitRow(3, "del", uNone, "", "")
 	del.Delete = true
 	bad := unitRow(4, "bad", uHas2, "", "")

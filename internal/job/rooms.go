@@ -36,7 +36,8 @@ var reportHeaders = [][]string{report.Header[roomReport](), report.Header[roomRe
 func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 	in, log := o.Input, o.IO.Log
 	units := &resolver{api: s.API, caller: s.Caller, log: log, create: o.CreateProfiles, dryRun: o.DryRun,
-		strict: o.Strict, shard: o.Shard, noUnits: len(o.Undo) > 0}
+		strict: o.Strict, noUnits: len(o.Undo) > 0,
+		owns: func(k reconcile.Key) bool { return reconcile.Owns(o.Shard, reconcile.Associations{}, k) }}
 	records := o.Rejects != "" // rows carry their cells, for the rejects file
 	return spec[reconcile.Profile, roomReport]{
 		res:          reconcile.Associations{API: s.API},
@@ -49,7 +50,7 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 			sawUnit, noProvider, other := false, 0, 0
 			var headers []inputHeader
 			r, err := readFiles(ctx, s.store(), in, o.IO, true, records, func(c csvmodel.Checked) {
-				if shard.Has(c.ServiceProviderID, c.ExternalUserID) {
+				if reconcile.Owns(shard, reconcile.Associations{}, reconcile.Key{Group: c.ServiceProviderID, ID: c.ExternalUserID}) {
 					total++
 				}
 				sawUnit = sawUnit || c.UnitID != ""
@@ -117,6 +118,7 @@ func rooms(s *Session, o Options) spec[reconcile.Profile, roomReport] {
 			}
 			return []string{r.Key.Group, r.Key.ID, r.Want.AmazonID, r.Want.AmazonIDType, action}
 		},
+		listed: checkListedRoom,
 		row: func(f reconcile.Fate[reconcile.Profile]) roomReport {
 			r := roomReport{File: f.Row.Src.File, Line: line(f.Row.Src), ServiceProviderID: f.Row.Key.Group, ExternalUserID: f.Row.Key.ID,
 				AmazonID: f.Row.Want.AmazonID, AmazonIDType: f.Row.Want.AmazonIDType, Fate: fate(f),

@@ -49,6 +49,9 @@ type spec[V, R any] struct {
 	rows func(ctx context.Context, shard reconcile.Shard) (source[V], error)
 	// check says why a saved plan's write could not have come from a valid row.
 	check func(reconcile.Write[V]) string
+	// listed says why a key the API listed could not be a valid row's
+	// (reconcile.Engine.Check).
+	listed func(reconcile.Key) string
 	// row is a Fate as a row of the report, whose csv tags are its columns.
 	row          func(reconcile.Fate[V]) R
 	describe     func(V) string
@@ -89,11 +92,15 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	start := o.IO.now()
 	o = o.expand(start)
 	e := &ending{o: o, start: start, caller: s.Caller}
+	o.IO.Secrets.Add(passwordOf(o.Pushgateway))
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var in source[V]
 	var saved *reconcile.Plan[V]
-	err := checkPaths(o)
+	err := checkOutputs(o)
+	if err == nil {
+		err = checkPaths(o)
+	}
 	if err == nil {
 		in, saved, err = input(ctx, s.store(), o, sp)
 	}
@@ -168,6 +175,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	eng := &reconcile.Engine[V]{Res: sp.res, Caller: s.Caller, Log: log,
 		Opts: reconcile.Options{DryRun: o.DryRun, MaxDeletes: limit, AllowEmpty: o.AllowEmpty, Strict: o.Strict,
 			Prune: o.Prune, Shard: o.Shard, DefaultGroup: sp.defaultGroup, KeepPlan: o.PlanOut != ""},
+		Check: sp.listed,
 		Emit: func(f reconcile.Fate[V]) {
 			switch {
 			case f.Retry:
@@ -175,7 +183,7 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 			case f.Outcome == reconcile.Skipped && f.ErrType == reconcile.ChangedSince:
 				e.leftAlone.Add(1)
 			}
-			out.write(sp.row(f), saved != nil && f.Outcome == reconcile.Unchanged)
+			out.write(cleanRow(sp.row(f), o.IO.Secrets), saved != nil && f.Outcome == reconcile.Unchanged)
 			if e.rejects != nil && (f.Outcome == reconcile.Invalid || f.Outcome == reconcile.Failed) && f.Row.Src.File != "" {
 				e.rejects.add(f.Row.Src.File, f.Row.Cells, sp.plainRow(f.Row), f.ErrType, f.ErrMsg)
 			}
@@ -260,7 +268,7 @@ func (e *ending) bar() bool {
 // first row that is not a write already made.
 func openOutputs[R any](ctx context.Context, store *storage.Store, e *ending, deferred bool, failed func(*OutputError)) (*reportRows[R], error) {
 	o := e.o
-	if o.Summary != "" {
+	if o.Summary != "" && o.Summary != "-" {
 		w, err := createOutput(ctx, store, o.Summary)
 		if err != nil {
 			return nil, &OutputError{What: "summary", Path: o.Summary, Err: err, Early: true}
@@ -432,26 +440,19 @@ func (e *ending) finish(ctx context.Context, counts reconcile.Counts, runErr err
 	sum.BlankRows, sum.Inputs = e.blank, e.inputs
 	verdict := VerdictOf(runErr)
 	if runErr == nil {
-		switch {
-		case transient > 0:
-			verdict = RowsFailed
-		case counts[reconcile.Invalid]+counts[reconcile.Failed] > 0, e.leftAlone.Load() > 0:
-			verdict = Refused
-		case o.DetailedChanges && counts[reconcile.Planned] > 0:
-			verdict = Changes
-		}
+		verdict = rowsVerdict(counts, transient, e.leftAlone.Load(), o.DetailedChanges)
 	}
 	tell := func() {
 		sum.ExitCode = o.IO.ExitCodes[verdict]
 		if runErr != nil {
-			sum.Message, sum.Hint = runErr.Error(), Hint(runErr)
+			sum.Message, sum.Hint = cleanText(runErr.Error(), o.IO.Secrets), Hint(runErr)
 		}
 	}
 	tell()
 	// The summary file first: if it fails, the exit code the rest tells
 	// must say so.
-	if e.summary != nil {
-		if err := writeSummary(ctx, e.summary, sum); err != nil {
+	if e.summary != nil || o.Summary == "-" {
+		if err := e.writeSummary(ctx, sum); err != nil {
 			runErr = errors.Join(runErr, &OutputError{What: "summary", Path: o.Summary, Err: err})
 			verdict = OutputLost
 			tell()

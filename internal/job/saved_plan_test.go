@@ -13,7 +13,8 @@ import (
 )
 
 // plan --out, then sync --plan: the plan is applied exactly, under the
-// delete guard it was reviewed with or a stricter one, never a looser one.
+// stricter of the guard it records and the one the command line gives (or
+// the default): the file is not signed, so its limit may only tighten.
 
 // savePlan runs plan --out over rows against a, under the guard given, and
 // returns the plan's path.
@@ -60,7 +61,9 @@ func TestSavedPlanAppliedAsReviewed(t *testing.T) {
 		verdict Verdict
 		err     string
 	}{
-		{name: "under its own guard", reviewed: "-1", verdict: Clean},
+		{name: "under its own guard, given again", reviewed: "-1", flag: "-1", verdict: Clean},
+		// An edited plan could say -1: alone, its limit loosens nothing.
+		{name: "a loose guard needs its flag again", reviewed: "-1", verdict: Aborted, err: "max-deletes 10%: the plan deletes 2 of the 5"},
 		{name: "a flag may tighten the guard", reviewed: "-1", flag: "1", verdict: Aborted, err: "max-deletes 1: the plan deletes 2"},
 		{name: "a flag as loose as the plan's", reviewed: "2", flag: "-1", verdict: Clean},
 		// 50% of 5 allowed the 2 deletes at review; of the 3 left at apply,
@@ -68,7 +71,7 @@ func TestSavedPlanAppliedAsReviewed(t *testing.T) {
 		{name: "a looser flag does not loosen the reviewed share", reviewed: "50%", flag: "-1", shrink: []string{"7202", "7206"},
 			verdict: Aborted, err: "max-deletes 50%: the plan deletes 2 of the 3"},
 		{name: "the reviewed share, with no flag", reviewed: "50%", shrink: []string{"7202", "7206"},
-			verdict: Aborted, err: "max-deletes 50%: the plan deletes 2 of the 3"},
+			verdict: Aborted, err: "max-deletes 50% and 10%: the plan deletes 2 of the 3"},
 		{name: "the reviewed share, with a stricter flag", reviewed: "50%", flag: "0",
 			verdict: Aborted, err: "max-deletes 50% and 0: the plan deletes 2"},
 	}

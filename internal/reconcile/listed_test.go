@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,7 +76,7 @@ func TestListedEntriesAreChecked(t *testing.T) {
 	}
 	// Without the check, --prune would send a delete of the empty id.
 	f := newFake(have())
-	if _, _, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, rows...); err != nil || !strings.Contains(strings.Join(f.calls, ","), "delete a/,") {
+	if _, _, err := run(t, f, Options{Prune: true, MaxDeletes: Limit{None: true}}, rows...); err != nil || !slices.Contains(f.calls, "delete a/") {
 		t.Errorf("without a check: %v, calls %q; the test's premise is gone", err, f.calls)
 	}
 }

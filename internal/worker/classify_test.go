@@ -36,7 +36,7 @@ func TestClassify(t *testing.T) {
 			Failure{Retry: true, MayHaveApplied: true, Type: "TIMEOUT", Message: "post: context deadline exceeded", Label: "none"}},
 		{"refused grant", &client.TokenError{Err: refused}, Failure{Auth: true, Type: "TOKEN", Message: "get access token: " + refused.Error(), Label: "none"}},
 		{"token endpoint down", &client.TokenError{Err: &oauth2.RetrieveError{Response: &http.Response{StatusCode: 503}}},
-			Failure{Retry: true, Type: "TOKEN", Message: "get access token: oauth2: cannot fetch token: \nResponse: ", Label: "none"}},
+			Failure{Retry: true, Type: "TOKEN", Message: `get access token: oauth2: cannot fetch token: \nResponse: `, Label: "none"}},
 		{"broken connection", fmt.Errorf("post: %w", syscall.ECONNRESET),
 			Failure{Retry: true, MayHaveApplied: true, Type: "TRANSPORT", Message: "post: connection reset by peer", Label: "none"}},
 		{"local refusal", errors.New("serviceProviderId is empty"), Failure{Type: "ERROR", Message: "serviceProviderId is empty", Label: "none"}},
