@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -115,12 +116,20 @@ func (e *ending) writeSummary(ctx context.Context, sum report.Summary) error {
 	return writeSummary(ctx, e.summary, sum)
 }
 
-// passwordOf is the password a URL carries (https://user:pass@host), or "".
-func passwordOf(raw string) string {
+// urlSecrets are the secrets a URL carries (https://user:pass@host): its
+// password, and the Basic Authorization value it is sent as, which a
+// server may echo.
+func urlSecrets(raw string) []string {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw // as the Pushgateway's URL is read
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
-		return ""
+		return nil
 	}
-	pw, _ := u.User.Password()
-	return pw
+	pw, ok := u.User.Password()
+	if !ok {
+		return nil
+	}
+	return []string{pw, base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + pw))}
 }
