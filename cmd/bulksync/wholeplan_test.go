@@ -103,56 +103,83 @@ func TestProductShardsRefuseAPlanTheGuardRefuses(t *testing.T) {
 	}
 }
 
-// A skill's product list carries no total, and paging by offset skips
-// entries another shard deletes meanwhile: every association of a skill is
-// one shard's, so no shard reads a list, for its writes, that another
-// shard is deleting from. Shard 0 is held after its first page while shard
-// 1 runs to its end; together they leave exactly the file's associations.
-func TestShardedProductPruneLeavesNothingBehind(t *testing.T) {
-	var skills []string
-	for i := 1; len(skills) < 4; i++ { // two skills of each shard
+// A product list carries no total, and paging by offset skips entries
+// another shard deletes meanwhile: every association of a skill is one
+// shard's, and a sharded run reads skills' lists, never a product's (which
+// spans every shard's skills). Shard 0 is held after the first page of its
+// listings while shard 1 runs to its end; together they leave exactly what
+// the file says, with --prune and with disassociate rows.
+func TestShardedProductsLeaveNothingBehind(t *testing.T) {
+	var skills []string // four skills of each shard, shard 1's first and the two alternating, as lists show them
+	for i := 1; len(skills) < 8; i++ {
 		s := skillN(i)
-		if n := len(skills); (n < 2) == (reconcile.Shard{Index: 0, Count: 2}).Has(s, "") {
+		if n := len(skills); (n%2 == 1) == (reconcile.Shard{Index: 0, Count: 2}).Has(s, "") {
 			skills = append(skills, s)
 		}
 	}
-	var held atomic.Bool
-	paused, resume := make(chan struct{}), make(chan struct{})
-	a := startAPI(t, emulator.Options{ISPPageSize: 3, OnAnswer: func(op, status string) {
-		if (op == "skill.products" || op == "product.skills") && held.CompareAndSwap(false, true) {
-			close(paused) // the first list answer waits, unsent, until shard 1 is done
-			<-resume
-		}
-	}})
-	ids := a.seedProducts(12)
-	var b strings.Builder
-	b.WriteString("skillId,productId\n")
-	var want []string
-	for _, s := range skills {
-		for i, p := range ids {
-			a.Associate("development", p, s)
-			if i%2 == 0 {
-				fmt.Fprintf(&b, "%s,%s\n", s, p)
-				want = append(want, s+" "+p)
+	for _, tc := range []struct {
+		name     string
+		products int
+		held     int32 // list answers of shard 0 held: its first page of each listing
+		args     []string
+		row      func(i int, skill, product string) string // "" for none
+	}{
+		{"prune", 12, 8, []string{"--prune"}, func(i int, s, p string) string {
+			if i == 0 {
+				return s + "," + p + ",associate"
 			}
-		}
-	}
-	slices.Sort(want)
-	dir := t.TempDir()
-	in := writeFile(t, dir, "products.csv", b.String())
-	first := make(chan result)
-	go func() {
-		first <- a.products(t, "sync", "--shard", "0/2", "--prune", "--max-deletes", "-1", "--report", filepath.Join(dir, "r0.csv"), in)
-	}()
-	<-paused
-	second := a.products(t, "sync", "--shard", "1/2", "--prune", "--max-deletes", "-1", "--report", filepath.Join(dir, "r1.csv"), in)
-	close(resume)
-	for i, res := range []result{<-first, second} {
-		if res.code != 0 {
-			t.Errorf("shard %d/2: exit %d:\n%s", i, res.code, res.stderr)
-		}
-	}
-	if got := a.state(ids); !slices.Equal(got, want) {
-		t.Errorf("left %d associations, want the file's %d: %d behind", len(got), len(want), len(got)-len(want))
+			return ""
+		}},
+		{"disassociate rows", 1, 1, nil, func(i int, s, p string) string { return s + "," + p + ",disassociate" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var phase2 atomic.Bool
+			var n atomic.Int32
+			paused, resume := make(chan struct{}), make(chan struct{})
+			a := startAPI(t, emulator.Options{ISPPageSize: 3, OnAnswer: func(op, status string) {
+				if (op == "skill.products" || op == "product.skills") && !phase2.Load() {
+					if n.Add(1) == tc.held {
+						close(paused)
+					}
+					<-resume // the answer waits, unsent, until shard 1 is done
+				}
+			}})
+			ids := a.seedProducts(tc.products)
+			var b strings.Builder
+			b.WriteString("skillId,productId,action\n")
+			var want []string
+			for _, s := range skills {
+				for i, p := range ids {
+					a.Associate("development", p, s)
+					if row := tc.row(i, s, p); row != "" {
+						fmt.Fprintln(&b, row)
+						if strings.HasSuffix(row, ",associate") {
+							want = append(want, s+" "+p)
+						}
+					}
+				}
+			}
+			slices.Sort(want)
+			dir := t.TempDir()
+			in := writeFile(t, dir, "products.csv", b.String())
+			args := func(i int) []string {
+				return append([]string{"--shard", fmt.Sprintf("%d/2", i), "--max-deletes", "-1", "--concurrency", "16",
+					"--report", filepath.Join(dir, fmt.Sprintf("r%d.csv", i)), in}, tc.args...)
+			}
+			first := make(chan result)
+			go func() { first <- a.products(t, "sync", args(0)...) }()
+			<-paused
+			phase2.Store(true)
+			second := a.products(t, "sync", args(1)...)
+			close(resume)
+			for i, res := range []result{<-first, second} {
+				if res.code != 0 {
+					t.Errorf("shard %d/2: exit %d:\n%s", i, res.code, res.stderr)
+				}
+			}
+			if got := a.state(ids); !slices.Equal(got, want) {
+				t.Errorf("left %d associations, want the file's %d", len(got), len(want))
+			}
+		})
 	}
 }
