@@ -110,7 +110,7 @@ func cleanFields(v reflect.Value, secrets *secret.Scrubber) {
 // writeSummary writes the JSON summary where --summary says: the output
 // opened for it at the start, or standard output for "-".
 func (e *ending) writeSummary(ctx context.Context, sum report.Summary) error {
-	if e.o.Summary == "-" {
+	if e.sumStdout {
 		return sum.WriteJSON(e.o.IO.Stdout)
 	}
 	return writeSummary(ctx, e.summary, sum)

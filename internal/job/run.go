@@ -246,6 +246,7 @@ type ending struct {
 	closeReport func() error
 	rejects     *rejects
 	summary     *storage.Writer             // the summary file, written at the end
+	sumStdout   bool                        // --summary -: the summary goes to standard output
 	repErr      atomic.Pointer[OutputError] // the report's first failed write
 	transient   atomic.Int64                // failed rows a rerun may fix
 	leftAlone   atomic.Int64                // rows an undo left alone: changed since its run
@@ -268,7 +269,8 @@ func (e *ending) bar() bool {
 // first row that is not a write already made.
 func openOutputs[R any](ctx context.Context, store *storage.Store, e *ending, deferred bool, failed func(*OutputError)) (*reportRows[R], error) {
 	o := e.o
-	if o.Summary != "" && o.Summary != "-" {
+	e.sumStdout = o.Summary == "-"
+	if o.Summary != "" && !e.sumStdout {
 		w, err := createOutput(ctx, store, o.Summary)
 		if err != nil {
 			return nil, &OutputError{What: "summary", Path: o.Summary, Err: err, Early: true}
@@ -451,7 +453,7 @@ func (e *ending) finish(ctx context.Context, counts reconcile.Counts, runErr err
 	tell()
 	// The summary file first: if it fails, the exit code the rest tells
 	// must say so.
-	if e.summary != nil || o.Summary == "-" {
+	if e.summary != nil || e.sumStdout {
 		if err := e.writeSummary(ctx, sum); err != nil {
 			runErr = errors.Join(runErr, &OutputError{What: "summary", Path: o.Summary, Err: err})
 			verdict = OutputLost
