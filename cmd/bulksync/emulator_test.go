@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulksync/bulksync/internal/emulator"
 )
 
 // The emulator command serves on the address given, says where on its first
@@ -69,5 +71,55 @@ func TestEmulatorCommand(t *testing.T) {
 	}
 	if res := runCLI(t, nil, "emulator", "--rps", "30", "--rps-schedule", "6s"); res.code != 2 || !strings.Contains(res.stderr, `"6s"`) {
 		t.Errorf("bad --rps-schedule: exit %d: %s", res.code, res.stderr)
+	}
+}
+
+// The hostile readings a person can play: each flag reaches the emulator.
+func TestEmulatorPlaysHostileReadings(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--token", "dev-token", "--echo-secrets", "--query-amazon-id-type", "omit",
+			"--isp-blank-id", "empty", "--endless-pages", "same", "--seed-products", "1"}, nil, outW, io.Discard)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
+	call := func(method, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer dev-token")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	users := "/v1/communications/serviceProviders/" + sp + "/externalUsers"
+	call("POST", users, `{"externalUserId":"7201","amazonId":"amzn1.a","amazonIdType":"communication-profile"}`)
+	for what, tc := range map[string]struct{ got, want string }{
+		"--echo-secrets":         {call("GET", "/v1/communications/serviceProviders/amzn1.comms.csp.id.nobody", ""), "Bearer dev-token"},
+		"--query-amazon-id-type": {call("POST", users+"/query", `{"filters":{}}`), `"externalUserId":"7201","amazonId":"amzn1.a"}`},
+		"--endless-pages":        {call("POST", users+"/query", `{"filters":{}}`), `"nextPageToken"`},
+		"--isp-blank-id":         {call("GET", "/v1/inSkillProducts?vendorId="+emulator.DefaultVendor, ""), `"productId":""`},
+	} {
+		if !strings.Contains(tc.got, tc.want) {
+			t.Errorf("%s: answer %s, want %s in it", what, tc.got, tc.want)
+		}
+	}
+	cancel()
+	<-done
+	for _, bad := range [][]string{{"--isp-blank-id", "blank"}, {"--endless-pages", "forever"}} {
+		if res := runCLI(t, nil, append([]string{"emulator"}, bad...)...); res.code != 2 {
+			t.Errorf("emulator %v: exit %d, want 2", bad, res.code)
+		}
 	}
 }
