@@ -117,9 +117,13 @@ func TestEmulatorPlaysHostileReadings(t *testing.T) {
 	}
 	cancel()
 	<-done
+	// Told to stop before it starts: an emulator that took the bad value
+	// would serve nothing and exit 0, not 2.
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
 	for _, bad := range [][]string{{"--isp-blank-id", "blank"}, {"--endless-pages", "forever"}} {
-		if res := runCLI(t, nil, append([]string{"emulator"}, bad...)...); res.code != 2 {
-			t.Errorf("emulator %v: exit %d, want 2", bad, res.code)
+		if code := run(stopped, append([]string{"emulator", "--addr", "127.0.0.1:0"}, bad...), nil, io.Discard, io.Discard); code != 2 {
+			t.Errorf("emulator %v: exit %d, want 2", bad, code)
 		}
 	}
 }
