@@ -183,6 +183,13 @@ func TestControlCharactersFromTheAPIAreEscaped(t *testing.T) {
 			}
 		}
 	}
+	// A plan shows what the API had: escaped too.
+	p := startAPI(t, emulator.Options{})
+	p.seed(t, map[string]string{"7201": "amzn1.old\x1b[7m"})
+	res := p.cmd(t, "plan", nil, "--log-format", "console", "--report", filepath.Join(dir, "r.csv"), in)
+	if res.code != 0 || !strings.Contains(res.stderr, `amzn1.old\x1b[7m -> amzn1.a`) {
+		t.Errorf("plan: exit %d, want 0 showing the escaped previous value:\n%q", res.code, res.stderr)
+	}
 }
 
 // Small exits: which code wins, where - goes, what an Indexed Job's

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bulksync/bulksync/internal/reconcile"
+	"github.com/bulksync/bulksync/internal/secret"
 	"github.com/rs/zerolog"
 )
 
@@ -106,7 +107,7 @@ func (p *planView[V]) Write(w io.Writer) {
 				}
 				prev := ""
 				if f.Prev != nil {
-					prev = p.describe(*f.Prev)
+					prev = secret.Printable(p.describe(*f.Prev)) // as the API listed it
 				}
 				want := p.describe(f.Row.Want)
 				switch {
