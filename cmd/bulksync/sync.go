@@ -34,7 +34,7 @@ type runFlags struct {
 	apiFlags         `embed:""`
 	logFlags         `embed:""`
 	Prune            bool             `help:"Mirror mode: also delete the associations of each provider (skill) in the files that no row names."`
-	MaxDeletes       *reconcile.Limit `placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of a provider's (skill's) existing associations; -1: no limit; default 10%, or with --plan the limit the plan was made under (a stricter one given here also applies)."`
+	MaxDeletes       *reconcile.Limit `placeholder:"N|P%" help:"Abort before the first write when the plan deletes more than N, or P% of a provider's (skill's) existing associations; -1: no limit; default 10%. Judged on the whole plan, whatever --shard. With --plan, the stricter of this (or 10%) and the limit the plan was made under."`
 	AllowEmpty       bool             `help:"Allow input with no valid row (otherwise it aborts: an empty export must never wipe a property)."`
 	Strict           bool             `help:"Any invalid row aborts the run before the first call."`
 	Report           string           `default:"bulksync-report.csv" placeholder:"PATH" help:"Per-row report (CSV); - for stdout; default ${default}. Output paths take {run_id} and {time} (UTC)."`
