@@ -131,8 +131,9 @@ func TestControlCharactersFromTheAPIAreEscaped(t *testing.T) {
 			rep := filepath.Join(dir, "r.csv")
 			res := runCLI(t, []string{"BULKSYNC_ACCESS_TOKEN=" + testToken}, append([]string{"sync", "--endpoint", tc.endpoint, "--service-provider-id", sp,
 				"--max-attempts", "1", "--log-format", format, "--log-level", "debug", "--report", rep, in}, tc.args...)...)
-			if res.code != 1 {
-				t.Errorf("%s, %s logs: exit %d, want 1:\n%s", tc.name, format, res.code, res.stderr)
+			// A 400, and an id no row could name, are refused for good.
+			if res.code != 7 {
+				t.Errorf("%s, %s logs: exit %d, want 7:\n%s", tc.name, format, res.code, res.stderr)
 			}
 			b, _ := os.ReadFile(rep)
 			for name, out := range map[string]string{"report": string(b), "stderr": res.stderr, "stdout": res.stdout} {
@@ -165,12 +166,12 @@ func TestSmallExits(t *testing.T) {
 	t.Chdir(dir)
 	in := writeFile(t, dir, "rooms.csv", "externalUserId,amazonId\n7201,amzn1.a\n7202,\n")
 	rep := filepath.Join(dir, "r.csv")
-	// A change and an invalid row: the change is not hidden behind exit 1.
+	// A change and an invalid row: the change is not hidden behind exit 7.
 	if res := a.cmd(t, "plan", nil, "--detailed-exitcode", "--report", rep, in); res.code != 5 {
 		t.Errorf("plan --detailed-exitcode with a change and an invalid row: exit %d, want 5:\n%s", res.code, res.stderr)
 	}
 	res := a.cmd(t, "plan", nil, "--summary", "-", "--report", rep, in)
-	if res.code != 1 || !strings.Contains(res.stdout, `"command": "plan"`) || !strings.Contains(res.stdout, `"exit_code": 1`) {
+	if res.code != 7 || !strings.Contains(res.stdout, `"command": "plan"`) || !strings.Contains(res.stdout, `"exit_code": 7`) {
 		t.Errorf("--summary -: exit %d, stdout %q", res.code, res.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "-")); err == nil {

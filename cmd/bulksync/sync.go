@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/csvmodel"
@@ -121,23 +120,4 @@ func (f *runFlags) run(ctx context.Context, g *globals, o job.Options) error {
 
 func (c *exportCmd) Run(ctx context.Context, g *globals) error {
 	return c.manage(ctx, g, job.ManageOptions{Op: "export", Providers: c.ServiceProviderID, Out: c.Out}, false)
-}
-
-// shardOf is --shard or, without it, JOB_COMPLETION_INDEX and
-// BULKSYNC_SHARD_COUNT as an Indexed Job sets them.
-func shardOf(flag *reconcile.Shard, e env) (reconcile.Shard, error) {
-	idx, cnt := e["JOB_COMPLETION_INDEX"], e["BULKSYNC_SHARD_COUNT"]
-	switch {
-	case flag != nil:
-		return *flag, nil
-	case idx == "" && cnt == "":
-		return reconcile.Shard{}, nil
-	case idx == "" || cnt == "": // one alone would silently mean every row
-		return reconcile.Shard{}, &job.UsageError{Err: fmt.Errorf("JOB_COMPLETION_INDEX=%q and BULKSYNC_SHARD_COUNT=%q: set both, or neither", idx, cnt)}
-	}
-	s, err := reconcile.ParseShard(idx + "/" + cnt)
-	if err != nil {
-		return s, &job.UsageError{Err: fmt.Errorf("JOB_COMPLETION_INDEX and BULKSYNC_SHARD_COUNT: %w", err)}
-	}
-	return s, nil
 }

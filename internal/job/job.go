@@ -355,8 +355,10 @@ func ShardOf(flag *reconcile.Shard, env map[string]string) (reconcile.Shard, err
 	switch {
 	case flag != nil:
 		return *flag, nil
-	case idx == "" || cnt == "":
+	case idx == "" && cnt == "":
 		return reconcile.Shard{}, nil
+	case idx == "" || cnt == "": // one alone would silently mean every row
+		return reconcile.Shard{}, usage("JOB_COMPLETION_INDEX=%q and BULKSYNC_SHARD_COUNT=%q: set both, or neither", idx, cnt)
 	}
 	s, err := reconcile.ParseShard(idx + "/" + cnt)
 	if err != nil {

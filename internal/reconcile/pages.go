@@ -10,6 +10,13 @@ import (
 // following it would never end.
 var ErrRepeatedToken = errors.New("server repeated a page token")
 
+// endless is a read stopped because its pages would not end: a server's
+// fault, not the row's, that a later run may not meet. Its rows fail as
+// transient ones do.
+type endless struct{ error }
+
+func (e endless) Unwrap() error { return e.error }
+
 // maxStalePages bounds a run of pages that bring nothing new, each with a
 // next token: legal now and then, but a long run is a server that will
 // never finish.
@@ -54,7 +61,7 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 	most, widest := -1, 0 // the largest total stated, the longest page
 	for page := 1; ; page++ {
 		if asked != nil && page > len(asked)+1 {
-			return a, fmt.Errorf("read of %d ids still had more pages after %d", len(asked), page-1)
+			return a, endless{fmt.Errorf("read of %d ids still had more pages after %d", len(asked), page-1)}
 		}
 		p, err := fetch(ctx, token)
 		if err != nil {
@@ -86,7 +93,7 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 			return a, nil
 		}
 		if seen[p.Next] {
-			return a, fmt.Errorf("page %d: %w %q", page+1, ErrRepeatedToken, p.Next)
+			return a, endless{fmt.Errorf("page %d: %w %q", page+1, ErrRepeatedToken, p.Next)}
 		}
 		seen[p.Next] = true
 		if asked == nil {
@@ -94,16 +101,16 @@ func follow[V any](ctx context.Context, r Read, sizeOnly bool, fetch func(ctx co
 			listed := len(a.found) + a.refused
 			switch {
 			case most >= 0 && added == 0 && listed >= most:
-				return a, fmt.Errorf("listing went on past the %d entries it said it had: page %d brought nothing new, with a next token", most, page)
+				return a, endless{fmt.Errorf("listing went on past the %d entries it said it had: page %d brought nothing new, with a next token", most, page)}
 			case most >= 0 && listed > most+widest:
-				return a, fmt.Errorf("listing went on past the %d entries it said it had: %d after %d pages", most, listed, page)
+				return a, endless{fmt.Errorf("listing went on past the %d entries it said it had: %d after %d pages", most, listed, page)}
 			case most < 0 && page >= maxUncountedPages:
-				return a, fmt.Errorf("listing still had more pages after %d, and states no total", page)
+				return a, endless{fmt.Errorf("listing still had more pages after %d, and states no total", page)}
 			}
 		}
 		if added == 0 {
 			if stale++; stale >= maxStalePages {
-				return a, fmt.Errorf("read stopped: %d pages in a row brought nothing new, each with a next token", stale)
+				return a, endless{fmt.Errorf("read stopped: %d pages in a row brought nothing new, each with a next token", stale)}
 			}
 		} else {
 			stale = 0

@@ -689,7 +689,7 @@ func (s *sched[V]) fail(ctx context.Context, it *item[V], err error) {
 		return
 	}
 	f := worker.Classify(err)
-	fate := Fate[V]{Outcome: Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message, Retry: f.Retry}
+	fate := Fate[V]{Outcome: Failed, Status: f.Status, ErrType: f.Type, ErrMsg: f.Message, Retry: f.Retry || errors.As(err, new(endless))}
 	var re *readError
 	if errors.As(err, &re) {
 		fate.Attempts, fate.Duration = re.attempts, re.took
