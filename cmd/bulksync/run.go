@@ -68,6 +68,7 @@ func runWith(ctx context.Context, args []string, g *globals) (code int) {
 	// whole, and a log line never glued onto the bar. Both streams are
 	// scrubbed of every secret the process holds.
 	g.secrets, g.term, g.args = secret.New(), isTerminal(g.stderr), args
+	g.secrets.Add(job.KnownSecrets(args, g.env)...)
 	g.stderr, g.stdout = report.NewConsole(g.secrets.Writer(g.stderr)), g.secrets.Writer(g.stdout)
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("bulksync"), kong.Description(help("bulksync")),

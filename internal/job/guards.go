@@ -12,6 +12,7 @@ import (
 	"github.com/bulksync/bulksync/internal/reconcile"
 	"github.com/bulksync/bulksync/internal/report"
 	"github.com/bulksync/bulksync/internal/secret"
+	"github.com/bulksync/bulksync/internal/storage"
 )
 
 // appliedLimit is the delete guard a saved plan is applied under: the
@@ -114,6 +115,22 @@ func (e *ending) writeSummary(ctx context.Context, sum report.Summary) error {
 		return sum.WriteJSON(e.o.IO.Stdout)
 	}
 	return writeSummary(ctx, e.summary, sum)
+}
+
+// KnownSecrets are the secrets a process holds before it reads any
+// credential: those of the URLs its arguments and environment name (a
+// Pushgateway's, an SFTP server's password), and the storage credentials
+// of its environment. The credentials of the API are told as they are
+// read (Open).
+func KnownSecrets(args []string, env map[string]string) []string {
+	out := storage.Secrets(envFunc(env))
+	for _, v := range args {
+		out = append(out, urlSecrets(v)...)
+	}
+	for _, v := range env {
+		out = append(out, urlSecrets(v)...)
+	}
+	return out
 }
 
 // urlSecrets are the secrets a URL carries (https://user:pass@host): its

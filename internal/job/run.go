@@ -92,7 +92,6 @@ func run[V, R any](ctx context.Context, s *Session, o Options, sp spec[V, R]) (R
 	start := o.IO.now()
 	o = o.expand(start)
 	e := &ending{o: o, start: start, caller: s.Caller}
-	o.IO.Secrets.Add(urlSecrets(o.Pushgateway)...)
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var in source[V]

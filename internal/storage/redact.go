@@ -86,9 +86,10 @@ var secretEnv = []string{
 // ordinary words and prove nothing.
 const minSecret = 4
 
-// secretsOf gathers the secret values env holds, longest first so that a
-// secret containing another is hidden whole.
-func secretsOf(env func(string) string) []string {
+// Secrets are the secret values env holds for storage (the cloud SDKs' and
+// bulksync's SFTP credentials), longest first so that a secret containing
+// another is hidden whole.
+func Secrets(env func(string) string) []string {
 	var out []string
 	add := func(v string) {
 		v = strings.TrimSpace(v)

@@ -71,7 +71,7 @@ func New(opts Options) *Store {
 		buckets: map[string]*blob.Bucket{},
 		sftps:   map[string]*sftpConn{},
 	}
-	s.secrets = secretsOf(opts.Env)
+	s.secrets = Secrets(opts.Env)
 	return s
 }
 
