@@ -44,8 +44,8 @@ func TestEchoedSecretsStayOut(t *testing.T) {
 			code int
 		}{
 			{"a refused client secret", true, []string{"BULKSYNC_LWA_CLIENT_SECRET=" + lwaClientSecret + "-wrong"}, nil, rooms, 3},
-			{"an issued token", true, nil, []string{"--service-provider-id", nobody}, rooms, 1},
-			{"a static token", false, nil, []string{"--service-provider-id", nobody}, rooms, 1},
+			{"an issued token", true, nil, []string{"--service-provider-id", nobody}, rooms, 7},
+			{"a static token", false, nil, []string{"--service-provider-id", nobody}, rooms, 7},
 			{"a static token pasted into the input", false, nil, nil, pasted, 0},
 			{"the Pushgateway's password", false, nil, []string{"--pushgateway", pushURL}, rooms, 0},
 		} {

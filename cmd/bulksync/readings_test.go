@@ -49,8 +49,8 @@ func TestBlankListedProductIsNeverSent(t *testing.T) {
 			in := writeFile(t, dir, "p.csv", "skillId,productId\n"+skillN(1)+","+ids[1]+"\n")
 			rep := filepath.Join(dir, "r.csv")
 			res := a.products(t, "sync", "--prune", "--max-deletes", "-1", "--report", rep, in)
-			if res.code != 1 {
-				t.Errorf("exit %d, want 1 (an association it could not check):\n%s", res.code, res.stderr)
+			if res.code != 7 {
+				t.Errorf("exit %d, want 7 (an association no rerun can check):\n%s", res.code, res.stderr)
 			}
 			st := a.Stats()
 			if n := st.Count("unrouted", ""); n != 0 {
